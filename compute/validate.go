@@ -1,0 +1,353 @@
+package compute
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Limits of the creation rules (studio-compute.md §3). Where Azure documents
+// no limit, docs/decisions.md says why these were chosen.
+const (
+	MaxNodesPerCluster      = 100 // Azure's default per-cluster node limit
+	MinIdleSecondsScaleDown = 30  // shorter would thrash nodes up and down
+	MaxIdleSecondsScaleDown = 7 * 24 * 3600
+	DefaultIdleSeconds      = 120
+	DefaultMaxNodes         = 4
+	MinIdleShutdownMinutes  = 15
+	MaxIdleShutdownMinutes  = 3 * 24 * 60
+	MaxSchedules            = 4
+	DefaultSSHPort          = 22
+)
+
+// Field names shared by forms, validation errors and the API's error targets.
+const (
+	FieldName          = "name"
+	FieldVMSize        = "vmSize"
+	FieldVMPriority    = "vmPriority"
+	FieldVMType        = "vmType"
+	FieldMinNodes      = "minNodes"
+	FieldMaxNodes      = "maxNodes"
+	FieldIdleSeconds   = "idleSeconds"
+	FieldAdminUser     = "adminUserName"
+	FieldAdminPassword = "adminPassword"
+	FieldSSHPublicKey  = "sshPublicKey"
+	FieldIdentity      = "identityType"
+	FieldUserIdentity  = "userAssignedIdentity"
+	FieldIdleShutdown  = "idleShutdownMinutes"
+	FieldSchedules     = "schedules"
+	FieldAssignedUser  = "assignedUser"
+	FieldAddress       = "address"
+	FieldResourceID    = "resourceId"
+	FieldSSHPort       = "sshPort"
+	FieldUserName      = "username"
+	FieldPassword      = "password"
+	FieldPrivateKey    = "privateKey"
+	FieldWorkspace     = "workspace"
+	FieldResourceGroup = "resourceGroup"
+	FieldAccountName   = "accountName"
+	FieldRESTURL       = "restUrl"
+	FieldToken         = "token"
+	FieldSlurmUser     = "slurmUser"
+	FieldLocation      = "location"
+)
+
+// CreateRequest is everything a user sends to create or attach a target.
+type CreateRequest struct {
+	Name        string
+	Kind        Kind
+	Location    string
+	Description string
+	Cluster     *ClusterSpec
+	Instance    *InstanceSpec
+	Attach      *AttachSpec
+	ResourceID  string
+	// Secrets are sealed by the store and never read back for display.
+	Secrets   map[string]string
+	CreatedBy string
+}
+
+// Validate checks every field and returns a *ValidationError naming each
+// broken rule, or nil. It also canonicalises values (VM size spelling).
+func (r *CreateRequest) Validate() error {
+	v := &ValidationError{}
+	if msg := ValidateName(r.Name); msg != "" {
+		v.Add(FieldName, "%s", msg)
+	}
+	switch r.Kind {
+	case KindCluster:
+		if r.Cluster == nil {
+			r.Cluster = &ClusterSpec{}
+		}
+		validateCluster(v, r.Cluster, r.Secrets)
+	case KindInstance:
+		if r.Instance == nil {
+			r.Instance = &InstanceSpec{}
+		}
+		validateInstance(v, r.Instance)
+	case KindVirtualMachine, KindHDInsight, KindDatabricks, KindDataLakeAnalytics, KindBatch, KindSlurm:
+		if r.Attach == nil {
+			r.Attach = &AttachSpec{}
+		}
+		validateAttach(v, r)
+	case KindLocal:
+		v.Add("computeType", "the local target is built in and cannot be created")
+	default:
+		v.Add("computeType", "unknown compute type %q", string(r.Kind))
+	}
+	return v.Err()
+}
+
+func validateVMSize(v *ValidationError, name *string, wantType string) {
+	if *name == "" {
+		v.Add(FieldVMSize, "Choose a virtual machine size.")
+		return
+	}
+	size, ok := LookupVMSize(*name)
+	if !ok {
+		v.Add(FieldVMSize, "InvalidPropertyValue: The specified value %s for property VMSize is not a supported VM size.", *name)
+		return
+	}
+	*name = size.Name
+	if wantType == "GPU" && !size.IsGPU() {
+		v.Add(FieldVMSize, "%s has no GPU; pick a GPU size or choose CPU.", size.Name)
+	}
+	if wantType == "CPU" && size.IsGPU() {
+		v.Add(FieldVMSize, "%s is a GPU size; pick a CPU size or choose GPU.", size.Name)
+	}
+}
+
+func validateCluster(v *ValidationError, c *ClusterSpec, secrets map[string]string) {
+	switch strings.ToLower(string(c.VMPriority)) {
+	case "", "dedicated":
+		c.VMPriority = Dedicated
+	case "lowpriority", "low priority", "low_priority":
+		c.VMPriority = LowPriority
+	default:
+		v.Add(FieldVMPriority, "Choose Dedicated or LowPriority (got %q).", string(c.VMPriority))
+	}
+	c.VMType = normaliseVMType(v, c.VMType)
+	validateVMSize(v, &c.VMSize, c.VMType)
+	if c.VMType == "" {
+		if s, ok := LookupVMSize(c.VMSize); ok && s.IsGPU() {
+			c.VMType = "GPU"
+		} else {
+			c.VMType = "CPU"
+		}
+	}
+	if c.MinNodes < 0 {
+		v.Add(FieldMinNodes, "The minimum number of nodes cannot be negative.")
+	}
+	switch {
+	case c.MaxNodes < 1:
+		v.Add(FieldMaxNodes, "The maximum number of nodes must be at least 1.")
+	case c.MaxNodes > MaxNodesPerCluster:
+		v.Add(FieldMaxNodes, "The maximum number of nodes is %d per cluster.", MaxNodesPerCluster)
+	case c.MinNodes > c.MaxNodes:
+		v.Add(FieldMinNodes, "The minimum number of nodes (%d) cannot be more than the maximum (%d).", c.MinNodes, c.MaxNodes)
+	}
+	if c.IdleSecondsBeforeScaleDown < MinIdleSecondsScaleDown || c.IdleSecondsBeforeScaleDown > MaxIdleSecondsScaleDown {
+		v.Add(FieldIdleSeconds, "Idle seconds before scale down must be between %d and %d.", MinIdleSecondsScaleDown, MaxIdleSecondsScaleDown)
+	}
+	hasCred := secrets[SecretAdminPassword] != "" || c.SSHPublicKey != ""
+	if c.AdminUserName != "" && !hasCred {
+		v.Add(FieldAdminPassword, "SSH access needs a password or an SSH public key for %s.", c.AdminUserName)
+	}
+	if c.AdminUserName == "" && hasCred {
+		v.Add(FieldAdminUser, "Enter the admin user name the password or key is for.")
+	}
+	if c.SSHPublicKey != "" {
+		if msg := ValidateSSHPublicKey(c.SSHPublicKey); msg != "" {
+			v.Add(FieldSSHPublicKey, "%s", msg)
+		}
+	}
+	switch c.IdentityType {
+	case "", "None":
+		c.IdentityType = ""
+	case "SystemAssigned":
+	case "UserAssigned":
+		if strings.TrimSpace(c.UserAssignedIdentity) == "" {
+			v.Add(FieldUserIdentity, "Enter the resource ID of the user-assigned identity.")
+		}
+	default:
+		v.Add(FieldIdentity, "Choose None, SystemAssigned or UserAssigned.")
+	}
+}
+
+func normaliseVMType(v *ValidationError, t string) string {
+	switch strings.ToUpper(t) {
+	case "":
+		return ""
+	case "CPU":
+		return "CPU"
+	case "GPU":
+		return "GPU"
+	}
+	v.Add(FieldVMType, "Choose CPU or GPU.")
+	return ""
+}
+
+func validateInstance(v *ValidationError, in *InstanceSpec) {
+	in.VMType = normaliseVMType(v, in.VMType)
+	validateVMSize(v, &in.VMSize, in.VMType)
+	if in.IdleShutdownMinutes != 0 && (in.IdleShutdownMinutes < MinIdleShutdownMinutes || in.IdleShutdownMinutes > MaxIdleShutdownMinutes) {
+		v.Add(FieldIdleShutdown, "Idle shutdown must be between 15 minutes and 3 days (%d minutes).", MaxIdleShutdownMinutes)
+	}
+	if len(in.Schedules) > MaxSchedules {
+		v.Add(FieldSchedules, "A compute instance can have at most %d schedules.", MaxSchedules)
+	}
+	for i, s := range in.Schedules {
+		if msg := validateSchedule(s); msg != "" {
+			v.Add(FieldSchedules, "Schedule %d: %s", i+1, msg)
+		}
+	}
+	if in.SSHEnabled && in.SSHPublicKey != "" {
+		if msg := ValidateSSHPublicKey(in.SSHPublicKey); msg != "" {
+			v.Add(FieldSSHPublicKey, "%s", msg)
+		}
+	}
+	if in.SSHEnabled && in.AssignedUser != "" && in.SSHPublicKey != "" {
+		v.Add(FieldSSHPublicKey, "Setting SSH key at creation time is not allowed when compute instance is provisioned on behalf of another user. Choose to set up an SSH key later.")
+	}
+	if in.AdminUserName == "" {
+		in.AdminUserName = "azureuser"
+	}
+}
+
+var weekdays = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+
+func validateSchedule(s Schedule) string {
+	if s.Action != "Start" && s.Action != "Stop" {
+		return "the action must be Start or Stop"
+	}
+	if _, err := time.Parse("15:04", s.Time); err != nil {
+		return fmt.Sprintf("time %q is not HH:MM", s.Time)
+	}
+	if _, err := time.LoadLocation(s.TimeZone); s.TimeZone != "" && err != nil {
+		return fmt.Sprintf("unknown time zone %q", s.TimeZone)
+	}
+	if len(s.Days) == 0 {
+		return "pick at least one day"
+	}
+	for _, d := range s.Days {
+		ok := false
+		for _, w := range weekdays {
+			ok = ok || d == w
+		}
+		if !ok {
+			return fmt.Sprintf("%q is not a weekday", d)
+		}
+	}
+	return ""
+}
+
+// ValidateSSHPublicKey accepts a single-line OpenSSH public key or a
+// multi-line PEM public key, as Studio does; it returns a message or "".
+func ValidateSSHPublicKey(k string) string {
+	k = strings.TrimSpace(k)
+	switch {
+	case strings.HasPrefix(k, "-----BEGIN ") && strings.Contains(k, "PUBLIC KEY-----"):
+		return ""
+	case strings.Contains(k, "PRIVATE KEY"):
+		return "This is a private key. Paste the public key (ssh-rsa …), never the private one."
+	}
+	f := strings.Fields(k)
+	if len(f) < 2 || strings.Contains(k, "\n") {
+		return "Enter a single-line public key such as ssh-rsa AAAA… user@host, or a PEM public key."
+	}
+	switch f[0] {
+	case "ssh-rsa", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521":
+		return ""
+	}
+	return fmt.Sprintf("Unknown key type %q; use ssh-rsa, ssh-ed25519 or ecdsa.", f[0])
+}
+
+func validateAttach(v *ValidationError, r *CreateRequest) {
+	a := r.Attach
+	switch r.Kind {
+	case KindVirtualMachine, KindHDInsight:
+		validateSSHAttach(v, r)
+	case KindDatabricks:
+		if strings.TrimSpace(a.Workspace) == "" {
+			v.Add(FieldWorkspace, "Enter the Databricks workspace name.")
+		}
+		requireResourceGroup(v, a.ResourceGroup)
+		if r.Secrets[SecretAccessToken] == "" {
+			v.Add(FieldToken, "Enter a Databricks access token.")
+		}
+	case KindDataLakeAnalytics, KindBatch:
+		requireResourceGroup(v, a.ResourceGroup)
+		if !accountNameRE.MatchString(a.AccountName) {
+			v.Add(FieldAccountName, "Enter the account name: 3–24 lower-case letters and digits.")
+		}
+	case KindSlurm:
+		u, err := url.Parse(a.RESTURL)
+		if a.RESTURL == "" {
+			v.Add(FieldRESTURL, "Enter the slurmrestd URL, e.g. http://slurm-head:6820.")
+		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.Add(FieldRESTURL, "The slurmrestd URL must be http:// or https:// with a host.")
+		}
+		if r.Secrets[SecretSlurmToken] == "" {
+			v.Add(FieldToken, "Enter a slurmrestd JWT token.")
+		}
+		if a.SlurmUser == "" {
+			v.Add(FieldSlurmUser, "Enter the Slurm user jobs run as.")
+		}
+	}
+}
+
+func requireResourceGroup(v *ValidationError, rg string) {
+	if !resourceGroupRE.MatchString(rg) || strings.HasSuffix(rg, ".") {
+		v.Add(FieldResourceGroup, "Enter the resource group: up to 90 letters, digits, _ - . ( ), not ending in a period.")
+	}
+}
+
+func validateSSHAttach(v *ValidationError, r *CreateRequest) {
+	a := r.Attach
+	if r.ResourceID != "" {
+		want := ResourceTypeVM
+		if r.Kind == KindHDInsight {
+			want = ResourceTypeHDInsight
+		}
+		id, err := ParseResourceID(strings.TrimSpace(r.ResourceID), want)
+		if err != nil {
+			v.Add(FieldResourceID, "%s", strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error()))
+		} else {
+			r.ResourceID = id.String()
+			if a.Address == "" && r.Kind == KindHDInsight {
+				a.Address = id.Name() + "-ssh.azurehdinsight.net"
+			}
+		}
+	}
+	if a.Address == "" && r.ResourceID == "" {
+		v.Add(FieldAddress, "Enter the machine's address (host name or IP) or its resource ID.")
+	} else if a.Address == "" && r.Kind == KindVirtualMachine {
+		v.Add(FieldAddress, "Enter the machine's address: Trainyard connects over SSH and cannot look up a VM's public IP from its resource ID.")
+	} else if a.Address != "" && !validHost(a.Address) {
+		v.Add(FieldAddress, "%q is not a host name or IP address.", a.Address)
+	}
+	if a.SSHPort == 0 {
+		a.SSHPort = DefaultSSHPort
+	}
+	if a.SSHPort < 1 || a.SSHPort > 65535 {
+		v.Add(FieldSSHPort, "The SSH port must be between 1 and 65535.")
+	}
+	if !userNameRE.MatchString(a.UserName) {
+		v.Add(FieldUserName, "Enter the SSH user name (letters, digits, _ . -, starting with a letter or _).")
+	}
+	if r.Secrets[SecretPassword] == "" && r.Secrets[SecretPrivateKey] == "" {
+		v.Add(FieldPassword, "Enter a password or a private key.")
+	}
+	if k := r.Secrets[SecretPrivateKey]; k != "" && !strings.Contains(k, "PRIVATE KEY") {
+		v.Add(FieldPrivateKey, "The private key must be a PEM or OpenSSH private key (-----BEGIN … PRIVATE KEY-----).")
+	}
+}
+
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	return hostRE.MatchString(h)
+}
