@@ -1,0 +1,61 @@
+# Trainyard. `make run` starts the server on its embedded defaults; `make test` runs the whole suite.
+# Both install what they need on a fresh Debian machine (Go modules, Chromium for the browser test).
+
+GO      ?= go
+ADDR    ?= 127.0.0.1:8080
+DATA    ?= ./data
+export GOTOOLCHAIN ?= local
+export BROWSERSLIST_IGNORE_OLD_DATA = 1
+
+.PHONY: run build test test-go generate css check bench deps chromium fuzz clean
+
+## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
+run:
+	$(GO) run ./cmd/trainyard serve --addr $(ADDR) --data $(DATA)
+
+build:
+	$(GO) build -o bin/trainyard ./cmd/trainyard
+
+## test: everything CI runs: generated files fresh, gofmt, vet, the race-enabled suite (incl. the Chromium browser test)
+test: chromium check test-go
+
+test-go:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+## generate: templ components and the Tailwind CSS (needs node/npm for the CSS)
+generate: node_modules/.stamp
+	$(GO) tool templ generate -log-level warn
+	npx tailwindcss -i web/styles/input.css -o static/css/app.css --minify 2>/dev/null
+	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## check: generated files match their sources, gofmt clean, go vet clean
+check:
+	$(GO) tool templ generate -check
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory node_modules/.stamp && \
+		npx tailwindcss -i web/styles/input.css -o /tmp/trainyard-app.css --minify 2>/dev/null && \
+		cmp -s /tmp/trainyard-app.css static/css/app.css || { echo "static/css/app.css is stale: run make generate and commit"; exit 1; }; \
+	else echo "npm not found: skipping the CSS freshness check"; fi
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+## chromium: the browser test's real browser (Debian's package)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## bench: the list page and JSON list with 1,000 targets under concurrent load (results: docs/BENCHMARKS.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x -cpu 2 ./handlers/
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzValidateName -fuzztime 20s ./compute/
+	$(GO) test -run '^$$' -fuzz FuzzParseResourceID -fuzztime 20s ./compute/
+	$(GO) test -run '^$$' -fuzz FuzzParseDuration -fuzztime 20s ./compute/arm/
+
+clean:
+	rm -rf bin

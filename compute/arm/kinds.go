@@ -1,0 +1,211 @@
+package arm
+
+import "time"
+
+// The per-type objects of properties.properties. Fields marked write-only
+// are read from request bodies and never filled by FromTarget; fields marked
+// read-only are filled by FromTarget and ignored in request bodies. Fields
+// marked "Trainyard" are not in Azure's API.
+
+// AmlComputeProperties is a compute cluster (computeType AmlCompute).
+type AmlComputeProperties struct {
+	OSType     string `json:"osType,omitempty"` // Linux
+	VMSize     string `json:"vmSize,omitempty"`
+	VMPriority string `json:"vmPriority,omitempty"` // Dedicated, LowPriority
+	// VMType is CPU or GPU (Trainyard); derived from the size when empty.
+	VMType                 string                  `json:"vmType,omitempty"`
+	ScaleSettings          *ScaleSettings          `json:"scaleSettings,omitempty"`
+	UserAccountCredentials *UserAccountCredentials `json:"userAccountCredentials,omitempty"`
+	AllocationState        string                  `json:"allocationState,omitempty"` // read-only: Steady, Resizing
+	CurrentNodeCount       int                     `json:"currentNodeCount"`          // read-only
+	TargetNodeCount        int                     `json:"targetNodeCount"`           // read-only
+	NodeStateCounts        *NodeStateCounts        `json:"nodeStateCounts,omitempty"` // read-only
+}
+
+// ScaleSettings bounds a cluster's autoscaling.
+type ScaleSettings struct {
+	MaxNodeCount int `json:"maxNodeCount"`
+	MinNodeCount int `json:"minNodeCount"`
+	// NodeIdleTimeBeforeScaleDown is an ISO-8601 duration such as PT120S;
+	// absent means compute.DefaultIdleSeconds.
+	NodeIdleTimeBeforeScaleDown string `json:"nodeIdleTimeBeforeScaleDown,omitempty"`
+}
+
+// UserAccountCredentials is a cluster's admin account for SSH to its nodes.
+type UserAccountCredentials struct {
+	AdminUserName         string `json:"adminUserName,omitempty"`
+	AdminUserSSHPublicKey string `json:"adminUserSshPublicKey,omitempty"` // write-only
+	AdminUserPassword     string `json:"adminUserPassword,omitempty"`     // write-only
+}
+
+// NodeStateCounts counts a cluster's nodes by state.
+type NodeStateCounts struct {
+	IdleNodeCount      int `json:"idleNodeCount"`
+	RunningNodeCount   int `json:"runningNodeCount"`
+	PreparingNodeCount int `json:"preparingNodeCount"`
+	UnusableNodeCount  int `json:"unusableNodeCount"`
+	LeavingNodeCount   int `json:"leavingNodeCount"`
+	PreemptedNodeCount int `json:"preemptedNodeCount"`
+}
+
+// ComputeInstanceProperties is a compute instance (computeType ComputeInstance).
+type ComputeInstanceProperties struct {
+	VMSize string `json:"vmSize,omitempty"`
+	// VMType is CPU or GPU (Trainyard); derived from the size when empty.
+	VMType        string         `json:"vmType,omitempty"`
+	State         string         `json:"state,omitempty"`         // read-only
+	LastOperation *LastOperation `json:"lastOperation,omitempty"` // read-only
+	SSHSettings   *SSHSettings   `json:"sshSettings,omitempty"`
+	// ComputeInstanceAuthorizationType is "personal" when the instance is assigned to a user.
+	ComputeInstanceAuthorizationType string                           `json:"computeInstanceAuthorizationType,omitempty"`
+	PersonalComputeInstanceSettings  *PersonalComputeInstanceSettings `json:"personalComputeInstanceSettings,omitempty"`
+	// IdleTimeBeforeShutdown is an ISO-8601 duration in whole minutes, e.g.
+	// PT30M; absent means idle shutdown is off.
+	IdleTimeBeforeShutdown string            `json:"idleTimeBeforeShutdown,omitempty"`
+	Schedules              *ComputeSchedules `json:"schedules,omitempty"`
+}
+
+// LastOperation is the last action on an instance.
+type LastOperation struct {
+	OperationName    string    `json:"operationName,omitempty"` // Create, Start, Stop, Restart, Delete
+	OperationTime    time.Time `json:"operationTime,omitzero"`
+	OperationStatus  string    `json:"operationStatus,omitempty"`  // InProgress, Succeeded, Failed
+	OperationTrigger string    `json:"operationTrigger,omitempty"` // User, Schedule, IdleShutdown
+}
+
+// SSHSettings is an instance's SSH access.
+type SSHSettings struct {
+	SSHPublicAccess string `json:"sshPublicAccess,omitempty"` // Enabled, Disabled (default)
+	AdminUserName   string `json:"adminUserName,omitempty"`
+	SSHPort         int    `json:"sshPort,omitempty"`        // read-only
+	AdminPublicKey  string `json:"adminPublicKey,omitempty"` // write-only
+}
+
+// PersonalComputeInstanceSettings names the user an instance belongs to.
+type PersonalComputeInstanceSettings struct {
+	AssignedUser *AssignedUser `json:"assignedUser,omitempty"`
+}
+
+// AssignedUser is an Entra ID user: object ID and tenant ID.
+type AssignedUser struct {
+	ObjectID string `json:"objectId"`
+	TenantID string `json:"tenantId,omitempty"`
+}
+
+// ComputeSchedules holds an instance's start/stop schedules.
+type ComputeSchedules struct {
+	ComputeStartStop []StartStopSchedule `json:"computeStartStop"`
+}
+
+// StartStopSchedule is Azure's ComputeStartStopSchedule. Trainyard supports
+// weekly (or daily) recurrences at one time of day, not cron expressions.
+type StartStopSchedule struct {
+	Status      string      `json:"status,omitempty"` // Enabled (default) or Disabled
+	Action      string      `json:"action"`           // Start, Stop
+	TriggerType string      `json:"triggerType,omitempty"`
+	Recurrence  *Recurrence `json:"recurrence,omitempty"`
+	Cron        *Cron       `json:"cron,omitempty"` // accepted in bodies only to be refused clearly
+}
+
+// Recurrence is when a schedule fires.
+type Recurrence struct {
+	Frequency string `json:"frequency"` // Week or Day
+	Interval  int    `json:"interval"`
+	// TimeZone is an IANA name (Azure uses Windows names); empty means UTC.
+	TimeZone string             `json:"timeZone,omitempty"`
+	Schedule RecurrenceSchedule `json:"schedule"`
+}
+
+// RecurrenceSchedule is the time of day and the weekdays of a recurrence.
+type RecurrenceSchedule struct {
+	Hours    []int    `json:"hours"`
+	Minutes  []int    `json:"minutes"`
+	WeekDays []string `json:"weekDays,omitempty"`
+}
+
+// Cron is a cron-triggered schedule (not supported by Trainyard).
+type Cron struct {
+	Expression string `json:"expression,omitempty"`
+	TimeZone   string `json:"timeZone,omitempty"`
+}
+
+// AttachStatus is what Trainyard knows about an attached target (Trainyard).
+type AttachStatus struct {
+	// Checked is false until a backend has connected to the target.
+	Checked bool `json:"checked"`
+	// StatusMessage is the backend's last word about the attach.
+	StatusMessage string `json:"statusMessage,omitempty"`
+}
+
+// AdministratorAccount is the SSH account of an attached machine. Only the
+// user name is ever rendered.
+type AdministratorAccount struct {
+	Username       string `json:"username,omitempty"`
+	Password       string `json:"password,omitempty"`       // write-only
+	PublicKeyData  string `json:"publicKeyData,omitempty"`  // write-only, ignored
+	PrivateKeyData string `json:"privateKeyData,omitempty"` // write-only
+	// PrivateKeyPassphrase unlocks PrivateKeyData (Trainyard, write-only).
+	PrivateKeyPassphrase string `json:"privateKeyPassphrase,omitempty"`
+}
+
+// VirtualMachineProperties is an attached Linux VM (computeType VirtualMachine).
+type VirtualMachineProperties struct {
+	VirtualMachineSize   string                `json:"virtualMachineSize,omitempty"`
+	Address              string                `json:"address,omitempty"`
+	SSHPort              int                   `json:"sshPort,omitempty"`
+	AdministratorAccount *AdministratorAccount `json:"administratorAccount,omitempty"`
+	// HostKeyFingerprint is the pinned SSH host key (Trainyard, read-only).
+	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
+	AttachStatus
+}
+
+// HDInsightProperties is an attached HDInsight cluster, reached over SSH to
+// its head node (computeType HDInsight).
+type HDInsightProperties struct {
+	Address              string                `json:"address,omitempty"`
+	SSHPort              int                   `json:"sshPort,omitempty"`
+	AdministratorAccount *AdministratorAccount `json:"administratorAccount,omitempty"`
+	// HostKeyFingerprint is the pinned SSH host key (Trainyard, read-only).
+	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
+	AttachStatus
+}
+
+// DatabricksProperties is an attached Databricks workspace (computeType Databricks).
+type DatabricksProperties struct {
+	DatabricksAccessToken string `json:"databricksAccessToken,omitempty"` // write-only
+	WorkspaceURL          string `json:"workspaceUrl,omitempty"`
+	WorkspaceName         string `json:"workspaceName,omitempty"` // Trainyard
+	ResourceGroup         string `json:"resourceGroup,omitempty"` // Trainyard
+	AttachStatus
+}
+
+// DataLakeAnalyticsProperties is an attached ADLA account (computeType DataLakeAnalytics).
+type DataLakeAnalyticsProperties struct {
+	DataLakeStoreAccountName string `json:"dataLakeStoreAccountName,omitempty"`
+	ResourceGroup            string `json:"resourceGroup,omitempty"` // Trainyard
+	AttachStatus
+}
+
+// AzureBatchProperties is an attached Azure Batch account (computeType AzureBatch).
+type AzureBatchProperties struct {
+	AccountName   string `json:"accountName,omitempty"`
+	ResourceGroup string `json:"resourceGroup,omitempty"`
+	AttachStatus
+}
+
+// SlurmProperties is an attached Slurm cluster reached through slurmrestd
+// (computeType Slurm, Trainyard).
+type SlurmProperties struct {
+	RestURL string `json:"restUrl,omitempty"`
+	User    string `json:"user,omitempty"`  // the Slurm user jobs run as
+	Token   string `json:"token,omitempty"` // write-only: a slurmrestd JWT
+	// JWTKey is the cluster's JWT signing key (write-only). It is stored as
+	// SecretSlurmJWTKey; until Trainyard mints tokens from it, Token is still
+	// required.
+	JWTKey string `json:"jwtKey,omitempty"`
+	AttachStatus
+}
+
+// SecretSlurmJWTKey is the secret name a Slurm JWT signing key is stored
+// under. Package compute has no name for it yet.
+const SecretSlurmJWTKey = "slurmJwtKey"

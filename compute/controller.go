@@ -1,0 +1,277 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// TargetStore is what the controller needs from storage (store.Store has it).
+type TargetStore interface {
+	ListTargets(ctx context.Context, f TargetFilter) ([]*Target, int, error)
+	GetTarget(ctx context.Context, name string) (*Target, error)
+	UpdateTarget(ctx context.Context, name string, fn func(t *Target) error) (*Target, error)
+	DeleteTarget(ctx context.Context, name string) error
+}
+
+// ControllerConfig wires a Controller.
+type ControllerConfig struct {
+	Store TargetStore
+	// BackendFor returns the backend that serves a kind, or nil when no backend
+	// can reach that kind yet (the target is then recorded but not checked).
+	BackendFor func(Kind) Backend
+	// Demand says how many nodes queued and running work wants on a cluster.
+	Demand   func(target string) int
+	Interval time.Duration
+	Logger   *slog.Logger
+	// OnChange is called after a target's state was written (to wake live pages).
+	OnChange func(name string)
+}
+
+// Controller moves targets through their state machines (studio-compute.md
+// §4): it provisions what is Creating, deletes what is Deleting, settles
+// instance power actions and scales clusters. All state it acts on is in the
+// store, so after a restart it carries on where it stopped.
+type Controller struct {
+	cfg      ControllerConfig
+	kick     chan struct{}
+	mu       sync.Mutex
+	inflight map[string]bool // targets with an operation under way
+	wg       sync.WaitGroup
+}
+
+// NewController returns a controller; call Run to start it.
+func NewController(cfg ControllerConfig) *Controller {
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Demand == nil {
+		cfg.Demand = func(string) int { return 0 }
+	}
+	if cfg.OnChange == nil {
+		cfg.OnChange = func(string) {}
+	}
+	return &Controller{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}}
+}
+
+// Kick asks for a reconcile pass now (after a user action).
+func (c *Controller) Kick() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles until ctx ends, then waits for operations under way.
+func (c *Controller) Run(ctx context.Context) {
+	t := time.NewTicker(c.cfg.Interval)
+	defer t.Stop()
+	defer c.wg.Wait()
+	for {
+		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			c.cfg.Logger.Error("reconcile", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+// Reconcile makes one pass: starts an operation for every unsettled target
+// that has none under way, and scales the clusters.
+func (c *Controller) Reconcile(ctx context.Context) error {
+	unsettled, _, err := c.cfg.Store.ListTargets(ctx, TargetFilter{Unsettled: true})
+	if err != nil {
+		return fmt.Errorf("list unsettled targets: %w", err)
+	}
+	for _, t := range unsettled {
+		c.start(ctx, t.Name, func(ctx context.Context) error { return c.settle(ctx, t.Name) })
+	}
+	clusters, _, err := c.cfg.Store.ListTargets(ctx, TargetFilter{Kinds: []Kind{KindCluster}})
+	if err != nil {
+		return fmt.Errorf("list clusters: %w", err)
+	}
+	for _, t := range clusters {
+		if t.ProvisioningState == ProvisioningSucceeded {
+			c.start(ctx, t.Name, func(ctx context.Context) error { return c.scale(ctx, t) })
+		}
+	}
+	return nil
+}
+
+// start runs op for a target unless one is already running for it.
+func (c *Controller) start(ctx context.Context, name string, op func(context.Context) error) {
+	c.mu.Lock()
+	if c.inflight[name] {
+		c.mu.Unlock()
+		return
+	}
+	c.inflight[name] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.inflight, name)
+			c.mu.Unlock()
+		}()
+		if err := op(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotFound) {
+			c.cfg.Logger.Error("compute operation", "target", name, "err", err)
+		}
+	}()
+}
+
+// settle carries one unsettled target to its next settled state.
+func (c *Controller) settle(ctx context.Context, name string) error {
+	t, err := c.cfg.Store.GetTarget(ctx, name)
+	if err != nil {
+		return err
+	}
+	b := c.cfg.BackendFor(t.Kind)
+	switch {
+	case t.ProvisioningState == ProvisioningDeleting:
+		return c.remove(ctx, t, b)
+	case t.ProvisioningState == ProvisioningCreating:
+		return c.provision(ctx, t, b)
+	case t.ProvisioningState == ProvisioningUpdating:
+		return c.update(ctx, name, func(t *Target) { t.ProvisioningState = ProvisioningSucceeded; t.LastOperation.Status = "Succeeded" })
+	case t.Instance != nil && t.Instance.State.Transitional():
+		return c.power(ctx, t, b)
+	}
+	return nil
+}
+
+func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error {
+	if b == nil {
+		// Attached kinds whose backend is not part of this build are recorded
+		// honestly: nothing has connected to them yet.
+		return c.update(ctx, t.Name, func(t *Target) {
+			t.ProvisioningState = ProvisioningUnknown
+			t.LastOperation.Status = "Succeeded"
+			if t.Attach != nil {
+				t.Attach.Checked = false
+				t.Attach.StatusMessage = "Attached but not checked: Trainyard has not connected to this " + t.Kind.Label() + " yet, so runs cannot use it."
+			}
+		})
+	}
+	perr := b.Provision(ctx, t)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return c.update(ctx, t.Name, func(cur *Target) {
+		if perr != nil {
+			cur.ProvisioningState = ProvisioningFailed
+			cur.ProvisioningErrors = []string{perr.Error()}
+			cur.LastOperation.Status = "Failed"
+			if cur.Instance != nil {
+				cur.Instance.State = InstanceCreateFailed
+			}
+			return
+		}
+		cur.ProvisioningState = ProvisioningSucceeded
+		cur.ProvisioningErrors = nil
+		cur.LastOperation.Status = "Succeeded"
+		if cur.Instance != nil && t.Instance != nil {
+			cur.Instance.State = InstanceRunning
+			cur.Instance.WorkDir = t.Instance.WorkDir
+		}
+		if cur.Attach != nil && t.Attach != nil {
+			cur.Attach.Checked = true
+			cur.Attach.StatusMessage = t.Attach.StatusMessage
+			cur.Attach.HostKeyFingerprint = t.Attach.HostKeyFingerprint
+		}
+	})
+}
+
+func (c *Controller) remove(ctx context.Context, t *Target, b Backend) error {
+	if b != nil {
+		if err := b.Deprovision(ctx, t); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return c.update(ctx, t.Name, func(cur *Target) {
+				cur.ProvisioningState = ProvisioningFailed
+				cur.ProvisioningErrors = []string{"Delete failed: " + err.Error()}
+				cur.LastOperation.Status = "Failed"
+			})
+		}
+	}
+	if err := c.cfg.Store.DeleteTarget(ctx, t.Name); err != nil {
+		return err
+	}
+	c.cfg.OnChange(t.Name)
+	return nil
+}
+
+func (c *Controller) power(ctx context.Context, t *Target, b Backend) error {
+	pc, ok := b.(PowerController)
+	if !ok {
+		return fmt.Errorf("backend for %s cannot start or stop instances: %w", t.Kind, ErrInvalid)
+	}
+	var action PowerAction
+	switch t.Instance.State {
+	case InstanceStarting:
+		action = ActionStart
+	case InstanceStopping:
+		action = ActionStop
+	case InstanceRestarting:
+		action = ActionRestart
+	default:
+		return nil
+	}
+	perr := pc.Power(ctx, t, action)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return c.update(ctx, t.Name, func(cur *Target) {
+		if perr != nil {
+			cur.Instance.State = InstanceUnusable
+			cur.ProvisioningErrors = []string{perr.Error()}
+			cur.LastOperation.Status = "Failed"
+			return
+		}
+		if next, _, err := EndPower(cur.Instance.State); err == nil {
+			cur.Instance.State = next
+		}
+		cur.LastOperation.Status = "Succeeded"
+	})
+}
+
+func (c *Controller) scale(ctx context.Context, t *Target) error {
+	sc, ok := c.cfg.BackendFor(t.Kind).(Scaler)
+	if !ok {
+		return nil
+	}
+	before := *t.Cluster
+	if _, err := sc.Scale(ctx, t, c.cfg.Demand(t.Name)); err != nil {
+		return fmt.Errorf("scale %s: %w", t.Name, err)
+	}
+	if *t.Cluster == before && t.Nodes.Current == t.Cluster.TargetNodeCount {
+		// Nothing the cluster row records changed; the nodes table did its own write.
+		c.cfg.OnChange(t.Name)
+		return nil
+	}
+	return c.update(ctx, t.Name, func(cur *Target) {
+		cur.Cluster.TargetNodeCount = t.Cluster.TargetNodeCount
+		cur.Cluster.AllocationState = t.Cluster.AllocationState
+	})
+}
+
+func (c *Controller) update(ctx context.Context, name string, fn func(t *Target)) error {
+	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *Target) error { fn(t); return nil })
+	if err != nil {
+		return fmt.Errorf("update %s: %w", name, err)
+	}
+	c.cfg.OnChange(name)
+	return nil
+}

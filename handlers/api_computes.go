@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/arm"
+)
+
+// maxBodyBytes bounds an API request body.
+const maxBodyBytes = 1 << 20
+
+// APIListComputes handles GET /api/v1/computes.
+func (h *Handlers) APIListComputes(w http.ResponseWriter, r *http.Request) error {
+	targets, _, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Search: r.URL.Query().Get("q")})
+	if err != nil {
+		return err
+	}
+	out := arm.ComputeList{Value: make([]arm.Compute, 0, len(targets))}
+	for _, t := range targets {
+		out.Value = append(out.Value, arm.FromTarget(t, h.cfg.ARMPrefix))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// APIGetCompute handles GET /api/v1/computes/{name}.
+func (h *Handlers) APIGetCompute(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.cfg.Store.GetTarget(r.Context(), chi.URLParam(r, "name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, arm.FromTarget(t, h.cfg.ARMPrefix))
+	return nil
+}
+
+// APIPutCompute handles PUT /api/v1/computes/{name}: create or attach. As in
+// ARM the answer is 201 with the resource in Creating; poll GET for the end.
+// A PUT on an existing name is a conflict (Trainyard never silently replaces
+// a target: Azure's "overwrite" surprised users, studio-compute.md §5 #13).
+func (h *Handlers) APIPutCompute(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "name")
+	body, err := arm.DecodeCompute(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		return err
+	}
+	req, err := arm.ToCreateRequest(name, body)
+	if err != nil {
+		return err
+	}
+	req.CreatedBy = actor(r)
+	t, err := h.createTarget(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/computes/"+t.Name)
+	writeJSON(w, http.StatusCreated, arm.FromTarget(t, h.cfg.ARMPrefix))
+	return nil
+}
+
+// APIDeleteCompute handles DELETE /api/v1/computes/{name}?underlyingResourceAction=Delete|Detach.
+func (h *Handlers) APIDeleteCompute(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "name")
+	action := r.URL.Query().Get("underlyingResourceAction")
+	if action == "" {
+		// ARM requires the parameter; Trainyard infers it from the kind so a
+		// plain DELETE does what the user means, and says which in the log.
+		t, err := h.cfg.Store.GetTarget(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		action = map[bool]string{true: "Detach", false: "Delete"}[t.Kind.IsAttached()]
+	}
+	if action != "Delete" && action != "Detach" {
+		return compute.Invalid("underlyingResourceAction", "underlyingResourceAction must be Delete or Detach (got %q).", action)
+	}
+	if err := h.remove(r, name, action == "Detach"); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/computes/"+name)
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// APIListNodes handles POST /api/v1/computes/{name}/listNodes.
+func (h *Handlers) APIListNodes(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.cfg.Store.GetTarget(r.Context(), chi.URLParam(r, "name"))
+	if err != nil {
+		return err
+	}
+	b := h.cfg.BackendFor(t.Kind)
+	if b == nil {
+		return &compute.CodedError{Kind: compute.ErrUnavailable, Code: "NotChecked", Message: t.Name + " has not been connected to yet, so its nodes are unknown."}
+	}
+	nodes, err := b.Nodes(r.Context(), t)
+	if err != nil {
+		return errors.Join(compute.ErrUnavailable, err)
+	}
+	writeJSON(w, http.StatusOK, arm.FromNodes(nodes))
+	return nil
+}
+
+// APIPower handles POST /api/v1/computes/{name}/start|stop|restart.
+func (h *Handlers) APIPower(w http.ResponseWriter, r *http.Request) error {
+	if err := h.power(r, chi.URLParam(r, "name"), compute.PowerAction(chi.URLParam(r, "action"))); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}

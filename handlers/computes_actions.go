@@ -1,0 +1,138 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/trainyard/trainyard/compute"
+)
+
+// ComputeAction handles POST /computes/{name}/{action} from the pages:
+// start, stop, restart, delete, detach. htmx gets an event that refreshes
+// the live parts; a plain form post is redirected back (PRG).
+func (h *Handlers) ComputeAction(w http.ResponseWriter, r *http.Request) error {
+	name, action := chi.URLParam(r, "name"), chi.URLParam(r, "action")
+	var err error
+	flash := ""
+	switch action {
+	case "start", "stop", "restart":
+		err = h.power(r, name, compute.PowerAction(action))
+		flash = name + ": " + action + " requested."
+	case "delete", "detach":
+		err = h.remove(r, name, action == "detach")
+		flash = name + " is being " + map[bool]string{true: "detached", false: "deleted"}[action == "detach"] + "."
+	default:
+		return compute.NotFoundf("action", "Unknown action %q.", action)
+	}
+	if err != nil {
+		return err
+	}
+	if isHTMX(r) {
+		w.Header().Set("HX-Trigger", "computes-changed")
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	back := "/computes/" + url.PathEscape(name)
+	if action == "delete" || action == "detach" {
+		back = "/computes"
+	}
+	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	return nil
+}
+
+// power starts a start/stop/restart of an instance.
+func (h *Handlers) power(r *http.Request, name string, a compute.PowerAction) error {
+	if err := require(r, compute.RoleDataScientist); err != nil {
+		return err
+	}
+	t, err := h.cfg.Store.GetTarget(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	if t.Instance == nil {
+		return compute.Conflictf("OperationNotSupported", "name", "%s is a %s; only compute instances can be started, stopped or restarted.", name, t.Kind.Label())
+	}
+	if err := h.mayUseInstance(r, t); err != nil {
+		return err
+	}
+	_, err = h.cfg.Store.UpdateTarget(r.Context(), name, func(t *compute.Target) error {
+		if t.ProvisioningState != compute.ProvisioningSucceeded {
+			return compute.Conflictf("OperationNotAllowed", "state", "%s is %s; wait until it has been created.", name, t.ProvisioningState)
+		}
+		next, err := compute.BeginPower(t.Instance.State, a)
+		if err != nil {
+			return err
+		}
+		t.Instance.State = next
+		t.LastOperation = compute.Operation{Name: opName(a), Status: "InProgress", Trigger: "User", Time: h.cfg.Now()}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h.cfg.Controller.Kick()
+	return nil
+}
+
+// mayUseInstance enforces that an instance is used by its assigned user
+// (or its creator when unassigned); operators and admins are excepted.
+func (h *Handlers) mayUseInstance(r *http.Request, t *compute.Target) error {
+	u := compute.UserFrom(r.Context())
+	if u.Can(compute.RoleComputeOperator) {
+		return nil
+	}
+	owner := t.Instance.AssignedUser
+	if owner == "" {
+		owner = t.CreatedBy
+	}
+	if owner != u.ID && owner != u.Name {
+		return &compute.CodedError{Kind: compute.ErrForbidden, Code: "AuthorizationFailed", Message: "Only the user this compute instance is assigned to can use it."}
+	}
+	return nil
+}
+
+func opName(a compute.PowerAction) string {
+	switch a {
+	case compute.ActionStart:
+		return "Start"
+	case compute.ActionStop:
+		return "Stop"
+	}
+	return "Restart"
+}
+
+// remove marks a target Deleting; the controller deprovisions and removes it.
+// detach must be true for attached targets and false for the rest, as ARM's
+// underlyingResourceAction=Detach|Delete.
+func (h *Handlers) remove(r *http.Request, name string, detach bool) error {
+	if err := require(r, compute.RoleComputeOperator); err != nil {
+		return err
+	}
+	_, err := h.cfg.Store.UpdateTarget(r.Context(), name, func(t *compute.Target) error {
+		if t.IsBuiltin() {
+			return compute.Conflictf("OperationNotAllowed", "name", "The local target is built in and cannot be deleted.")
+		}
+		if detach && !t.Kind.IsAttached() {
+			return compute.Conflictf("OperationNotAllowed", "underlyingResourceAction", "%s was created by Trainyard; delete it instead of detaching it.", name)
+		}
+		if !detach && t.Kind.IsAttached() {
+			return compute.Conflictf("OperationNotAllowed", "underlyingResourceAction", "%s is attached; detach it (the machine itself is not deleted).", name)
+		}
+		if t.ProvisioningState == compute.ProvisioningDeleting {
+			return nil
+		}
+		t.ProvisioningState = compute.ProvisioningDeleting
+		if t.Instance != nil {
+			t.Instance.State = compute.InstanceDeleting
+		}
+		t.LastOperation = compute.Operation{Name: map[bool]string{true: "Detach", false: "Delete"}[detach], Status: "InProgress", Trigger: "User", Time: h.cfg.Now()}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h.cfg.Controller.Kick()
+	return nil
+}

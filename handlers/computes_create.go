@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/trainyard/trainyard/compute"
+)
+
+// createTarget validates a request, records the target as Creating and wakes
+// the controller, which provisions it. Forms and the API both come here.
+func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest) (*compute.Target, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	now := h.cfg.Now()
+	t := &compute.Target{
+		Name: req.Name, Kind: req.Kind, Description: req.Description, Location: req.Location,
+		ProvisioningState: compute.ProvisioningCreating, CreatedBy: req.CreatedBy,
+		CreatedAt: now, ModifiedAt: now, StateSince: now, ResourceID: req.ResourceID,
+		Cluster: req.Cluster, Instance: req.Instance, Attach: req.Attach,
+		LastOperation: compute.Operation{Name: "Create", Status: "InProgress", Trigger: "User", Time: now},
+	}
+	if t.Location == "" {
+		t.Location = h.cfg.Location
+	}
+	if t.Kind.IsAttached() {
+		t.LastOperation.Name = "Attach"
+	}
+	if t.Cluster != nil {
+		t.Cluster.AllocationState = "Steady"
+		t.Cluster.TargetNodeCount = t.Cluster.MinNodes
+	}
+	if t.Instance != nil {
+		t.Instance.State = compute.InstanceCreating
+	}
+	secrets := map[string]string{}
+	for k, v := range req.Secrets {
+		if v != "" {
+			secrets[k] = v
+		}
+	}
+	if err := h.cfg.Store.CreateTarget(ctx, t, secrets); err != nil {
+		return nil, err
+	}
+	h.cfg.Controller.Kick()
+	return t, nil
+}
+
+// nameTaken returns the field error for a name that exists already.
+func (h *Handlers) nameTaken(ctx context.Context, name string) (string, error) {
+	if compute.ValidateName(name) != "" {
+		return "", nil
+	}
+	_, err := h.cfg.Store.GetTarget(ctx, name)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("Compute name '%s' is not available. Reason: AlreadyExists", name), nil
+	case errors.Is(err, compute.ErrNotFound):
+		return "", nil
+	}
+	return "", err
+}
+
+// asValidation turns err into field errors when it is one, else nil.
+func asValidation(err error) *compute.ValidationError {
+	var v *compute.ValidationError
+	if errors.As(err, &v) {
+		return v
+	}
+	return nil
+}
+
+func trimmed(s string) string { return strings.TrimSpace(s) }

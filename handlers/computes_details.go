@@ -1,0 +1,212 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/views/layout"
+	"github.com/trainyard/trainyard/views/pages"
+)
+
+// ComputeDetails handles GET /computes/{name}: the details page, or for htmx
+// the live state section.
+func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "name")
+	tab := r.URL.Query().Get("tab")
+	switch tab {
+	case "nodes", "runs":
+	default:
+		tab = "details"
+	}
+	t, err := h.cfg.Store.GetTarget(r.Context(), name)
+	if err != nil {
+		if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
+			// The target is gone (deleted while watched): take the user to the list.
+			w.Header().Set("HX-Redirect", "/computes?flash="+url.QueryEscape(name+" was deleted."))
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+		return err
+	}
+	live := h.liveVM(r, t, tab)
+	if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
+		return h.render(w, r, http.StatusOK, pages.ComputeLive(live))
+	}
+	base := "/computes/" + url.PathEscape(t.Name)
+	vm := pages.ComputeDetailsVM{
+		Name: t.Name, KindLabel: t.Kind.Label(), Tab: tab, Live: live,
+		Attributes: attributes(t), Actions: actionsFor(compute.UserFrom(r.Context()), t),
+		Tabs: []pages.TabVM{
+			{ID: "details", Label: "Details", Href: base, Current: tab == "details"},
+			{ID: "nodes", Label: "Nodes", Href: base + "?tab=nodes", Current: tab == "nodes"},
+			{ID: "runs", Label: "Runs", Href: base + "?tab=runs", Current: tab == "runs"},
+		},
+	}
+	listTab := t.Kind.Tab()
+	label := map[string]string{}
+	for _, ct := range computeTabs {
+		label[ct.id] = ct.label
+	}
+	vm.Page = h.page(r, t.Name, "compute", []layout.Crumb{
+		{Label: "Compute", Href: "/computes"}, {Label: label[listTab], Href: "/computes?tab=" + listTab}, {Label: t.Name},
+	})
+	return h.render(w, r, http.StatusOK, pages.ComputeDetails(vm))
+}
+
+func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.ComputeLiveVM {
+	vm := pages.ComputeLiveVM{
+		Name: t.Name, Tab: tab, State: string(t.ProvisioningState), StateSince: h.since(t),
+		Errors: t.ProvisioningErrors, NodesText: nodesText(t), PollSeconds: 5,
+		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab,
+	}
+	if t.Cluster != nil {
+		vm.Counts = countsText(t.Nodes)
+		if t.Cluster.AllocationState == "Resizing" {
+			vm.NodesText += fmt.Sprintf(" (resizing to %d)", t.Cluster.TargetNodeCount)
+		}
+	}
+	if t.Instance != nil {
+		vm.PowerState = string(t.Instance.State)
+	}
+	if t.Attach != nil && !t.Attach.Checked {
+		vm.Unchecked = t.Attach.StatusMessage
+		if vm.Unchecked == "" {
+			vm.Unchecked = "Not checked yet: Trainyard has not connected to this target."
+		}
+	}
+	if vm.StateSince != "" {
+		vm.PollSeconds = 1
+	}
+	if tab == "nodes" {
+		vm.ShowNodes = true
+		vm.Nodes = h.nodeRows(r, t)
+	}
+	return vm
+}
+
+func (h *Handlers) nodeRows(r *http.Request, t *compute.Target) []pages.NodeRowVM {
+	b := h.cfg.BackendFor(t.Kind)
+	if b == nil {
+		return nil
+	}
+	nodes, err := b.Nodes(r.Context(), t)
+	if err != nil {
+		h.cfg.Logger.WarnContext(r.Context(), "list nodes", "target", t.Name, "err", err)
+		return nil
+	}
+	out := make([]pages.NodeRowVM, 0, len(nodes))
+	for _, n := range nodes {
+		row := pages.NodeRowVM{ID: n.ID, State: string(n.State), PrivateIP: n.PrivateIP, PublicIP: n.PublicIP, RunID: n.RunID, Reason: n.Reason}
+		if n.Port > 0 {
+			row.Port = strconv.Itoa(n.Port)
+			user := "azureuser"
+			if t.Cluster != nil && t.Cluster.AdminUserName != "" {
+				user = t.Cluster.AdminUserName
+			}
+			host := n.PublicIP
+			if host == "" {
+				host = n.PrivateIP
+			}
+			row.Connection = fmt.Sprintf("ssh -p %d %s@%s", n.Port, user, host)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// attributes is the Details tab's definition list.
+func attributes(t *compute.Target) []pages.AttrVM {
+	a := []pages.AttrVM{
+		{Label: "Name", Value: t.Name},
+		{Label: "Compute type", Value: t.Kind.Label() + " (" + string(t.Kind) + ")"},
+		{Label: "Provisioning state", Value: string(t.ProvisioningState)},
+		{Label: "Location", Value: t.Location},
+		{Label: "Created by", Value: t.CreatedBy},
+		{Label: "Created on", Value: formatTime(t.CreatedAt)},
+		{Label: "Last operation", Value: lastOpText(t.LastOperation)},
+	}
+	if t.Description != "" {
+		a = append(a, pages.AttrVM{Label: "Description", Value: t.Description})
+	}
+	if t.ResourceID != "" {
+		a = append(a, pages.AttrVM{Label: "Resource ID", Value: t.ResourceID})
+	}
+	if c := t.Cluster; c != nil {
+		a = append(a,
+			pages.AttrVM{Label: "Virtual machine size", Value: sizeText(c.VMSize)},
+			pages.AttrVM{Label: "Virtual machine tier", Value: tierText(t)},
+			pages.AttrVM{Label: "Virtual machine type", Value: c.VMType},
+			pages.AttrVM{Label: "Minimum nodes", Value: strconv.Itoa(c.MinNodes)},
+			pages.AttrVM{Label: "Maximum nodes", Value: strconv.Itoa(c.MaxNodes)},
+			pages.AttrVM{Label: "Idle seconds before scale down", Value: strconv.Itoa(c.IdleSecondsBeforeScaleDown)},
+			pages.AttrVM{Label: "Allocation state", Value: c.AllocationState},
+			pages.AttrVM{Label: "SSH admin user", Value: orNone(c.AdminUserName)},
+			pages.AttrVM{Label: "Managed identity", Value: orNone(c.IdentityType)},
+		)
+	}
+	if in := t.Instance; in != nil {
+		idle := "Off"
+		if in.IdleShutdownMinutes > 0 {
+			idle = fmt.Sprintf("after %d minutes idle", in.IdleShutdownMinutes)
+		}
+		a = append(a,
+			pages.AttrVM{Label: "Virtual machine size", Value: sizeText(in.VMSize)},
+			pages.AttrVM{Label: "State", Value: string(in.State)},
+			pages.AttrVM{Label: "Idle shutdown", Value: idle},
+			pages.AttrVM{Label: "Schedules", Value: schedulesText(in.Schedules)},
+			pages.AttrVM{Label: "SSH access", Value: map[bool]string{true: "Enabled (" + in.AdminUserName + ")", false: "Disabled"}[in.SSHEnabled]},
+			pages.AttrVM{Label: "Assigned to", Value: orNone(in.AssignedUser)},
+		)
+	}
+	if at := t.Attach; at != nil {
+		if at.Address != "" {
+			a = append(a, pages.AttrVM{Label: "Address", Value: at.Address}, pages.AttrVM{Label: "SSH port", Value: strconv.Itoa(at.SSHPort)})
+		}
+		for _, kv := range [][2]string{{"User name", at.UserName}, {"Databricks workspace", at.Workspace}, {"Resource group", at.ResourceGroup}, {"Account name", at.AccountName}, {"slurmrestd URL", at.RESTURL}, {"Slurm user", at.SlurmUser}} {
+			if kv[1] != "" {
+				a = append(a, pages.AttrVM{Label: kv[0], Value: kv[1]})
+			}
+		}
+		a = append(a, pages.AttrVM{Label: "Connection checked", Value: map[bool]string{true: "Yes", false: "Not yet"}[at.Checked]})
+	}
+	if len(t.SecretsSet) > 0 {
+		a = append(a, pages.AttrVM{Label: "Stored secrets", Value: strings.Join(t.SecretsSet, ", ") + " (set; never shown)"})
+	}
+	return a
+}
+
+func sizeText(name string) string {
+	s, ok := compute.LookupVMSize(name)
+	if !ok {
+		return name
+	}
+	gpu := ""
+	if s.GPUs > 0 {
+		gpu = fmt.Sprintf(", %d× %s", s.GPUs, s.GPUModel)
+	}
+	return fmt.Sprintf("%s (%d vCPUs, %g GB RAM%s)", s.Name, s.VCPUs, s.MemoryGB, gpu)
+}
+
+func schedulesText(ss []compute.Schedule) string {
+	if len(ss) == 0 {
+		return "None"
+	}
+	parts := make([]string, 0, len(ss))
+	for _, s := range ss {
+		parts = append(parts, fmt.Sprintf("%s at %s %s on %s", s.Action, s.Time, s.TimeZone, strings.Join(s.Days, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "None"
+	}
+	return s
+}

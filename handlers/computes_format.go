@@ -1,0 +1,87 @@
+package handlers
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/trainyard/trainyard/compute"
+)
+
+// displayState is the state word a list row or header shows for a target.
+func displayState(t *compute.Target) string {
+	if t.Instance != nil && t.ProvisioningState != compute.ProvisioningFailed && t.ProvisioningState != compute.ProvisioningDeleting {
+		return string(t.Instance.State)
+	}
+	return string(t.ProvisioningState)
+}
+
+// since says how long a transitional state has lasted ("" when settled).
+func (h *Handlers) since(t *compute.Target) string {
+	transitional := t.ProvisioningState.Transitional() || (t.Instance != nil && t.Instance.State.Transitional())
+	if !transitional || t.StateSince.IsZero() {
+		return ""
+	}
+	return shortDuration(h.cfg.Now().Sub(t.StateSince))
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func nodesText(t *compute.Target) string {
+	if t.Cluster == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d / %d / %d", t.Nodes.Current, t.Cluster.MinNodes, t.Cluster.MaxNodes)
+}
+
+func countsText(c compute.NodeCounts) string {
+	return fmt.Sprintf("idle %d · running %d · preparing %d · unusable %d · preempted %d", c.Idle, c.Running, c.Preparing, c.Unusable, c.Preempted)
+}
+
+func tierText(t *compute.Target) string {
+	if t.Cluster == nil {
+		return ""
+	}
+	if t.Cluster.VMPriority == compute.LowPriority {
+		return "Low priority"
+	}
+	return "Dedicated"
+}
+
+func addressText(t *compute.Target) string {
+	a := t.Attach
+	switch {
+	case a == nil:
+		return ""
+	case a.RESTURL != "":
+		return a.RESTURL
+	case a.Address != "":
+		return fmt.Sprintf("%s:%d", a.Address, a.SSHPort)
+	case a.Workspace != "":
+		return a.Workspace + " (" + a.ResourceGroup + ")"
+	case a.AccountName != "":
+		return a.AccountName + " (" + a.ResourceGroup + ")"
+	}
+	return t.ResourceID
+}
+
+func lastOpText(op compute.Operation) string {
+	if op.Name == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s %s, %s", op.Name, op.Status, formatTime(op.Time))
+}

@@ -1,0 +1,77 @@
+// Package handlers holds the actions behind every route: each parses the
+// request, calls the store or the controller, builds a view model and renders
+// it. No SQL and no backend protocol code lives here.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/arm"
+	"github.com/trainyard/trainyard/static"
+)
+
+// Store is what the handlers need from storage (store.Store has it).
+type Store interface {
+	compute.TargetStore
+	CreateTarget(ctx context.Context, t *compute.Target, secrets map[string]string) error
+}
+
+// Sessions is the server-side browser session store.
+type Sessions interface {
+	CreateSession(ctx context.Context, u compute.User, ttl time.Duration) (string, error)
+	RevokeSession(ctx context.Context, token string) error
+}
+
+// Controller is the part of compute.Controller the handlers use.
+type Controller interface {
+	Kick()
+}
+
+// Config is everything the handlers are built with.
+type Config struct {
+	Store      Store
+	Sessions   Sessions
+	Controller Controller
+	BackendFor func(compute.Kind) compute.Backend
+	Assets     *static.Assets
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// LoginToken is the embedded default's secret for /login?token= and bearer auth.
+	LoginToken string
+	// SecureCookies is true when the public URL is https.
+	SecureCookies bool
+	// SessionTTL is the absolute lifetime of a browser session.
+	SessionTTL time.Duration
+	// ARMPrefix is the ID prefix of compute resources in API bodies.
+	ARMPrefix string
+	Location  string
+}
+
+// Handlers carries the dependencies of every handler.
+type Handlers struct {
+	cfg    Config
+	drafts *drafts
+}
+
+// New builds the handlers.
+func New(cfg Config) *Handlers {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.ARMPrefix == "" {
+		cfg.ARMPrefix = arm.DefaultIDPrefix
+	}
+	if cfg.Location == "" {
+		cfg.Location = "local"
+	}
+	return &Handlers{cfg: cfg, drafts: newDrafts(cfg.Now)}
+}

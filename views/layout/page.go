@@ -1,0 +1,21 @@
+// Package layout holds the page frame every full page is rendered in.
+package layout
+
+// Page is what the frame needs from every page's view model.
+type Page struct {
+	Title       string
+	Nav         string // which left-navigation entry is current: compute, experiments, sweeps, audit
+	Breadcrumbs []Crumb
+	UserName    string
+	UserRole    string
+	Nonce       string // CSP nonce for the page's script tags
+	CSSURL      string
+	HtmxURL     string
+	Flash       string // a one-line message after an action, e.g. "cpu-cluster is being deleted"
+}
+
+// Crumb is one step of the breadcrumb; the last has no link.
+type Crumb struct {
+	Label string
+	Href  string
+}

@@ -1,0 +1,94 @@
+// Package pages holds one templ component per full-page route, each taking
+// its own view model built by a handler.
+package pages
+
+import (
+	"github.com/trainyard/trainyard/views/layout"
+)
+
+// ComputeListVM is the Compute page: its tabs and the current tab's table.
+type ComputeListVM struct {
+	Page  layout.Page
+	Tabs  []TabVM
+	Table ComputeTableVM
+}
+
+// TabVM is one tab of a tab strip.
+type TabVM struct {
+	ID      string
+	Label   string
+	Href    string
+	Count   int
+	Current bool
+}
+
+// ComputeTableVM is the list of one tab; it is also the live partial.
+type ComputeTableVM struct {
+	Tab         string
+	Query       string
+	Sort        string
+	Desc        bool
+	Offset      int
+	Limit       int
+	Total       int
+	Rows        []ComputeRowVM
+	CanCreate   bool
+	NewActions  []LinkVM
+	EmptyText   string
+	SelfURL     string // this table's URL with its query, for polling
+	PrevURL     string
+	NextURL     string
+	SortLinks   map[string]string // column → URL that sorts by it
+	SortMarks   map[string]string // column → "ascending"/"descending"/"none" for aria-sort
+	Unsettled   bool              // some row is transitional: poll faster
+	PollSeconds int
+}
+
+// ComputeRowVM is one target in the list.
+type ComputeRowVM struct {
+	Name       string
+	Href       string
+	KindLabel  string
+	State      string
+	StateSince string
+	VMSize     string
+	Tier       string
+	Nodes      string // current / min / max
+	Counts     string // idle 1 · running 0 · …
+	Address    string
+	CreatedBy  string
+	CreatedOn  string
+	LastOp     string
+	Actions    []ActionVM
+}
+
+// ActionVM is a row or command-bar action that changes state (a POST).
+type ActionVM struct {
+	Label   string
+	Path    string
+	Confirm string // asked before destructive actions; names what is lost
+	Danger  bool
+}
+
+// LinkVM is a plain navigation link (e.g. + New).
+type LinkVM struct {
+	Label string
+	Href  string
+}
+
+// TableColumns returns the columns a tab shows (studio-compute.md §1.3).
+func TableColumns(tab string) []Column {
+	switch tab {
+	case "instances":
+		return []Column{{"name", "Name"}, {"state", "State"}, {"vmSize", "Size"}, {"", "Created by"}, {"created", "Created on"}, {"", "Last operation"}}
+	case "clusters":
+		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (current / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
+	}
+	return []Column{{"name", "Name"}, {"kind", "Type"}, {"state", "Provisioning state"}, {"", "Address / resource"}, {"", "Created by"}, {"created", "Created on"}}
+}
+
+// Column is a table header; Key is empty when it cannot be sorted.
+type Column struct {
+	Key   string
+	Label string
+}

@@ -1,0 +1,54 @@
+package pages
+
+import (
+	"github.com/trainyard/trainyard/views/components"
+	"github.com/trainyard/trainyard/views/layout"
+)
+
+// FormVM is a create wizard or an attach form. With Steps it is a numbered
+// wizard whose current step's fields are shown and whose other values travel
+// as hidden inputs (secrets never do: they wait server-side under DraftID).
+type FormVM struct {
+	Page       layout.Page
+	Heading    string
+	Intro      string
+	Action     string
+	Steps      []string
+	Step       int // index into Steps
+	Fields     []components.Input
+	SizePicker *SizePickerVM
+	Review     []AttrVM
+	Hidden     []HiddenVM
+	DraftID    string
+	Summary    string // error summary at the top of the form
+	CancelHref string
+	// KindChoices, when set, shows the attach type picker (links).
+	KindChoices []TabVM
+}
+
+// HiddenVM is a value carried from another wizard step.
+type HiddenVM struct {
+	Name  string
+	Value string
+}
+
+// SizePickerVM is the VM size table with one radio per size.
+type SizePickerVM struct {
+	Selected string
+	Priority string
+	Error    string
+	Rows     []SizeRowVM
+}
+
+// SizeRowVM is one VM size with its price estimate for the chosen tier.
+type SizeRowVM struct {
+	Name     string
+	Category string
+	VCPUs    int
+	MemoryGB string
+	GPUs     string
+	Price    string
+}
+
+// IsLastStep reports whether the form shows its final (Create) step.
+func (f FormVM) IsLastStep() bool { return len(f.Steps) == 0 || f.Step == len(f.Steps)-1 }

@@ -1,0 +1,111 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/handlers"
+)
+
+// SessionLookup finds the user of a browser session token.
+type SessionLookup interface {
+	LookupSession(ctx context.Context, token string, idle time.Duration) (*compute.User, error)
+}
+
+// securityHeaders sets the headers every response carries, with a fresh CSP
+// nonce per request (htmx runs with allowEval off, so no unsafe-eval).
+func securityHeaders(secure bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b := make([]byte, 16)
+			_, _ = rand.Read(b)
+			nonce := base64.RawStdEncoding.EncodeToString(b)
+			h := w.Header()
+			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("X-Frame-Options", "DENY")
+			if secure {
+				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
+			if !strings.HasPrefix(r.URL.Path, "/static/") {
+				h.Set("Cache-Control", "no-store")
+			}
+			next.ServeHTTP(w, r.WithContext(handlers.WithNonce(r.Context(), nonce)))
+		})
+	}
+}
+
+// authenticate puts the user in the context: from a bearer token (CLI, API)
+// or from the session cookie (browser). Requests without either go on as
+// anonymous; the route's role check decides.
+func authenticate(h *handlers.Handlers, sessions SessionLookup, idle time.Duration, log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var user *compute.User
+			if auth := r.Header.Get("Authorization"); auth != "" {
+				token, ok := strings.CutPrefix(auth, "Bearer ")
+				if !ok || !h.TokenMatches(strings.TrimSpace(token)) {
+					h.Fail(w, r, &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "InvalidAuthenticationToken", Message: "The bearer token is not valid."})
+					return
+				}
+				u := handlers.LocalUser()
+				user = &u
+			} else if c, err := r.Cookie(handlers.SessionCookie); err == nil && c.Value != "" {
+				if u, err := sessions.LookupSession(r.Context(), c.Value, idle); err == nil {
+					user = u
+				}
+			}
+			if user != nil {
+				r = r.WithContext(compute.WithUser(r.Context(), user))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// requireRole refuses a request whose user lacks the role: 401 when nobody
+// is signed in (pages redirect to the login help), 403 when the role is short.
+func requireRole(h *handlers.Handlers, role compute.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u := compute.UserFrom(r.Context())
+			switch {
+			case u == nil && !strings.HasPrefix(r.URL.Path, "/api/") && r.Method == http.MethodGet && r.Header.Get("HX-Request") == "":
+				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			case u == nil:
+				h.Fail(w, r, &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "AuthenticationRequired", Message: "Sign in first: send Authorization: Bearer <token> or open the login link."})
+			case !u.Can(role):
+				h.Fail(w, r, &compute.CodedError{Kind: compute.ErrForbidden, Code: "AuthorizationFailed", Message: "Your role (" + u.Role.String() + ") does not allow this; it needs " + role.String() + "."})
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+// requestLog logs one line per request, never headers or bodies (they may
+// hold tokens and secrets).
+func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			start := time.Now()
+			next.ServeHTTP(ww, r)
+			level := slog.LevelDebug
+			if ww.Status() >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(), "ms", time.Since(start).Milliseconds())
+		})
+	}
+}

@@ -1,0 +1,60 @@
+// Package web is the HTTP plumbing of Trainyard: the route table, the
+// middleware (security headers, authentication, roles, CSRF, logging,
+// recovery) and static files. The actions themselves live in handlers.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/handlers"
+)
+
+// Config is the server's wiring.
+type Config struct {
+	Handlers *handlers.Handlers
+	Sessions SessionLookup
+	Static   http.Handler
+	Logger   *slog.Logger
+	// SecureCookies and HSTS are on when the public URL is https.
+	Secure bool
+	// SessionIdle ends a browser session after this long without a request.
+	SessionIdle time.Duration
+}
+
+// NewServer returns the whole application as one http.Handler.
+func NewServer(cfg Config) http.Handler {
+	if cfg.SessionIdle == 0 {
+		cfg.SessionIdle = 2 * time.Hour
+	}
+	h := cfg.Handlers
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(requestLog(cfg.Logger))
+	r.Use(securityHeaders(cfg.Secure))
+	r.Use(middleware.Compress(5, "text/html", "text/css", "application/javascript", "application/json", "text/plain"))
+	r.Use(authenticate(h, cfg.Sessions, cfg.SessionIdle, cfg.Logger))
+	r.NotFound(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return compute.NotFoundf("path", "There is no page at %s.", r.URL.Path)
+	}))
+	r.MethodNotAllowed(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return &compute.CodedError{Kind: compute.ErrInvalid, Code: "MethodNotAllowed", Message: r.Method + " is not allowed on " + r.URL.Path + "."}
+	}))
+	mount(r, h, Routes(h, cfg.Static))
+
+	// CSRF: every state-changing request from a browser must be same-origin
+	// (Sec-Fetch-Site / Origin); header-less clients (CLI, curl) pass.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return &compute.CodedError{Kind: compute.ErrForbidden, Code: "CrossOriginRequest", Message: "Cross-origin request refused."}
+	}))
+	return csrf.Handler(r)
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
