@@ -3,6 +3,8 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -13,15 +15,42 @@ import (
 // maxBodyBytes bounds an API request body.
 const maxBodyBytes = 1 << 20
 
-// APIListComputes handles GET /api/v1/computes.
+// API list paging, as ARM does it: a page and a nextLink to the next one.
+const (
+	defaultAPIPage = 100
+	maxAPIPage     = 1000
+)
+
+// APIListComputes handles GET /api/v1/computes[?$top=N&$skip=M&q=text]. Like
+// ARM it answers one page and a nextLink while more remain.
 func (h *Handlers) APIListComputes(w http.ResponseWriter, r *http.Request) error {
-	targets, _, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Search: r.URL.Query().Get("q")})
+	q := r.URL.Query()
+	top, skip := defaultAPIPage, 0
+	var err error
+	if s := q.Get("$top"); s != "" {
+		if top, err = strconv.Atoi(s); err != nil || top < 1 || top > maxAPIPage {
+			return compute.Invalid("$top", "$top must be a whole number from 1 to %d.", maxAPIPage)
+		}
+	}
+	if s := q.Get("$skip"); s != "" {
+		if skip, err = strconv.Atoi(s); err != nil || skip < 0 {
+			return compute.Invalid("$skip", "$skip must be a whole number, 0 or more.")
+		}
+	}
+	targets, total, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Search: q.Get("q"), Offset: skip, Limit: top})
 	if err != nil {
 		return err
 	}
 	out := arm.ComputeList{Value: make([]arm.Compute, 0, len(targets))}
 	for _, t := range targets {
 		out.Value = append(out.Value, arm.FromTarget(t, h.cfg.ARMPrefix))
+	}
+	if skip+len(targets) < total {
+		next := url.Values{"$skip": {strconv.Itoa(skip + len(targets))}, "$top": {strconv.Itoa(top)}}
+		if s := q.Get("q"); s != "" {
+			next.Set("q", s)
+		}
+		out.NextLink = "/api/v1/computes?" + next.Encode()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

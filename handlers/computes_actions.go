@@ -38,7 +38,8 @@ func (h *Handlers) ComputeAction(w http.ResponseWriter, r *http.Request) error {
 	if action == "delete" || action == "detach" {
 		back = "/computes"
 	}
-	http.Redirect(w, r, back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	setFlash(w, flash)
+	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
 }
 

@@ -28,7 +28,8 @@ func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
 			// The target is gone (deleted while watched): take the user to the list.
-			w.Header().Set("HX-Redirect", "/computes?flash="+url.QueryEscape(name+" was deleted."))
+			setFlash(w, name+" was deleted.")
+			w.Header().Set("HX-Redirect", "/computes?tab="+url.QueryEscape(r.URL.Query().Get("back")))
 			w.WriteHeader(http.StatusOK)
 			return nil
 		}
@@ -63,7 +64,7 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 	vm := pages.ComputeLiveVM{
 		Name: t.Name, Tab: tab, State: string(t.ProvisioningState), StateSince: h.since(t),
 		Errors: t.ProvisioningErrors, NodesText: nodesText(t), PollSeconds: 5,
-		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab,
+		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab + "&back=" + t.Kind.Tab(),
 	}
 	if t.Cluster != nil {
 		vm.Counts = countsText(t.Nodes)

@@ -16,6 +16,11 @@ import (
 
 func doc(t *testing.T, body string) *goquery.Document {
 	t.Helper()
+	return docB(t, body)
+}
+
+func docB(t testing.TB, body string) *goquery.Document {
+	t.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

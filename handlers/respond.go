@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -15,6 +16,14 @@ import (
 	"github.com/trainyard/trainyard/views/layout"
 	"github.com/trainyard/trainyard/views/pages"
 )
+
+// flashCookie carries a one-line message across a redirect (PRG). A cookie,
+// not a query parameter, so nobody can craft a link that shows their text.
+const flashCookie = "trainyard_flash"
+
+func setFlash(w http.ResponseWriter, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
 
 type nonceKey struct{}
 
@@ -85,6 +94,10 @@ func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, c 
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if _, err := r.Cookie(flashCookie); err == nil && !isHTMX(r) {
+		// The full page showed the flash: it is said once.
+		http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -100,7 +113,9 @@ func (h *Handlers) page(r *http.Request, title, nav string, crumbs []layout.Crum
 	if u := compute.UserFrom(r.Context()); u != nil {
 		p.UserName, p.UserRole = u.Name, u.Role.String()
 	}
-	p.Flash = r.URL.Query().Get("flash")
+	if c, err := r.Cookie(flashCookie); err == nil {
+		p.Flash, _ = url.QueryUnescape(c.Value)
+	}
 	return p
 }
 
@@ -109,9 +124,8 @@ func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	// Compact: clients that show JSON to people (the CLI) indent it themselves.
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // require returns ErrForbidden unless the signed-in user has the role.

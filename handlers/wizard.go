@@ -110,7 +110,8 @@ func (h *Handlers) postForm(f *formSpec) HandlerFunc {
 			return err
 		}
 		h.drafts.drop(draftID)
-		http.Redirect(w, r, "/computes/"+url.PathEscape(t.Name)+"?flash="+url.QueryEscape(t.Name+" is being created."), http.StatusSeeOther)
+		setFlash(w, t.Name+" is being created.")
+		http.Redirect(w, r, "/computes/"+url.PathEscape(t.Name), http.StatusSeeOther)
 		return nil
 	}
 }

@@ -16,7 +16,7 @@ const (
 	testPrivateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAprivate\n-----END OPENSSH PRIVATE KEY-----\n"
 	testPassphrase = "open-sesame-phrase"
 	testToken      = "dapi0123456789abcdef-token"
-	testJWTKey     = "jwt-signing-key-material"
+	testJWTKey     = "and0LXNpZ25pbmcta2V5LW1hdGVyaWFs" // base64 of the key bytes
 	testPublicKey  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPublicKeyMaterial user@host"
 	hdiResourceID  = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg1/providers/Microsoft.HDInsight/clusters/myhdi"
 )

@@ -199,9 +199,10 @@ type SlurmProperties struct {
 	RestURL string `json:"restUrl,omitempty"`
 	User    string `json:"user,omitempty"`  // the Slurm user jobs run as
 	Token   string `json:"token,omitempty"` // write-only: a slurmrestd JWT
-	// JWTKey is the cluster's JWT signing key (write-only). It is stored as
-	// SecretSlurmJWTKey; until Trainyard mints tokens from it, Token is still
-	// required.
+	// JWTKey is the cluster's JWT signing key (jwt_hs256.key), base64
+	// (standard encoding) because the key is usually binary; write-only. It
+	// is stored as SecretSlurmJWTKey as sent; until Trainyard mints tokens
+	// from it, Token is still required.
 	JWTKey string `json:"jwtKey,omitempty"`
 	AttachStatus
 }

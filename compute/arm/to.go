@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,11 +10,12 @@ import (
 	"github.com/trainyard/trainyard/compute"
 )
 
-// FieldComputeType and FieldSSHPublicAccess name request fields that package
-// compute has no constant for, in field errors.
+// FieldComputeType, FieldSSHPublicAccess and FieldJWTKey name request fields
+// that package compute has no constant for, in field errors.
 const (
 	FieldComputeType     = "computeType"
 	FieldSSHPublicAccess = "sshPublicAccess"
+	FieldJWTKey          = "jwtKey"
 )
 
 // ToCreateRequest turns the body of PUT /computes/{name} into a create
@@ -73,6 +75,9 @@ func ToCreateRequest(name string, c Compute) (*compute.CreateRequest, error) {
 	case *SlurmProperties:
 		req.Attach = &compute.AttachSpec{RESTURL: strings.TrimSpace(in.RestURL), SlurmUser: in.User}
 		setSecret(req.Secrets, compute.SecretSlurmToken, in.Token)
+		if _, err := base64.StdEncoding.DecodeString(in.JWTKey); err != nil {
+			v.Add(FieldJWTKey, "The JWT key must be base64 (standard encoding).")
+		}
 		setSecret(req.Secrets, SecretSlurmJWTKey, in.JWTKey)
 	}
 	if len(req.Secrets) == 0 {

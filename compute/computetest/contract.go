@@ -178,6 +178,21 @@ func RunBackendContract(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("ShellBuiltinIsNotAProgram", func(t *testing.T) {
+		t.Parallel()
+		// Backends that start jobs through a shell must not let argv[0]
+		// name a builtin: eval would run its arguments as shell code.
+		spec := compute.JobSpec{RunID: NewRunID(t), WorkDir: t.TempDir(), Argv: []string{"eval", "echo INJECTED"}}
+		hd, err := h.Backend.Submit(context.Background(), h.Target(t), spec)
+		if err != nil {
+			return
+		}
+		WaitPhase(t, h.Backend, hd, compute.JobFailed, h.timeout())
+		if got := ReadLogs(t, h.Backend, hd, 0); strings.Contains(got, "INJECTED\n") {
+			t.Errorf("argv[0] \"eval\" ran its argument as shell code; output %q", got)
+		}
+	})
+
 	t.Run("EmptyCommandIsInvalid", func(t *testing.T) {
 		t.Parallel()
 		spec := compute.JobSpec{RunID: NewRunID(t), WorkDir: t.TempDir()}

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -436,5 +437,71 @@ func TestLocalNodes(t *testing.T) {
 		if n.State != compute.NodeIdle || n.PrivateIP != "127.0.0.1" {
 			t.Errorf("node %+v, want idle on 127.0.0.1", n)
 		}
+	}
+}
+
+// TestHelperServer is not a test: TestSurvivesServerExit runs the test binary
+// with it as a stand-in server that submits a job and exits at once.
+func TestHelperServer(t *testing.T) {
+	dir := os.Getenv("TRAINYARD_LOCAL_HELPER_DATADIR")
+	if dir == "" {
+		t.Skip("only run by TestSurvivesServerExit")
+	}
+	b := New(Config{DataDir: dir})
+	h, err := b.Submit(context.Background(), localTarget(), compute.JobSpec{RunID: "outlives-server",
+		Argv: []string{"/bin/sh", "-c", `echo before; while [ ! -e "$1" ]; do sleep 0.02; done; echo after; exit 4`, "sh", filepath.Join(dir, "go-on")}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(h.ID)
+	os.Exit(0) // no cleanup, no waiting: the server is gone
+}
+
+// TestSurvivesServerExit checks that a job outlives the process that started
+// it and that a later server still learns its exit code and output.
+func TestSurvivesServerExit(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServer$")
+	cmd.Env = append(os.Environ(), "TRAINYARD_LOCAL_HELPER_DATADIR="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("stand-in server: %v", err)
+	}
+	h := compute.Handle{Backend: "local", ID: strings.TrimSpace(string(out))}
+
+	b := New(Config{DataDir: dir})
+	computetest.WaitLog(t, b, h, "before", 5*time.Second)
+	if st, err := b.Status(context.Background(), h); err != nil || st.Phase != compute.JobRunning {
+		t.Fatalf("with its server gone: %+v, %v; want Running", st, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := computetest.WaitPhase(t, b, h, compute.JobFailed, 5*time.Second)
+	if st.ExitCode != 4 {
+		t.Errorf("state = %+v, want exit code 4", st)
+	}
+	if got := computetest.ReadLogs(t, b, h, 0); got != "before\nafter\n" {
+		t.Errorf("output = %q", got)
+	}
+}
+
+// TestVanishedJob checks the outcome when a job's processes disappear with
+// no exit status and no stop by Trainyard, as after a reboot.
+func TestVanishedJob(t *testing.T) {
+	b := New(testConfig(t))
+	h := submit(t, b, localTarget(), compute.JobSpec{Argv: []string{"/bin/sh", "-c", "echo on; sleep 60"}})
+	computetest.WaitLog(t, b, h, "on", 5*time.Second)
+	j, err := b.parseHandle(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-j.ranks[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := computetest.WaitPhase(t, b, h, compute.JobFailed, 5*time.Second)
+	if want := "the process ended without an exit status (the machine restarted?)"; st.Reason != want || st.ExitCode != -1 {
+		t.Errorf("state = %+v, want reason %q and exit code -1", st, want)
 	}
 }

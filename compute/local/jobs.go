@@ -39,6 +39,11 @@ import (
 // not depend on the server binary staying at its path across an upgrade while
 // old jobs still run, and test binaries need no special main.
 //
+// The program runs as (exec "$@"): exec always runs a program file found on
+// PATH, as execve would, so an argv[0] such as "eval", "exit" or "exec" is
+// not taken as a shell builtin that would run its arguments as shell code or
+// end the wrapper before it records a status.
+//
 // The trap makes the wrapper survive the SIGTERM sent to the whole group on
 // cancel or timeout, so it can still record the program's status (143); the
 // program itself gets default signal handling, since caught signals are reset
@@ -46,7 +51,7 @@ import (
 const wrapperScript = `st=$1
 shift
 trap : HUP INT TERM
-"$@"
+(exec "$@")
 echo $? >"$st.tmp"
 mv -f -- "$st.tmp" "$st"
 `

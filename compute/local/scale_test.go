@@ -13,7 +13,8 @@ import (
 	"github.com/trainyard/trainyard/compute/computetest"
 )
 
-var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// epoch is the fake clock's starting time.
+func epoch() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 
 func clusterTarget(name string, min, max, idleSeconds int) *compute.Target {
 	return &compute.Target{Name: name, Kind: compute.KindCluster, Cluster: &compute.ClusterSpec{
@@ -75,13 +76,16 @@ func TestScaleStep(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig(t)
-			cfg.Now = func() time.Time { return epoch }
+			cfg.Now = epoch
 			b := New(cfg)
 			tgt := clusterTarget("cc", tt.min, tt.max, tt.idle)
 			var start []compute.Node
 			for i, n := range tt.nodes {
-				start = append(start, compute.Node{ID: n.id, State: n.state, Since: epoch.Add(-n.age),
-					Port: 50000 + i, RunID: map[bool]string{true: "gone-run"}[n.state == compute.NodeRunning]})
+				node := compute.Node{ID: n.id, State: n.state, Since: epoch().Add(-n.age), Port: 50000 + i}
+				if n.state == compute.NodeRunning {
+					node.RunID = "gone-run" // a run with no job on disk, as after a failed Submit
+				}
+				start = append(start, node)
 			}
 			if err := cfg.Nodes.SaveNodes(context.Background(), "cc", start); err != nil {
 				t.Fatal(err)
@@ -121,7 +125,7 @@ func TestScaleStep(t *testing.T) {
 				}
 				ports[n.Port] = true
 				if !old[n.ID] {
-					if n.State != compute.NodePreparing || !n.Since.Equal(epoch) || !strings.HasPrefix(n.ID, "tvmps_") || len(n.ID) != len("tvmps_")+8 ||
+					if n.State != compute.NodePreparing || !n.Since.Equal(epoch()) || !strings.HasPrefix(n.ID, "tvmps_") || len(n.ID) != len("tvmps_")+8 ||
 						n.PrivateIP != "127.0.0.1" || n.CPUs != 4 || n.MemoryMB != 14*1024 {
 						t.Errorf("new node %+v, want tvmps_<8 hex> on 127.0.0.1 with the DS3_v2 size", n)
 					}
@@ -157,7 +161,7 @@ func TestScaleRejectsNonClusters(t *testing.T) {
 // the job ends and frees them, and they go after the idle time.
 func TestClusterLifecycle(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: epoch}
+	clock := &fakeClock{now: epoch()}
 	cfg := testConfig(t)
 	cfg.Now = clock.Now
 	b := New(cfg)
@@ -224,7 +228,7 @@ func TestClusterLifecycle(t *testing.T) {
 
 func TestClusterDeprovision(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: epoch}
+	clock := &fakeClock{now: epoch()}
 	cfg := testConfig(t)
 	cfg.Now = clock.Now
 	b := New(cfg)

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/arm"
+)
+
+const attachUsage = `Usage: trainyard computetarget attach <type> [flags]
+
+Attach compute that already exists. Detaching later leaves it as it is.
+
+Types:
+  remote       a Linux VM, reached over SSH
+  hdinsight    an HDInsight cluster, reached over SSH to its head node
+  databricks   a Databricks workspace
+  adla         a Data Lake Analytics account
+  batch        an Azure Batch account
+  slurm        a Slurm cluster, through slurmrestd
+
+Secrets (passwords, keys, tokens) are sent to the server, which stores them
+sealed; they are never printed. Prefer the *-file flags: values on the command
+line are visible in the process list. A file of '-' is read from stdin.
+
+Run 'trainyard computetarget attach <type> --help' for its flags.
+`
+
+func (c *cli) attach(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, attachUsage)
+		return usagef("", "attach needs a type: remote, hdinsight, databricks, adla, batch or slurm")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(c.stdout, attachUsage)
+		return nil
+	case "remote":
+		return c.attachSSH(compute.KindVirtualMachine, args[1:])
+	case "hdinsight":
+		return c.attachSSH(compute.KindHDInsight, args[1:])
+	case "databricks":
+		return c.attachDatabricks(args[1:])
+	case "adla":
+		return c.attachAccount(compute.KindDataLakeAnalytics, args[1:])
+	case "batch":
+		return c.attachAccount(compute.KindBatch, args[1:])
+	case "slurm":
+		return c.attachSlurm(args[1:])
+	}
+	return usagef("trainyard computetarget attach --help", "cannot attach %q: the types are remote, hdinsight, databricks, adla, batch and slurm", args[0])
+}
+
+// attachSSH attaches a VM (attach remote) or an HDInsight cluster.
+func (c *cli) attachSSH(kind compute.Kind, args []string) error {
+	var (
+		name, address, user, password, passwordFile, keyFile, passphrase string
+		resourceID, description, out                                     string
+		port                                                             int
+	)
+	verb, about := "remote", "Attach a Linux VM that Trainyard reaches over SSH. Give --address (the VM's host name or IP); --resource-id only records its ARM ID."
+	if kind == compute.KindHDInsight {
+		verb, about = "hdinsight", "Attach an HDInsight cluster, reached over SSH to its head node. Give --address, or --resource-id and the address <cluster>-ssh.azurehdinsight.net is used."
+	}
+	f := newFlagSet("trainyard computetarget attach "+verb, "--name NAME --address HOST --username USER (--password-file FILE | --private-key-file FILE) [flags]", about)
+	f.Name(&name, "name for the compute target")
+	f.String(&address, "address", "a", "HOST", "", "host name or IP address")
+	f.String(&resourceID, "resource-id", "", "ID", "", "ARM resource ID of the machine or cluster")
+	f.Int(&port, "ssh-port", "PORT", compute.DefaultSSHPort, "SSH port")
+	f.String(&user, "username", "u", "USER", "", "SSH user name")
+	f.String(&password, "password", "p", "PASSWORD", "", "SSH password (visible in the process list; prefer --password-file)")
+	f.String(&passwordFile, "password-file", "", "FILE", "", "read the SSH password from FILE")
+	f.String(&keyFile, "private-key-file", "k", "FILE", "", "SSH private key file (PEM or OpenSSH)")
+	f.String(&passphrase, "private-key-passphrase", "", "PASSPHRASE", "", "passphrase of the private key")
+	f.String(&description, "description", "d", "TEXT", "", "description")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	pass, err := f.oneSecret("password", password, "password-file", passwordFile, c.stdin)
+	if err != nil {
+		return err
+	}
+	var key string
+	if keyFile != "" {
+		if pass != "" {
+			return f.usageErr("give a password or --private-key-file, not both")
+		}
+		if key, err = readSecretFile("private-key-file", keyFile, c.stdin); err != nil {
+			return err
+		}
+	} else if passphrase != "" {
+		return f.usageErr("--private-key-passphrase needs --private-key-file")
+	}
+	account := &arm.AdministratorAccount{Username: user, Password: pass, PrivateKeyData: key, PrivateKeyPassphrase: passphrase}
+	var inner any = &arm.VirtualMachineProperties{Address: address, SSHPort: port, AdministratorAccount: account}
+	if kind == compute.KindHDInsight {
+		inner = &arm.HDInsightProperties{Address: address, SSHPort: port, AdministratorAccount: account}
+	}
+	return c.put(name, envelope(kind, description, "", resourceID), inner, out)
+}
+
+func (c *cli) attachDatabricks(args []string) error {
+	var name, workspace, group, token, tokenFile, description, out string
+	f := newFlagSet("trainyard computetarget attach databricks", "--name NAME --workspace-name WS --resource-group RG (--access-token-file FILE | --access-token TOKEN) [flags]",
+		"Attach an Azure Databricks workspace for pipeline steps that run on Databricks.")
+	f.Name(&name, "name for the compute target")
+	f.String(&workspace, "workspace-name", "w", "WS", "", "Databricks workspace name")
+	f.String(&group, "resource-group", "g", "RG", "", "resource group of the workspace")
+	f.String(&token, "access-token", "", "TOKEN", "", "Databricks access token (visible in the process list; prefer --access-token-file)")
+	f.String(&tokenFile, "access-token-file", "", "FILE", "", "read the Databricks access token from FILE")
+	f.String(&description, "description", "d", "TEXT", "", "description")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	secret, err := f.oneSecret("access-token", token, "access-token-file", tokenFile, c.stdin)
+	if err != nil {
+		return err
+	}
+	inner := &arm.DatabricksProperties{WorkspaceName: workspace, ResourceGroup: group, DatabricksAccessToken: strings.TrimSpace(secret)}
+	return c.put(name, envelope(compute.KindDatabricks, description, "", ""), inner, out)
+}
+
+// attachAccount attaches a Data Lake Analytics (adla) or Azure Batch account.
+func (c *cli) attachAccount(kind compute.Kind, args []string) error {
+	var name, account, group, description, out string
+	verb, about := "adla", "Attach an Azure Data Lake Analytics account."
+	if kind == compute.KindBatch {
+		verb, about = "batch", "Attach an Azure Batch account."
+	}
+	f := newFlagSet("trainyard computetarget attach "+verb, "--name NAME --account-name ACCOUNT --resource-group RG [flags]", about)
+	f.Name(&name, "name for the compute target")
+	f.String(&account, "account-name", "", "ACCOUNT", "", "account name: 3–24 lower-case letters and digits")
+	f.String(&group, "resource-group", "g", "RG", "", "resource group of the account")
+	f.String(&description, "description", "d", "TEXT", "", "description")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	var inner any = &arm.DataLakeAnalyticsProperties{DataLakeStoreAccountName: account, ResourceGroup: group}
+	if kind == compute.KindBatch {
+		inner = &arm.AzureBatchProperties{AccountName: account, ResourceGroup: group}
+	}
+	return c.put(name, envelope(kind, description, "", ""), inner, out)
+}
+
+func (c *cli) attachSlurm(args []string) error {
+	var name, restURL, tokenFile, keyFile, user, description, out string
+	f := newFlagSet("trainyard computetarget attach slurm", "--name NAME --rest-url URL --user USER --token-file FILE [--jwt-key-file FILE] [flags]",
+		"Attach a Slurm cluster through its slurmrestd. The token file holds a slurmrestd JWT (e.g. from 'scontrol token'); its content is sent as the token. "+
+			"The JWT key file (the cluster's jwt_hs256.key, often binary) is read and sent base64-encoded as jwtKey for the server to keep; the server does not mint tokens from it yet, so a token is still required.")
+	f.Name(&name, "name for the compute target")
+	f.String(&restURL, "rest-url", "", "URL", "", "slurmrestd URL, e.g. http://slurm-head:6820")
+	f.String(&user, "user", "u", "USER", "", "the Slurm user jobs run as")
+	f.String(&tokenFile, "token-file", "", "FILE", "", "read the slurmrestd JWT from FILE ('-' reads stdin)")
+	f.String(&keyFile, "jwt-key-file", "", "FILE", "", "read the cluster's JWT signing key from FILE")
+	f.String(&description, "description", "d", "TEXT", "", "description")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	if tokenFile == "" && keyFile == "" {
+		return f.usageErr("give --token-file (or --jwt-key-file)")
+	}
+	inner := &arm.SlurmProperties{RestURL: restURL, User: user}
+	if tokenFile != "" {
+		tok, err := readSecretFile("token-file", tokenFile, c.stdin)
+		if err != nil {
+			return err
+		}
+		inner.Token = strings.TrimSpace(tok)
+	}
+	if keyFile != "" {
+		key, err := readSecretFile("jwt-key-file", keyFile, c.stdin)
+		if err != nil {
+			return err
+		}
+		inner.JWTKey = base64.StdEncoding.EncodeToString([]byte(key))
+	}
+	return c.put(name, envelope(compute.KindSlurm, description, "", ""), inner, out)
+}

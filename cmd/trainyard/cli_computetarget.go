@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/arm"
+)
+
+const computetargetUsage = `Usage: trainyard computetarget <command> [flags]   (alias: trainyard compute)
+
+Manage compute targets, as 'az ml computetarget' does.
+
+Commands:
+  create amlcompute        create a compute cluster
+  create computeinstance   create a compute instance
+  attach remote            attach a Linux VM over SSH
+  attach hdinsight         attach an HDInsight cluster over SSH
+  attach databricks        attach a Databricks workspace
+  attach adla              attach a Data Lake Analytics account
+  attach batch             attach an Azure Batch account
+  attach slurm             attach a Slurm cluster through slurmrestd
+  list                     list compute targets
+  show                     show one compute target
+  delete                   delete a compute target and what Trainyard made for it
+  detach                   detach an attached target; the machine is left alone
+  start | stop | restart   power a compute instance on, off or around
+  list-nodes               list the nodes of a compute target
+
+Run 'trainyard computetarget <command> --help' for a command's flags.
+`
+
+// computetarget dispatches the computetarget verbs.
+func (c *cli) computetarget(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, computetargetUsage)
+		return usagef("", "computetarget needs a command")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(c.stdout, computetargetUsage)
+		return nil
+	case "create":
+		return c.create(args[1:])
+	case "attach":
+		return c.attach(args[1:])
+	case "list":
+		return c.list(args[1:])
+	case "show":
+		return c.show(args[1:])
+	case "delete":
+		return c.remove(args[1:], "Delete")
+	case "detach":
+		return c.remove(args[1:], "Detach")
+	case "start", "stop", "restart":
+		return c.power(args[0], args[1:])
+	case "list-nodes":
+		return c.listNodes(args[1:])
+	}
+	return usagef("trainyard computetarget --help", "unknown command %q for trainyard computetarget", args[0])
+}
+
+// client builds the API client from the environment.
+func (c *cli) client() (*apiClient, error) { return newAPIClient(c.getenv) }
+
+// typeAliases maps what --type accepts to computeType values.
+func typeAlias(s string) (string, bool) {
+	switch strings.ToLower(s) {
+	case "amlcompute", "cluster":
+		return string(compute.KindCluster), true
+	case "computeinstance", "instance":
+		return string(compute.KindInstance), true
+	case "remote", "virtualmachine", "vm":
+		return string(compute.KindVirtualMachine), true
+	case "hdinsight":
+		return string(compute.KindHDInsight), true
+	case "databricks":
+		return string(compute.KindDatabricks), true
+	case "adla", "datalakeanalytics":
+		return string(compute.KindDataLakeAnalytics), true
+	case "batch", "azurebatch":
+		return string(compute.KindBatch), true
+	case "slurm":
+		return string(compute.KindSlurm), true
+	case "local":
+		return string(compute.KindLocal), true
+	}
+	return "", false
+}
+
+func (c *cli) list(args []string) error {
+	var out, typ string
+	f := newFlagSet("trainyard computetarget list", "[--type TYPE] [-o json|table]", "List the workspace's compute targets.")
+	f.String(&typ, "type", "t", "TYPE", "", "only this type: amlcompute, computeinstance, remote, hdinsight, databricks, adla, batch, slurm or local")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	want := ""
+	if typ != "" {
+		var ok bool
+		if want, ok = typeAlias(typ); !ok {
+			return f.usageErr("unknown --type %q", typ)
+		}
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	raws, err := api.listComputes(c.ctx)
+	if err != nil {
+		return err
+	}
+	keep := []json.RawMessage{}
+	var items []arm.Compute
+	for _, raw := range raws {
+		var item arm.Compute
+		if err := json.Unmarshal(raw, &item); err != nil {
+			return fmt.Errorf("the server's list is not the JSON the CLI expects: %w", err)
+		}
+		if want != "" && !strings.EqualFold(item.Properties.ComputeType, want) {
+			continue
+		}
+		keep = append(keep, raw)
+		items = append(items, item)
+	}
+	if out == "json" {
+		return printJSON(c.stdout, map[string]any{"value": keep})
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+	return printComputeTable(c.stdout, items)
+}
+
+func (c *cli) show(args []string) error {
+	var name, out string
+	f := newFlagSet("trainyard computetarget show", "--name NAME [-o json|table]", "Show one compute target.")
+	f.Name(&name, "name of the compute target")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	resp, err := api.do(c.ctx, http.MethodGet, computePath(name), nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	return printCompute(c.stdout, resp, out, true)
+}
+
+// remove deletes (action Delete) or detaches (action Detach) a target.
+func (c *cli) remove(args []string, action string) error {
+	var (
+		name string
+		yes  bool
+	)
+	verb := strings.ToLower(action)
+	about := "Delete a compute target and what Trainyard created for it. When stdin and stderr are a terminal, asks first unless --yes is given; otherwise it does not ask."
+	if action == "Detach" {
+		about = "Detach an attached compute target. The machine, cluster or account itself is left as it is."
+	}
+	f := newFlagSet("trainyard computetarget "+verb, "--name NAME", about)
+	f.Name(&name, "name of the compute target")
+	if action == "Delete" {
+		f.Bool(&yes, "yes", "y", "do not ask for confirmation")
+	}
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	if action == "Delete" && !yes && c.interactive() {
+		ok, err := c.confirm(fmt.Sprintf("Delete compute target %q? [y/N] ", name))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not deleted")
+		}
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	resp, err := api.do(c.ctx, http.MethodDelete, computePath(name), url.Values{"underlyingResourceAction": {action}}, nil, nil)
+	if err != nil {
+		return err
+	}
+	progress, done := "Deleting", "Deleted"
+	if action == "Detach" {
+		progress, done = "Detaching", "Detached"
+	}
+	if resp.status == http.StatusAccepted {
+		fmt.Fprintf(c.stdout, "%s %s.\n", progress, name)
+	} else {
+		fmt.Fprintf(c.stdout, "%s %s.\n", done, name)
+	}
+	return nil
+}
+
+// interactive reports whether a person can answer a question: stdin and
+// stderr are both terminals.
+func (c *cli) interactive() bool {
+	in, ok1 := c.stdin.(*os.File)
+	errw, ok2 := c.stderr.(*os.File)
+	return ok1 && ok2 && isatty.IsTerminal(in.Fd()) && isatty.IsTerminal(errw.Fd())
+}
+
+// confirm asks a yes/no question on stderr and reads the answer from stdin.
+func (c *cli) confirm(question string) (bool, error) {
+	fmt.Fprint(c.stderr, question)
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func (c *cli) power(action string, args []string) error {
+	var name string
+	f := newFlagSet("trainyard computetarget "+action, "--name NAME",
+		map[string]string{
+			"start":   "Start a stopped compute instance.",
+			"stop":    "Stop a running compute instance. Its disk is kept.",
+			"restart": "Restart a running compute instance.",
+		}[action])
+	f.Name(&name, "name of the compute instance")
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	resp, err := api.do(c.ctx, http.MethodPost, computePath(name, action), nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	progress := map[string]string{"start": "Starting", "stop": "Stopping", "restart": "Restarting"}[action]
+	if resp.status == http.StatusAccepted {
+		fmt.Fprintf(c.stdout, "%s %s.\n", progress, name)
+	} else {
+		fmt.Fprintf(c.stdout, "%s %s: done.\n", progress, name)
+	}
+	return nil
+}
+
+func (c *cli) listNodes(args []string) error {
+	var name, out string
+	f := newFlagSet("trainyard computetarget list-nodes", "--name NAME [-o json|table]", "List the nodes of a compute target: ID, state, addresses, SSH port and the run on each.")
+	f.Name(&name, "name of the compute target")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	nodes, err := api.listNodes(c.ctx, name)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		return printJSON(c.stdout, arm.NodeList{Nodes: nodes})
+	}
+	return printNodeTable(c.stdout, nodes)
+}

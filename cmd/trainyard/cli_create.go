@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/arm"
+)
+
+const createUsage = `Usage: trainyard computetarget create <type> [flags]
+
+Create compute that Trainyard manages.
+
+Types:
+  amlcompute        a compute cluster: an autoscaling pool of nodes
+  computeinstance   a compute instance: a single-user workstation
+
+Run 'trainyard computetarget create <type> --help' for its flags.
+`
+
+func (c *cli) create(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, createUsage)
+		return usagef("", "create needs a type: amlcompute or computeinstance")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(c.stdout, createUsage)
+		return nil
+	case "amlcompute":
+		return c.createCluster(args[1:])
+	case "computeinstance":
+		return c.createInstance(args[1:])
+	}
+	return usagef("trainyard computetarget create --help", "cannot create %q: the types are amlcompute and computeinstance", args[0])
+}
+
+func (c *cli) createCluster(args []string) error {
+	var (
+		name, vmSize, priority, adminUser, adminPass, adminPassFile string
+		sshKey, identity, description, location, out                string
+		maxNodes, minNodes, idle                                    int
+	)
+	f := newFlagSet("trainyard computetarget create amlcompute", "--name NAME --vm-size SIZE [flags]",
+		"Create a compute cluster: a pool of nodes that grows to --max-nodes while jobs wait and shrinks to --min-nodes when nodes have been idle for --idle-seconds-before-scaledown. The server requires --vm-size.")
+	f.Name(&name, "name of the cluster: 3–24 letters, digits and hyphens, starting with a letter")
+	f.String(&vmSize, "vm-size", "s", "SIZE", "", "VM size of the nodes, e.g. Standard_DS3_v2 (case does not matter)")
+	f.Int(&maxNodes, "max-nodes", "N", compute.DefaultMaxNodes, "most nodes the cluster scales up to")
+	f.Int(&minNodes, "min-nodes", "N", 0, "nodes kept even when idle")
+	f.Int(&idle, "idle-seconds-before-scaledown", "S", compute.DefaultIdleSeconds, "seconds a node above --min-nodes may stay idle before it is removed")
+	f.String(&priority, "vm-priority", "p", "PRIORITY", "dedicated", "dedicated or lowpriority")
+	f.String(&adminUser, "admin-username", "u", "USER", "", "admin user for SSH to the nodes")
+	f.String(&adminPass, "admin-user-password", "", "PASSWORD", "", "the admin's password (visible in the process list; prefer --admin-user-password-file)")
+	f.String(&adminPassFile, "admin-user-password-file", "", "FILE", "", "read the admin's password from FILE ('-' reads stdin)")
+	f.String(&sshKey, "admin-user-ssh-key", "", "KEY", "", "the admin's SSH public key, or @FILE to read it from a file")
+	f.String(&identity, "assign-identity", "", "IDENTITY", "", "'[system]' for a system-assigned identity, or the resource ID of a user-assigned one")
+	f.String(&description, "description", "d", "TEXT", "", "description")
+	f.String(&location, "location", "l", "REGION", "", "region label")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	prio, ok := map[string]string{"dedicated": string(compute.Dedicated), "lowpriority": string(compute.LowPriority)}[strings.ToLower(priority)]
+	if !ok {
+		return f.usageErr("--vm-priority must be dedicated or lowpriority, not %q", priority)
+	}
+	pass, err := f.oneSecret("admin-user-password", adminPass, "admin-user-password-file", adminPassFile, c.stdin)
+	if err != nil {
+		return err
+	}
+	key, err := valueOrFile("admin-user-ssh-key", sshKey, c.stdin)
+	if err != nil {
+		return err
+	}
+	inner := &arm.AmlComputeProperties{
+		VMSize:     vmSize,
+		VMPriority: prio,
+		ScaleSettings: &arm.ScaleSettings{
+			MaxNodeCount:                maxNodes,
+			MinNodeCount:                minNodes,
+			NodeIdleTimeBeforeScaleDown: isoDuration(idle, "S"),
+		},
+	}
+	if adminUser != "" || pass != "" || key != "" {
+		inner.UserAccountCredentials = &arm.UserAccountCredentials{AdminUserName: adminUser, AdminUserPassword: pass, AdminUserSSHPublicKey: key}
+	}
+	body := envelope(compute.KindCluster, description, location, "")
+	switch {
+	case identity == "":
+	case strings.EqualFold(identity, "[system]"):
+		body.Identity = &arm.Identity{Type: "SystemAssigned"}
+	default:
+		body.Identity = &arm.Identity{Type: "UserAssigned", UserAssignedIdentities: map[string]arm.UserAssignedIdentity{identity: {}}}
+	}
+	return c.put(name, body, inner, out)
+}
+
+func (c *cli) createInstance(args []string) error {
+	var (
+		name, vmSize, sshKey, assigned, description, location, out string
+		idle                                                       int
+		sshAccess                                                  bool
+	)
+	f := newFlagSet("trainyard computetarget create computeinstance", "--name NAME --vm-size SIZE [flags]",
+		"Create a compute instance: a single-user workstation that can be stopped and started. The server requires --vm-size.")
+	f.Name(&name, "name of the instance: 3–24 letters, digits and hyphens, starting with a letter")
+	f.String(&vmSize, "vm-size", "s", "SIZE", "", "VM size, e.g. Standard_DS3_v2")
+	f.Int(&idle, "idle-shutdown-minutes", "MINUTES", 0, "stop the instance after this many idle minutes, 15 to 4320 (0 = never)")
+	f.Bool(&sshAccess, "ssh-public-access", "", "allow SSH to the instance")
+	f.String(&sshKey, "ssh-key", "", "KEY", "", "SSH public key for the admin user, or @FILE to read it from a file")
+	f.String(&assigned, "assigned-user", "", "OBJECTID", "", "create the instance for another user: their object ID, or TENANTID/OBJECTID")
+	f.String(&description, "description", "d", "TEXT", "", "description")
+	f.String(&location, "location", "l", "REGION", "", "region label")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	key, err := valueOrFile("ssh-key", sshKey, c.stdin)
+	if err != nil {
+		return err
+	}
+	inner := &arm.ComputeInstanceProperties{
+		VMSize:      vmSize,
+		SSHSettings: &arm.SSHSettings{SSHPublicAccess: "Disabled", AdminPublicKey: key},
+	}
+	if sshAccess {
+		inner.SSHSettings.SSHPublicAccess = "Enabled"
+	}
+	if idle != 0 {
+		inner.IdleTimeBeforeShutdown = isoDuration(idle, "M")
+	}
+	if assigned != "" {
+		u := &arm.AssignedUser{ObjectID: assigned}
+		if tid, oid, ok := strings.Cut(assigned, "/"); ok {
+			u = &arm.AssignedUser{ObjectID: oid, TenantID: tid}
+		}
+		inner.ComputeInstanceAuthorizationType = "personal"
+		inner.PersonalComputeInstanceSettings = &arm.PersonalComputeInstanceSettings{AssignedUser: u}
+	}
+	return c.put(name, envelope(compute.KindInstance, description, location, ""), inner, out)
+}
+
+// envelope starts a PUT body.
+func envelope(kind compute.Kind, description, location, resourceID string) arm.Compute {
+	return arm.Compute{
+		Location: location,
+		Properties: arm.Properties{
+			ComputeType: string(kind),
+			Description: description,
+			ResourceID:  resourceID,
+		},
+	}
+}
+
+// put creates or attaches a compute: PUT with If-None-Match: * so that an
+// existing compute of that name is not replaced.
+func (c *cli) put(name string, body arm.Compute, inner any, out string) error {
+	if err := body.Properties.SetInner(inner); err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	resp, err := api.do(c.ctx, http.MethodPut, computePath(name), nil, body, http.Header{"If-None-Match": {"*"}})
+	if err != nil {
+		return err
+	}
+	if len(resp.body) == 0 {
+		fmt.Fprintf(c.stdout, "Accepted %s.\n", name)
+		return nil
+	}
+	return printCompute(c.stdout, resp, out, false)
+}
+
+// isoDuration writes n seconds ("S") or minutes ("M") as the SDKs do, e.g.
+// PT120S or PT30M, so the server can judge out-of-range values itself.
+func isoDuration(n int, unit string) string {
+	if n < 0 {
+		return fmt.Sprintf("-PT%d%s", -n, unit)
+	}
+	return fmt.Sprintf("PT%d%s", n, unit)
+}
