@@ -49,7 +49,8 @@ chromium:
 
 ## bench: the list page and JSON list with 1,000 targets under concurrent load (results: docs/BENCHMARKS.md)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2000x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
 
 ## fuzz: a short run of every fuzz target
 fuzz:

@@ -111,7 +111,9 @@ func pollText(t *testing.T, ctx context.Context, sel, want string) {
 	}
 }
 
-func quoteJS(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'" }
+func quoteJS(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
 
 // shot saves a PNG when TRAINYARD_SCREENSHOTS names a folder (for looking at
 // the page), and always into the test's temp folder on failure.
