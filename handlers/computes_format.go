@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
@@ -48,8 +49,21 @@ func nodesText(t *compute.Target) string {
 	return fmt.Sprintf("%d / %d / %d", t.Nodes.Current, t.Cluster.MinNodes, t.Cluster.MaxNodes)
 }
 
+// countsText lists the node states that have nodes, e.g. "2 idle · 1 running".
 func countsText(c compute.NodeCounts) string {
-	return fmt.Sprintf("idle %d · running %d · preparing %d · unusable %d · preempted %d", c.Idle, c.Running, c.Preparing, c.Unusable, c.Preempted)
+	var parts []string
+	for _, s := range []struct {
+		n    int
+		word string
+	}{{c.Idle, "idle"}, {c.Running, "running"}, {c.Preparing, "preparing"}, {c.Leaving, "leaving"}, {c.Unusable, "unusable"}, {c.Preempted, "preempted"}} {
+		if s.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", s.n, s.word))
+		}
+	}
+	if len(parts) == 0 {
+		return "no nodes"
+	}
+	return strings.Join(parts, " · ")
 }
 
 func tierText(t *compute.Target) string {

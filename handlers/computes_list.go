@@ -132,7 +132,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 		vm.Rows = append(vm.Rows, pages.ComputeRowVM{
 			Name: t.Name, Href: "/computes/" + url.PathEscape(t.Name), KindLabel: t.Kind.Label(),
 			State: displayState(t), StateSince: h.since(t), VMSize: t.VMSizeName(), Tier: tierText(t),
-			Nodes: nodesText(t), Counts: countsText(t.Nodes), Address: addressText(t),
+			Nodes: nodesText(t), Counts: clusterCounts(t), Address: addressText(t),
 			CreatedBy: t.CreatedBy, CreatedOn: formatTime(t.CreatedAt), LastOp: lastOpText(t.LastOperation),
 			Actions: actionsFor(u, t),
 		})
@@ -186,4 +186,11 @@ func actionsFor(u *compute.User, t *compute.Target) []pages.ActionVM {
 	}
 	return append(out, pages.ActionVM{Label: "Delete", Path: base + "delete", Danger: true,
 		Confirm: fmt.Sprintf("Delete %s? This removes %s. It cannot be undone.", t.Name, what)})
+}
+
+func clusterCounts(t *compute.Target) string {
+	if t.Cluster == nil {
+		return ""
+	}
+	return countsText(t.Nodes)
 }

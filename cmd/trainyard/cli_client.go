@@ -134,11 +134,26 @@ func (r *response) decode(v any) error {
 	return nil
 }
 
-// sameOrigin reports whether a nextLink points at the configured server, so
-// the bearer token is never sent anywhere else.
-func (c *apiClient) sameOrigin(link string) bool {
-	u, err := url.Parse(link)
-	return err == nil && u.Scheme == c.base.Scheme && u.Host == c.base.Host
+// nextPage resolves a nextLink against the URL of the page it came in (the
+// server sends paths such as /api/v1/computes?$skip=100) and refuses links to
+// another server, so the bearer token is never sent anywhere else.
+func (c *apiClient) nextPage(page, link string) (string, error) {
+	if link == "" {
+		return "", nil
+	}
+	base, err := url.Parse(page)
+	if err != nil {
+		return "", err
+	}
+	ref, err := url.Parse(link)
+	if err != nil {
+		return "", fmt.Errorf("the server's nextLink %q is not a URL", link)
+	}
+	u := base.ResolveReference(ref)
+	if u.Scheme != c.base.Scheme || u.Host != c.base.Host {
+		return "", fmt.Errorf("the server's nextLink %q points at another server; not following it", link)
+	}
+	return u.String(), nil
 }
 
 // maxPages bounds how many nextLink pages a list follows.
@@ -149,9 +164,6 @@ func (c *apiClient) listComputes(ctx context.Context) ([]json.RawMessage, error)
 	var all []json.RawMessage
 	next := c.base.String() + computesPath
 	for page := 0; next != "" && page < maxPages; page++ {
-		if !c.sameOrigin(next) {
-			return nil, fmt.Errorf("the server's nextLink %q points at another server; not following it", next)
-		}
 		resp, err := c.doURL(ctx, http.MethodGet, next, nil, nil)
 		if err != nil {
 			return nil, err
@@ -164,7 +176,9 @@ func (c *apiClient) listComputes(ctx context.Context) ([]json.RawMessage, error)
 			return nil, err
 		}
 		all = append(all, body.Value...)
-		next = body.NextLink
+		if next, err = c.nextPage(next, body.NextLink); err != nil {
+			return nil, err
+		}
 	}
 	return all, nil
 }
@@ -174,9 +188,6 @@ func (c *apiClient) listNodes(ctx context.Context, name string) ([]arm.NodeInfo,
 	nodes := []arm.NodeInfo{}
 	next := c.base.String() + computePath(name, "listNodes")
 	for page := 0; next != "" && page < maxPages; page++ {
-		if !c.sameOrigin(next) {
-			return nil, fmt.Errorf("the server's nextLink %q points at another server; not following it", next)
-		}
 		resp, err := c.doURL(ctx, http.MethodPost, next, nil, nil)
 		if err != nil {
 			return nil, err
@@ -188,7 +199,9 @@ func (c *apiClient) listNodes(ctx context.Context, name string) ([]arm.NodeInfo,
 			}
 		}
 		nodes = append(nodes, l.Nodes...)
-		next = l.NextLink
+		if next, err = c.nextPage(next, l.NextLink); err != nil {
+			return nil, err
+		}
 	}
 	return nodes, nil
 }

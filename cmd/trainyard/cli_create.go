@@ -43,10 +43,10 @@ func (c *cli) createCluster(args []string) error {
 		sshKey, identity, description, location, out                string
 		maxNodes, minNodes, idle                                    int
 	)
-	f := newFlagSet("trainyard computetarget create amlcompute", "--name NAME --vm-size SIZE [flags]",
-		"Create a compute cluster: a pool of nodes that grows to --max-nodes while jobs wait and shrinks to --min-nodes when nodes have been idle for --idle-seconds-before-scaledown. The server requires --vm-size.")
+	f := newFlagSet("trainyard computetarget create amlcompute", "--name NAME [--vm-size SIZE] [flags]",
+		"Create a compute cluster: a pool of nodes that grows to --max-nodes while jobs wait and shrinks to --min-nodes when nodes have been idle for --idle-seconds-before-scaledown.")
 	f.Name(&name, "name of the cluster: 3–24 letters, digits and hyphens, starting with a letter")
-	f.String(&vmSize, "vm-size", "s", "SIZE", "", "VM size of the nodes, e.g. Standard_DS3_v2 (case does not matter)")
+	f.String(&vmSize, "vm-size", "s", "SIZE", compute.DefaultVMSize, "VM size of the nodes (case does not matter)")
 	f.Int(&maxNodes, "max-nodes", "N", compute.DefaultMaxNodes, "most nodes the cluster scales up to")
 	f.Int(&minNodes, "min-nodes", "N", 0, "nodes kept even when idle")
 	f.Int(&idle, "idle-seconds-before-scaledown", "S", compute.DefaultIdleSeconds, "seconds a node above --min-nodes may stay idle before it is removed")
@@ -106,10 +106,10 @@ func (c *cli) createInstance(args []string) error {
 		idle                                                       int
 		sshAccess                                                  bool
 	)
-	f := newFlagSet("trainyard computetarget create computeinstance", "--name NAME --vm-size SIZE [flags]",
-		"Create a compute instance: a single-user workstation that can be stopped and started. The server requires --vm-size.")
+	f := newFlagSet("trainyard computetarget create computeinstance", "--name NAME [--vm-size SIZE] [flags]",
+		"Create a compute instance: a single-user workstation that can be stopped and started.")
 	f.Name(&name, "name of the instance: 3–24 letters, digits and hyphens, starting with a letter")
-	f.String(&vmSize, "vm-size", "s", "SIZE", "", "VM size, e.g. Standard_DS3_v2")
+	f.String(&vmSize, "vm-size", "s", "SIZE", compute.DefaultVMSize, "VM size (case does not matter)")
 	f.Int(&idle, "idle-shutdown-minutes", "MINUTES", 0, "stop the instance after this many idle minutes, 15 to 4320 (0 = never)")
 	f.Bool(&sshAccess, "ssh-public-access", "", "allow SSH to the instance")
 	f.String(&sshKey, "ssh-key", "", "KEY", "", "SSH public key for the admin user, or @FILE to read it from a file")

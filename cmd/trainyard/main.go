@@ -120,6 +120,7 @@ func (c *cli) version() error {
 // exits with status 2 for it.
 type usageError struct{ err error }
 
+// Error returns the underlying message.
 func (e usageError) Error() string { return e.err.Error() }
 
 // Unwrap returns the underlying error.

@@ -316,6 +316,7 @@ func TestToCreateRequestErrors(t *testing.T) {
 		{"two identities", `{"identity":{"type":"UserAssigned","userAssignedIdentities":{"/a":{},"/b":{}}},"properties":{"computeType":"AmlCompute","properties":{"vmSize":"Standard_D2_v2","scaleSettings":{"maxNodeCount":1}}}}`, []string{compute.FieldUserIdentity}, ""},
 		{"instance odd settings", `{"properties":{"computeType":"ComputeInstance","properties":{"vmSize":"Standard_DS3_v2","idleTimeBeforeShutdown":"PT90S","sshSettings":{"sshPublicAccess":"Maybe"},"schedules":{"computeStartStop":[{"action":"Stop","triggerType":"Cron","cron":{"expression":"0 18 * * *"}}]}}}}`,
 			[]string{compute.FieldIdleShutdown, FieldSSHPublicAccess, compute.FieldSchedules}, ""},
+		{"slurm key not base64", `{"properties":{"computeType":"Slurm","properties":{"restUrl":"http://slurm:6820","user":"u","token":"t","jwtKey":"not base64!"}}}`, []string{FieldJWTKey}, ""},
 		{"attach missing secrets", `{"properties":{"computeType":"Databricks","properties":{"workspaceName":"ws","resourceGroup":"rg"}}}`, []string{compute.FieldToken}, ""},
 		{"wrong JSON type", `{"properties":{"computeType":"AmlCompute","properties":{"scaleSettings":{"maxNodeCount":"four"}}}}`, nil, "properties.properties.scaleSettings.maxNodeCount"},
 		{"fractional node count", `{"properties":{"computeType":"AmlCompute","properties":{"scaleSettings":{"maxNodeCount":4.5}}}}`, nil, "properties.properties.scaleSettings.maxNodeCount"},

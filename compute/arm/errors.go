@@ -38,6 +38,7 @@ type RequestError struct {
 	Message string
 }
 
+// Error returns the message, prefixed by the target when there is one.
 func (e *RequestError) Error() string {
 	if e.Target == "" {
 		return e.Message

@@ -339,7 +339,7 @@ func ComputeLive(vm ComputeLiveVM) templ.Component {
 			}
 		}
 		if vm.ShowNodes {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<div class=\"mt-4 overflow-x-auto rounded border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><table class=\"min-w-full divide-y divide-gray-200 dark:divide-gray-800\" data-testid=\"nodes-table\"><thead class=\"bg-gray-100 dark:bg-gray-800\"><tr><th scope=\"col\" class=\"th\">Node ID</th><th scope=\"col\" class=\"th\">State</th><th scope=\"col\" class=\"th\">Private IP</th><th scope=\"col\" class=\"th\">Public IP</th><th scope=\"col\" class=\"th\">Port</th><th scope=\"col\" class=\"th\">Run ID</th><th scope=\"col\" class=\"th\">Connection string</th></tr></thead> <tbody class=\"divide-y divide-gray-200 dark:divide-gray-800\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<div class=\"relative mt-4 overflow-x-auto rounded border border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900\"><table class=\"min-w-full divide-y divide-gray-200 dark:divide-gray-800\" data-testid=\"nodes-table\"><thead class=\"bg-gray-100 dark:bg-gray-800\"><tr><th scope=\"col\" class=\"th\">Node ID</th><th scope=\"col\" class=\"th\">State</th><th scope=\"col\" class=\"th\">Private IP</th><th scope=\"col\" class=\"th\">Public IP</th><th scope=\"col\" class=\"th\">Port</th><th scope=\"col\" class=\"th\">Run ID</th><th scope=\"col\" class=\"th\">Connection string</th></tr></thead> <tbody class=\"divide-y divide-gray-200 dark:divide-gray-800\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

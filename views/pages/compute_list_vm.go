@@ -82,7 +82,7 @@ func TableColumns(tab string) []Column {
 	case "instances":
 		return []Column{{"name", "Name"}, {"state", "State"}, {"vmSize", "Size"}, {"", "Created by"}, {"created", "Created on"}, {"", "Last operation"}}
 	case "clusters":
-		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (current / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
+		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (cur / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
 	}
 	return []Column{{"name", "Name"}, {"kind", "Type"}, {"state", "Provisioning state"}, {"", "Address / resource"}, {"", "Created by"}, {"created", "Created on"}}
 }

@@ -476,7 +476,7 @@ func sizePicker(p SizePickerVM) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "<fieldset class=\"mb-4\"><legend class=\"label mb-1\">Virtual machine size <span class=\"text-red-800 dark:text-red-300\" aria-hidden=\"true\">*</span></legend><p class=\"hint mb-2\">Prices are estimates per node hour (Linux, ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 41, "<fieldset class=\"mb-4 min-w-0\"><legend class=\"label mb-1\">Virtual machine size <span class=\"text-red-800 dark:text-red-300\" aria-hidden=\"true\">*</span></legend><p class=\"hint mb-2\">Prices are estimates per node hour (Linux, ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -489,7 +489,7 @@ func sizePicker(p SizePickerVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "), for comparison.</p><div class=\"max-h-80 overflow-auto rounded border border-gray-300 dark:border-gray-700\"><table class=\"min-w-full text-sm\"><thead class=\"sticky top-0 bg-gray-100 dark:bg-gray-800\"><tr><th class=\"th\"><span class=\"sr-only\">Select</span></th><th class=\"th\" scope=\"col\">Name</th><th class=\"th\" scope=\"col\">Category</th><th class=\"th\" scope=\"col\">vCPUs</th><th class=\"th\" scope=\"col\">RAM (GB)</th><th class=\"th\" scope=\"col\">GPUs</th><th class=\"th\" scope=\"col\">Cost / hour</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 42, "), for comparison.</p><div class=\"relative max-h-80 overflow-auto rounded border border-gray-300 dark:border-gray-700\"><table class=\"min-w-full text-sm\"><thead class=\"sticky top-0 bg-gray-100 dark:bg-gray-800\"><tr><th class=\"th\"><span class=\"sr-only\">Select</span></th><th class=\"th\" scope=\"col\">Name</th><th class=\"th\" scope=\"col\">Category</th><th class=\"th\" scope=\"col\">vCPUs</th><th class=\"th\" scope=\"col\">RAM (GB)</th><th class=\"th\" scope=\"col\">GPUs</th><th class=\"th\" scope=\"col\">Cost / hour</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
