@@ -45,6 +45,9 @@ type User struct {
 	ID   string
 	Name string
 	Role Role
+	// RunID is set when the caller authenticated with a run's own tracking
+	// token: it may then only make that run's tracking calls.
+	RunID string
 }
 
 // Can reports whether the user's role is at least want.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"net/url"
@@ -21,6 +22,16 @@ func LocalUser() compute.User {
 // TokenMatches compares a presented token with the login token in constant time.
 func (h *Handlers) TokenMatches(token string) bool {
 	return h.cfg.LoginToken != "" && token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(h.cfg.LoginToken)) == 1
+}
+
+// ResolveLoginToken accepts the embedded default's login token as a bearer
+// token for the JSON API and CLI.
+func (h *Handlers) ResolveLoginToken(_ context.Context, token string) (*compute.User, error) {
+	if !h.TokenMatches(token) {
+		return nil, compute.ErrUnauthenticated
+	}
+	u := LocalUser()
+	return &u, nil
 }
 
 // Login handles GET /login?token=T[&next=/path]: with the right token it starts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -45,21 +46,37 @@ func securityHeaders(secure bool) func(http.Handler) http.Handler {
 	}
 }
 
-// authenticate puts the user in the context: from a bearer token (CLI, API)
-// or from the session cookie (browser). Requests without either go on as
-// anonymous; the route's role check decides.
-func authenticate(h *handlers.Handlers, sessions SessionLookup, idle time.Duration, log *slog.Logger) func(http.Handler) http.Handler {
+// TokenResolver turns a bearer token into the user it stands for. It returns
+// an error matching compute.ErrUnauthenticated when the token is not one of
+// its own, so the next resolver may try.
+type TokenResolver interface {
+	ResolveToken(ctx context.Context, token string) (*compute.User, error)
+}
+
+// TokenResolverFunc adapts a function to TokenResolver.
+type TokenResolverFunc func(ctx context.Context, token string) (*compute.User, error)
+
+// ResolveToken calls f.
+func (f TokenResolverFunc) ResolveToken(ctx context.Context, token string) (*compute.User, error) {
+	return f(ctx, token)
+}
+
+// authenticate puts the user in the context: from a bearer token (CLI, API,
+// a run's tracking calls) or from the session cookie (browser). Requests
+// without either go on as anonymous; the route's role check decides.
+func authenticate(h *handlers.Handlers, resolvers []TokenResolver, sessions SessionLookup, idle time.Duration, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var user *compute.User
 			if auth := r.Header.Get("Authorization"); auth != "" {
 				token, ok := strings.CutPrefix(auth, "Bearer ")
-				if !ok || !h.TokenMatches(strings.TrimSpace(token)) {
+				if ok {
+					user = resolveToken(r.Context(), resolvers, strings.TrimSpace(token), log)
+				}
+				if user == nil {
 					h.Fail(w, r, &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "InvalidAuthenticationToken", Message: "The bearer token is not valid."})
 					return
 				}
-				u := handlers.LocalUser()
-				user = &u
 			} else if c, err := r.Cookie(handlers.SessionCookie); err == nil && c.Value != "" {
 				if u, err := sessions.LookupSession(r.Context(), c.Value, idle); err == nil {
 					user = u
@@ -73,9 +90,25 @@ func authenticate(h *handlers.Handlers, sessions SessionLookup, idle time.Durati
 	}
 }
 
+func resolveToken(ctx context.Context, resolvers []TokenResolver, token string, log *slog.Logger) *compute.User {
+	if token == "" {
+		return nil
+	}
+	for _, res := range resolvers {
+		u, err := res.ResolveToken(ctx, token)
+		if err == nil && u != nil {
+			return u
+		}
+		if err != nil && !errors.Is(err, compute.ErrUnauthenticated) {
+			log.ErrorContext(ctx, "resolve bearer token", "err", err)
+		}
+	}
+	return nil
+}
+
 // requireRole refuses a request whose user lacks the role: 401 when nobody
 // is signed in (pages redirect to the login help), 403 when the role is short.
-func requireRole(h *handlers.Handlers, role compute.Role) func(http.Handler) http.Handler {
+func requireRole(h *handlers.Handlers, role compute.Role, allowRunToken bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u := compute.UserFrom(r.Context())
@@ -84,6 +117,8 @@ func requireRole(h *handlers.Handlers, role compute.Role) func(http.Handler) htt
 				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			case u == nil:
 				h.Fail(w, r, &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "AuthenticationRequired", Message: "Sign in first: send Authorization: Bearer <token> or open the login link."})
+			case u.RunID != "" && !allowRunToken:
+				h.Fail(w, r, &compute.CodedError{Kind: compute.ErrForbidden, Code: "AuthorizationFailed", Message: "A run's tracking token only works for that run's tracking calls."})
 			case !u.Can(role):
 				h.Fail(w, r, &compute.CodedError{Kind: compute.ErrForbidden, Code: "AuthorizationFailed", Message: "Your role (" + u.Role.String() + ") does not allow this; it needs " + role.String() + "."})
 			default:

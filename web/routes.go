@@ -16,6 +16,9 @@ type Route struct {
 	// Role is the least role allowed; RoleNone marks a public route.
 	Role    compute.Role
 	Handler http.HandlerFunc
+	// AllowRunToken lets a run's own tracking token call the route (the
+	// handler then checks the run); every other route refuses such tokens.
+	AllowRunToken bool
 }
 
 // Routes is the one table of every route the server answers.
@@ -23,35 +26,37 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 	w := h.Wrap
 	rs := []Route{
 		// Public: health, static files, the login link.
-		{"GET", "/healthz", compute.RoleNone, h.Health},
-		{"GET", "/static/*", compute.RoleNone, static.ServeHTTP},
-		{"GET", "/login", compute.RoleNone, w(h.Login)},
-		{"GET", "/signed-out", compute.RoleNone, w(h.SignedOut)},
-		{"POST", "/logout", compute.RoleNone, w(h.Logout)},
+		{Method: "GET", Pattern: "/healthz", Role: compute.RoleNone, Handler: h.Health},
+		{Method: "GET", Pattern: "/static/*", Role: compute.RoleNone, Handler: static.ServeHTTP},
+		{Method: "GET", Pattern: "/login", Role: compute.RoleNone, Handler: w(h.Login)},
+		{Method: "GET", Pattern: "/signed-out", Role: compute.RoleNone, Handler: w(h.SignedOut)},
+		{Method: "POST", Pattern: "/logout", Role: compute.RoleNone, Handler: w(h.Logout)},
 
 		// Compute pages.
-		{"GET", "/", compute.RoleReader, redirectTo("/computes")},
-		{"GET", "/computes", compute.RoleReader, w(h.ComputeList)},
-		{"GET", "/computes/attach", compute.RoleComputeOperator, w(h.AttachIndex)},
-		{"GET", "/computes/{name}", compute.RoleReader, w(h.ComputeDetails)},
+		{Method: "GET", Pattern: "/", Role: compute.RoleReader, Handler: redirectTo("/computes")},
+		{Method: "GET", Pattern: "/computes", Role: compute.RoleReader, Handler: w(h.ComputeList)},
+		{Method: "GET", Pattern: "/computes/attach", Role: compute.RoleComputeOperator, Handler: w(h.AttachIndex)},
+		{Method: "GET", Pattern: "/computes/{name}", Role: compute.RoleReader, Handler: w(h.ComputeDetails)},
 		// Start/stop/restart need DataScientist (and the instance's owner);
 		// delete/detach check ComputeOperator in the handler.
-		{"POST", "/computes/{name}/{action}", compute.RoleDataScientist, w(h.ComputeAction)},
+		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: compute.RoleDataScientist, Handler: w(h.ComputeAction)},
 
 		// JSON API (Azure Resource Manager shape).
-		{"GET", "/api/v1/computes", compute.RoleReader, w(h.APIListComputes)},
-		{"GET", "/api/v1/computes/{name}", compute.RoleReader, w(h.APIGetCompute)},
-		{"PUT", "/api/v1/computes/{name}", compute.RoleComputeOperator, w(h.APIPutCompute)},
-		{"DELETE", "/api/v1/computes/{name}", compute.RoleComputeOperator, w(h.APIDeleteCompute)},
-		{"POST", "/api/v1/computes/{name}/listNodes", compute.RoleReader, w(h.APIListNodes)},
-		{"POST", "/api/v1/computes/{name}/{action:start|stop|restart}", compute.RoleDataScientist, w(h.APIPower)},
+		{Method: "GET", Pattern: "/api/v1/computes", Role: compute.RoleReader, Handler: w(h.APIListComputes)},
+		{Method: "GET", Pattern: "/api/v1/computes/{name}", Role: compute.RoleReader, Handler: w(h.APIGetCompute)},
+		{Method: "PUT", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIPutCompute)},
+		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIDeleteCompute)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: compute.RoleReader, Handler: w(h.APIListNodes)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleDataScientist, Handler: w(h.APIPower)},
 	}
+	rs = append(rs, identityRoutes(h)...)
+	rs = append(rs, runRoutes(h)...)
 	// Create wizards and attach forms.
 	for _, f := range h.Forms() {
 		rs = append(rs,
-			Route{"GET", f.Path, compute.RoleComputeOperator, f.Show},
-			Route{"POST", f.Path, compute.RoleComputeOperator, f.Post},
-			Route{"POST", f.Path + "/validate", compute.RoleComputeOperator, f.Validate},
+			Route{Method: "GET", Pattern: f.Path, Role: compute.RoleComputeOperator, Handler: f.Show},
+			Route{Method: "POST", Pattern: f.Path, Role: compute.RoleComputeOperator, Handler: f.Post},
+			Route{Method: "POST", Pattern: f.Path + "/validate", Role: compute.RoleComputeOperator, Handler: f.Validate},
 		)
 	}
 	return rs
@@ -62,7 +67,7 @@ func mount(r chi.Router, h *handlers.Handlers, routes []Route) {
 	for _, rt := range routes {
 		handler := http.Handler(rt.Handler)
 		if rt.Role != compute.RoleNone {
-			handler = requireRole(h, rt.Role)(handler)
+			handler = requireRole(h, rt.Role, rt.AllowRunToken)(handler)
 		}
 		r.Method(rt.Method, rt.Pattern, handler)
 	}

@@ -20,8 +20,10 @@ import (
 type Config struct {
 	Handlers *handlers.Handlers
 	Sessions SessionLookup
-	Static   http.Handler
-	Logger   *slog.Logger
+	// Tokens resolve bearer tokens, tried in order (the login token first).
+	Tokens []TokenResolver
+	Static http.Handler
+	Logger *slog.Logger
 	// SecureCookies and HSTS are on when the public URL is https.
 	Secure bool
 	// SessionIdle ends a browser session after this long without a request.
@@ -39,7 +41,8 @@ func NewServer(cfg Config) http.Handler {
 	r.Use(requestLog(cfg.Logger))
 	r.Use(securityHeaders(cfg.Secure))
 	r.Use(middleware.Compress(5, "text/html", "text/css", "application/javascript", "application/json", "text/plain"))
-	r.Use(authenticate(h, cfg.Sessions, cfg.SessionIdle, cfg.Logger))
+	tokens := append([]TokenResolver{TokenResolverFunc(h.ResolveLoginToken)}, cfg.Tokens...)
+	r.Use(authenticate(h, tokens, cfg.Sessions, cfg.SessionIdle, cfg.Logger))
 	r.NotFound(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return compute.NotFoundf("path", "There is no page at %s.", r.URL.Path)
 	}))
