@@ -17,7 +17,7 @@ type TargetFilter struct {
 // KindsForTab returns the kinds listed under a Compute page tab.
 func KindsForTab(tab string) []Kind {
 	var out []Kind
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if k.Tab() == tab {
 			out = append(out, k)
 		}

@@ -5,13 +5,14 @@ import "context"
 // Role is a user's role, modelled on Azure ML's built-in roles.
 type Role int
 
-// The roles, each allowed everything the ones before it may do.
+// The roles, each allowed everything the ones before it may do. The numbers
+// are stored (sessions, tokens): never renumber, only add.
 const (
-	RoleNone            Role = iota
-	RoleReader               // sees everything, changes nothing
-	RoleDataScientist        // submits and cancels runs, uses instances assigned to them
-	RoleComputeOperator      // creates, attaches, starts, stops and deletes compute
-	RoleAdmin                // everything, including the audit log
+	RoleNone            Role = 0
+	RoleReader          Role = 10 // sees everything, changes nothing
+	RoleDataScientist   Role = 20 // submits and cancels runs, uses instances assigned to them
+	RoleComputeOperator Role = 30 // creates, attaches, starts, stops and deletes compute
+	RoleAdmin           Role = 40 // everything, including the audit log
 )
 
 // String is the role's name as the token's roles claim spells it.
@@ -31,7 +32,7 @@ func (r Role) String() string {
 
 // ParseRole reads a role name (as in the roles claim); unknown names are RoleNone.
 func ParseRole(s string) Role {
-	for r := RoleReader; r <= RoleAdmin; r++ {
+	for _, r := range []Role{RoleReader, RoleDataScientist, RoleComputeOperator, RoleAdmin} {
 		if r.String() == s {
 			return r
 		}

@@ -17,7 +17,7 @@ func ValidateName(name string) string {
 		return "Enter a compute name."
 	}
 	if len(name) < NameMinLen || len(name) > NameMaxLen {
-		return fmt.Sprintf("The name must be %d to %d characters long (it is %d).", NameMinLen, NameMaxLen, len([]rune(name)))
+		return fmt.Sprintf("The name must be %d to %d characters long (it is %d).", NameMinLen, NameMaxLen, len(name))
 	}
 	if !isLetter(name[0]) {
 		return "The name must start with a letter."

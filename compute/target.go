@@ -26,7 +26,9 @@ const (
 )
 
 // Kinds lists every kind, in the order the UI offers them.
-var Kinds = []Kind{KindLocal, KindCluster, KindInstance, KindVirtualMachine, KindHDInsight, KindDatabricks, KindDataLakeAnalytics, KindBatch, KindSlurm}
+func Kinds() []Kind {
+	return []Kind{KindLocal, KindCluster, KindInstance, KindVirtualMachine, KindHDInsight, KindDatabricks, KindDataLakeAnalytics, KindBatch, KindSlurm}
+}
 
 // IsAttached reports whether targets of this kind are brought by the user
 // rather than created by Trainyard.

@@ -16,7 +16,7 @@ func TestConcurrentReadModifyWrite(t *testing.T) {
 	mustCreate(t, s, clusterTarget("busy"), nil)
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*each*2)
+	errs := make(chan error, workers*each*3)
 	for range workers {
 		wg.Go(func() {
 			for range each {

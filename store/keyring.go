@@ -242,15 +242,26 @@ func loadOrCreateKeyFile(path string) ([]byte, error) {
 func (k *Keyring) ActiveID() string { return k.active }
 
 // IDs returns the IDs of every key in the keyring, sorted.
-func (k *Keyring) IDs() []string { return slices.Sorted(maps.Keys(k.aeads)) }
+func (k *Keyring) IDs() []string {
+	if k == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(k.aeads))
+}
 
 // String describes the keyring by key IDs only.
 func (k *Keyring) String() string {
+	if k == nil {
+		return "Keyring{}"
+	}
 	return fmt.Sprintf("Keyring{active: %s, keys: %s}", k.active, strings.Join(k.IDs(), ","))
 }
 
 // LogValue logs the keyring by key IDs only.
 func (k *Keyring) LogValue() slog.Value {
+	if k == nil {
+		return slog.StringValue("none")
+	}
 	return slog.GroupValue(slog.String("active", k.active), slog.Any("keys", k.IDs()))
 }
 

@@ -31,7 +31,7 @@ func errNoTarget(name string) error {
 // names of the secrets stored; empty secret values are skipped.
 func (s *Store) CreateTarget(ctx context.Context, t *compute.Target, secrets map[string]string) error {
 	if t == nil || t.Name == "" || t.Kind == "" {
-		return compute.Invalid("name", "a target needs a name and a kind")
+		return compute.Invalid("name", "A compute target needs a name and a kind.")
 	}
 	now := s.now()
 	for _, p := range []*time.Time{&t.CreatedAt, &t.ModifiedAt, &t.StateSince} {

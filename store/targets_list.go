@@ -62,7 +62,7 @@ func listQuery(f compute.TargetFilter) (where string, args []any, order string, 
 		args = append(args, like, like, like)
 		// Also match the kind's label ("Compute cluster" for AmlCompute).
 		var labelled []any
-		for _, k := range compute.Kinds {
+		for _, k := range compute.Kinds() {
 			if strings.Contains(strings.ToLower(k.Label()), strings.ToLower(q)) {
 				labelled = append(labelled, string(k))
 			}

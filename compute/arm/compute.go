@@ -84,7 +84,7 @@ type Properties struct {
 // KindOf returns the compute.Kind a computeType names, matched
 // case-insensitively, and whether Trainyard knows it.
 func KindOf(computeType string) (compute.Kind, bool) {
-	for _, k := range compute.Kinds {
+	for _, k := range compute.Kinds() {
 		if strings.EqualFold(string(k), computeType) {
 			return k, true
 		}
