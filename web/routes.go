@@ -51,6 +51,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 	}
 	rs = append(rs, identityRoutes(h)...)
 	rs = append(rs, runRoutes(h)...)
+	rs = append(rs, runPageRoutes(h)...)
 	// Create wizards and attach forms.
 	for _, f := range h.Forms() {
 		rs = append(rs,
