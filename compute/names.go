@@ -1,6 +1,9 @@
 package compute
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Name length limits for compute targets (studio-compute.md §3).
 const (
@@ -16,8 +19,10 @@ func ValidateName(name string) string {
 	if name == "" {
 		return "Enter a compute name."
 	}
-	if len(name) < NameMinLen || len(name) > NameMaxLen {
-		return fmt.Sprintf("The name must be %d to %d characters long (it is %d).", NameMinLen, NameMaxLen, len(name))
+	// Count characters, not bytes: "é" is one character the user typed, and
+	// the character rule below names it.
+	if n := utf8.RuneCountInString(name); n < NameMinLen || n > NameMaxLen {
+		return fmt.Sprintf("The name must be %d to %d characters long (it is %d).", NameMinLen, NameMaxLen, n)
 	}
 	if !isLetter(name[0]) {
 		return "The name must start with a letter."
@@ -30,7 +35,9 @@ func ValidateName(name string) string {
 		case c == '-':
 			lastHyphen = i
 		default:
-			return fmt.Sprintf("The name may contain only letters, digits and hyphens; %q is not allowed.", string(rune(c)))
+			// Name the character the user typed, not its first UTF-8 byte.
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			return fmt.Sprintf("The name may contain only letters, digits and hyphens; %q is not allowed.", string(r))
 		}
 	}
 	if lastHyphen >= 0 {

@@ -21,14 +21,18 @@ func (s ProvisioningState) Transitional() bool {
 	return s == ProvisioningCreating || s == ProvisioningUpdating || s == ProvisioningDeleting
 }
 
-// provisioningMoves is the state machine of studio-compute.md §4.1/§4.3.
+// provisioningMoves is the state machine of studio-compute.md §4.1/§4.3,
+// with the two moves the controller adds: Creating → Unknown for an attached
+// target no backend can check yet, and Deleting → Failed when the backend
+// could not delete (the user sees why and can delete again).
 var provisioningMoves = map[ProvisioningState][]ProvisioningState{
-	ProvisioningCreating:  {ProvisioningSucceeded, ProvisioningFailed, ProvisioningDeleting},
+	ProvisioningCreating:  {ProvisioningSucceeded, ProvisioningFailed, ProvisioningUnknown, ProvisioningDeleting},
 	ProvisioningUpdating:  {ProvisioningSucceeded, ProvisioningFailed, ProvisioningDeleting},
 	ProvisioningSucceeded: {ProvisioningUpdating, ProvisioningDeleting, ProvisioningFailed},
 	ProvisioningFailed:    {ProvisioningDeleting, ProvisioningCreating},
 	ProvisioningCanceled:  {ProvisioningDeleting},
 	ProvisioningUnknown:   {ProvisioningDeleting, ProvisioningCreating},
+	ProvisioningDeleting:  {ProvisioningFailed},
 }
 
 // CanMoveTo reports whether the provisioning state machine allows from → to.
