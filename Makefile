@@ -7,7 +7,7 @@ DATA    ?= ./data
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate css check bench deps chromium fuzz clean
+.PHONY: run build test test-go generate css check bench deps chromium sklearn fuzz clean
 
 ## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
 run:
@@ -17,7 +17,7 @@ build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
 
 ## test: everything CI runs: generated files fresh, gofmt, vet, the race-enabled suite (incl. the Chromium browser test)
-test: chromium check test-go
+test: chromium sklearn check test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -47,16 +47,27 @@ check:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## bench: the list page and JSON list with 1,000 targets under concurrent load (results: docs/BENCHMARKS.md)
+## sklearn: Debian's scikit-learn for the real training test (TestRunSklearnDigits runs /usr/bin/python3)
+sklearn:
+	@/usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-sklearn >/dev/null; }
+
+## bench: the compute list with 1,000 targets and the runs list with 100,000 runs under concurrent load,
+## and submit→Running on the local target against a bare fork/exec (results: docs/BENCHMARKS.md)
 bench:
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'RunsList100k' -benchtime 2000x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/
 
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateName -fuzztime 20s ./compute/
 	$(GO) test -run '^$$' -fuzz FuzzParseResourceID -fuzztime 20s ./compute/
 	$(GO) test -run '^$$' -fuzz FuzzParseDuration -fuzztime 20s ./compute/arm/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
+	$(GO) test -run '^$$' -fuzz FuzzUnpack -fuzztime 20s -fuzzminimizetime 1s ./compute/snapshot/
+	$(GO) test -run '^$$' -fuzz FuzzSnapshotPath -fuzztime 20s ./store/
 
 clean:
 	rm -rf bin
