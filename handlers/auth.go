@@ -3,16 +3,15 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/store"
+	"github.com/trainyard/trainyard/views/pages"
 )
-
-// SessionCookie is the name of the browser session cookie; it carries only
-// an opaque token whose hash the store keeps.
-const SessionCookie = "trainyard_session"
 
 // LocalUser is who the embedded login token signs in as.
 func LocalUser() compute.User {
@@ -34,10 +33,14 @@ func (h *Handlers) ResolveLoginToken(_ context.Context, token string) (*compute.
 	return &u, nil
 }
 
-// Login handles GET /login?token=T[&next=/path]: with the right token it starts
-// a browser session (a new session ID each time) and redirects to a local
-// path; without one it explains where the link is.
+// Login handles GET /login. With an OpenID provider configured it starts
+// the sign-in there; otherwise it takes ?token=T[&next=/path]: with the
+// right token it starts a browser session (a new session ID each time) and
+// redirects to a local path, and without one it explains where the link is.
 func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
+	if h.OIDCEnabled() {
+		return h.startOIDC(w, r)
+	}
 	token := r.URL.Query().Get("token")
 	if token == "" {
 		return &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "SignInRequired",
@@ -45,36 +48,55 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !h.TokenMatches(token) {
 		h.cfg.Logger.WarnContext(r.Context(), "login refused: wrong token", "remote", r.RemoteAddr)
-		return &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "InvalidToken",
+		err := &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "InvalidToken",
 			Message: "This login link is not valid. Use the newest link printed by `trainyard serve`."}
-	}
-	sid, err := h.cfg.Sessions.CreateSession(r.Context(), LocalUser(), h.cfg.SessionTTL)
-	if err != nil {
+		h.audit(r, "signin", "", err)
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: sid, Path: "/", HttpOnly: true, Secure: h.cfg.SecureCookies,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(h.cfg.SessionTTL.Seconds()),
-	})
+	u := LocalUser()
+	if err := h.startSession(w, r, u, "", store.SessionOptions{Method: "token"}); err != nil {
+		return err
+	}
+	h.audit(withUser(r, &u), "signin", "user/"+u.ID, nil)
 	http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 	return nil
 }
 
-// Logout handles POST /logout: it revokes the server-side session.
+// Logout handles POST /logout: it revokes the server-side session, clears
+// the cookie, and — after an OpenID sign-in, when the provider has an
+// end_session_endpoint — sends the browser there to end the provider's
+// session too (it comes back to /signed-out).
 func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(SessionCookie); err == nil {
-		if err := h.cfg.Sessions.RevokeSession(r.Context(), c.Value); err != nil {
+	next := "/signed-out"
+	if c, err := r.Cookie(h.SessionCookieName()); err == nil && c.Value != "" {
+		ended, err := h.cfg.Identity.EndSession(r.Context(), c.Value)
+		switch {
+		case err == nil:
+			u := &compute.User{ID: ended.UserID, Name: ended.UserName, Role: ended.Role}
+			h.audit(withUser(r, u), "signout", "user/"+u.ID, nil)
+			if ended.Method == "oidc" && h.OIDCEnabled() {
+				if end := h.cfg.OIDC.endSessionURL(ended.LoginHint); end != "" {
+					next = end
+				}
+			}
+		case !errors.Is(err, compute.ErrNotFound):
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, "/signed-out", http.StatusSeeOther)
+	h.clearSessionCookie(w)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
 
 // SignedOut handles GET /signed-out.
 func (h *Handlers) SignedOut(w http.ResponseWriter, r *http.Request) error {
-	return &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "SignedOut", Message: "You are signed out. Open the login link again to sign back in."}
+	vm := pages.SignInVM{Page: h.page(r, "Signed out", "", nil), Message: "You are signed out."}
+	if h.OIDCEnabled() {
+		vm.ActionHref, vm.ActionLabel = "/login", "Sign in again"
+	} else {
+		vm.Detail = "Open the login link that `trainyard serve` printed to sign back in."
+	}
+	return h.render(w, r, http.StatusOK, pages.SignIn(vm))
 }
 
 // localPath accepts only a path on this site, so a login link can never

@@ -44,7 +44,8 @@ func (h *Handlers) ComputeAction(w http.ResponseWriter, r *http.Request) error {
 }
 
 // power starts a start/stop/restart of an instance.
-func (h *Handlers) power(r *http.Request, name string, a compute.PowerAction) error {
+func (h *Handlers) power(r *http.Request, name string, a compute.PowerAction) (err error) {
+	defer func() { h.audit(r, string(a), auditObject("compute", name), err) }()
 	if err := require(r, compute.RoleDataScientist); err != nil {
 		return err
 	}
@@ -80,18 +81,28 @@ func (h *Handlers) power(r *http.Request, name string, a compute.PowerAction) er
 // mayUseInstance enforces that an instance is used by its assigned user
 // (or its creator when unassigned); operators and admins are excepted.
 func (h *Handlers) mayUseInstance(r *http.Request, t *compute.Target) error {
-	u := compute.UserFrom(r.Context())
+	if !canUseInstance(compute.UserFrom(r.Context()), t) {
+		return &compute.CodedError{Kind: compute.ErrForbidden, Code: "AuthorizationFailed", Message: "Only the user this compute instance is assigned to can use it."}
+	}
+	return nil
+}
+
+// canUseInstance reports whether u may use (start, stop, restart) the
+// instance t: its assigned user by stable user ID (tid/oid), never by display
+// name; instances from before assignment was recorded fall back to their
+// creator. Operators and admins may use every instance.
+func canUseInstance(u *compute.User, t *compute.Target) bool {
 	if u.Can(compute.RoleComputeOperator) {
-		return nil
+		return true
+	}
+	if u == nil || !u.Can(compute.RoleDataScientist) || t.Instance == nil {
+		return false
 	}
 	owner := t.Instance.AssignedUser
 	if owner == "" {
 		owner = t.CreatedBy
 	}
-	if owner != u.ID && owner != u.Name {
-		return &compute.CodedError{Kind: compute.ErrForbidden, Code: "AuthorizationFailed", Message: "Only the user this compute instance is assigned to can use it."}
-	}
-	return nil
+	return owner != "" && owner == u.ID
 }
 
 func opName(a compute.PowerAction) string {
@@ -107,11 +118,14 @@ func opName(a compute.PowerAction) string {
 // remove marks a target Deleting; the controller deprovisions and removes it.
 // detach must be true for attached targets and false for the rest, as ARM's
 // underlyingResourceAction=Detach|Delete.
-func (h *Handlers) remove(r *http.Request, name string, detach bool) error {
+func (h *Handlers) remove(r *http.Request, name string, detach bool) (err error) {
+	defer func() {
+		h.audit(r, map[bool]string{true: "detach", false: "delete"}[detach], auditObject("compute", name), err)
+	}()
 	if err := require(r, compute.RoleComputeOperator); err != nil {
 		return err
 	}
-	_, err := h.cfg.Store.UpdateTarget(r.Context(), name, func(t *compute.Target) error {
+	_, err = h.cfg.Store.UpdateTarget(r.Context(), name, func(t *compute.Target) error {
 		if t.IsBuiltin() {
 			return compute.Conflictf("OperationNotAllowed", "name", "The local target is built in and cannot be deleted.")
 		}

@@ -11,7 +11,10 @@ import (
 
 // createTarget validates a request, records the target as Creating and wakes
 // the controller, which provisions it. Forms and the API both come here.
-func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest) (*compute.Target, error) {
+func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest) (_ *compute.Target, err error) {
+	defer func() {
+		h.auditCtx(ctx, "", map[bool]string{true: "attach", false: "create"}[req.Kind.IsAttached()], auditObject("compute", req.Name), err)
+	}()
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -35,6 +38,10 @@ func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest)
 	}
 	if t.Instance != nil {
 		t.Instance.State = compute.InstanceCreating
+		// An instance is single-user: unassigned, it is its creator's (by ID).
+		if u := compute.UserFrom(ctx); u != nil && t.Instance.AssignedUser == "" {
+			t.Instance.AssignedUser = u.ID
+		}
 	}
 	secrets := map[string]string{}
 	for k, v := range req.Secrets {

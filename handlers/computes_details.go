@@ -39,10 +39,21 @@ func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error 
 	if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
 		return h.render(w, r, http.StatusOK, pages.ComputeLive(live))
 	}
+	var runs *pages.RunsTableVM
+	if tab == "runs" {
+		table, err := h.targetRuns(r, t)
+		if err != nil {
+			return err
+		}
+		if isHTMX(r) && r.Header.Get("HX-Target") == "runs-table" {
+			return h.render(w, r, http.StatusOK, pages.RunsTable(table))
+		}
+		runs = &table
+	}
 	base := "/computes/" + url.PathEscape(t.Name)
 	vm := pages.ComputeDetailsVM{
 		Name: t.Name, KindLabel: t.Kind.Label(), Tab: tab, Live: live,
-		Attributes: attributes(t), Actions: actionsFor(compute.UserFrom(r.Context()), t),
+		Attributes: attributes(t), Actions: actionsFor(compute.UserFrom(r.Context()), t), Runs: runs,
 		Tabs: []pages.TabVM{
 			{ID: "details", Label: "Details", Href: base, Current: tab == "details"},
 			{ID: "nodes", Label: "Nodes", Href: base + "?tab=nodes", Current: tab == "nodes"},

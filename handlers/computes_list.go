@@ -163,7 +163,7 @@ func actionsFor(u *compute.User, t *compute.Target) []pages.ActionVM {
 	}
 	base := "/computes/" + url.PathEscape(t.Name) + "/"
 	var out []pages.ActionVM
-	if t.Instance != nil && u.Can(compute.RoleDataScientist) && t.ProvisioningState == compute.ProvisioningSucceeded {
+	if t.Instance != nil && canUseInstance(u, t) && t.ProvisioningState == compute.ProvisioningSucceeded {
 		switch t.Instance.State {
 		case compute.InstanceStopped:
 			out = append(out, pages.ActionVM{Label: "Start", Path: base + "start"})

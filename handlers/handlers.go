@@ -45,6 +45,14 @@ type Config struct {
 	SecureCookies bool
 	// SessionTTL is the absolute lifetime of a browser session.
 	SessionTTL time.Duration
+	// Identity stores users, sessions, access tokens, sign-ins and the audit
+	// log (store.Store has it); OIDC, when set, signs people in with an
+	// OpenID provider instead of the login token (auth_config.go).
+	Identity IdentityStore
+	OIDC     *OIDC
+	// Runs serves experiments, runs, snapshots and the MLflow tracking API
+	// (api_runs.go).
+	Runs RunDeps
 	// ARMPrefix is the ID prefix of compute resources in API bodies.
 	ARMPrefix string
 	Location  string

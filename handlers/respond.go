@@ -57,6 +57,13 @@ func (h *Handlers) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status >= 500 {
 		h.cfg.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	h.auditRefusal(r, status, err)
+	if isMLflowPath(r.URL.Path) {
+		// The tracking client reads MLflow's error shape (mlflow.go).
+		mlStatus, mlBody := mlflowStatus(err)
+		writeJSON(w, mlStatus, mlBody)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSON(w, status, body)
 		return

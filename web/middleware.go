@@ -23,14 +23,18 @@ type SessionLookup interface {
 
 // securityHeaders sets the headers every response carries, with a fresh CSP
 // nonce per request (htmx runs with allowEval off, so no unsafe-eval).
-func securityHeaders(secure bool) func(http.Handler) http.Handler {
+// formAction lists origins besides 'self' that forms may lead to (the
+// OpenID provider's: sign-out is a POST that redirects there, and browsers
+// apply form-action to redirects too).
+func securityHeaders(secure bool, formAction []string) func(http.Handler) http.Handler {
+	formActionSrc := strings.Join(append([]string{"'self'"}, formAction...), " ")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b := make([]byte, 16)
 			_, _ = rand.Read(b)
 			nonce := base64.RawStdEncoding.EncodeToString(b)
 			h := w.Header()
-			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action "+formActionSrc+"; frame-ancestors 'none'")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "no-referrer")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -67,6 +71,7 @@ func (f TokenResolverFunc) ResolveToken(ctx context.Context, token string) (*com
 func authenticate(h *handlers.Handlers, resolvers []TokenResolver, sessions SessionLookup, idle time.Duration, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r = r.WithContext(handlers.WithAuditScope(r.Context(), r.RemoteAddr))
 			var user *compute.User
 			if auth := r.Header.Get("Authorization"); auth != "" {
 				token, ok := strings.CutPrefix(auth, "Bearer ")
@@ -77,7 +82,7 @@ func authenticate(h *handlers.Handlers, resolvers []TokenResolver, sessions Sess
 					h.Fail(w, r, &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "InvalidAuthenticationToken", Message: "The bearer token is not valid."})
 					return
 				}
-			} else if c, err := r.Cookie(handlers.SessionCookie); err == nil && c.Value != "" {
+			} else if c, err := r.Cookie(h.SessionCookieName()); err == nil && c.Value != "" {
 				if u, err := sessions.LookupSession(r.Context(), c.Value, idle); err == nil {
 					user = u
 				}

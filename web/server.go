@@ -28,18 +28,25 @@ type Config struct {
 	Secure bool
 	// SessionIdle ends a browser session after this long without a request.
 	SessionIdle time.Duration
+	// LoginRate is how many requests to /login and /auth/* one client may
+	// make per minute (default DefaultLoginRate).
+	LoginRate int
 }
 
 // NewServer returns the whole application as one http.Handler.
 func NewServer(cfg Config) http.Handler {
 	if cfg.SessionIdle == 0 {
-		cfg.SessionIdle = 2 * time.Hour
+		cfg.SessionIdle = time.Hour
+	}
+	if cfg.LoginRate <= 0 {
+		cfg.LoginRate = DefaultLoginRate
 	}
 	h := cfg.Handlers
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(requestLog(cfg.Logger))
-	r.Use(securityHeaders(cfg.Secure))
+	r.Use(securityHeaders(cfg.Secure, h.FormActionOrigins()))
+	r.Use(loginRateLimit(cfg.LoginRate))
 	r.Use(middleware.Compress(5, "text/html", "text/css", "application/javascript", "application/json", "text/plain"))
 	tokens := append([]TokenResolver{TokenResolverFunc(h.ResolveLoginToken)}, cfg.Tokens...)
 	r.Use(authenticate(h, tokens, cfg.Sessions, cfg.SessionIdle, cfg.Logger))

@@ -34,6 +34,10 @@ type apiClient struct {
 
 func newAPIClient(getenv func(string) string) (*apiClient, error) {
 	raw := strings.TrimSpace(getenv("TRAINYARD_URL"))
+	stored := loadCLIConfig(getenv) // `trainyard login`; the environment wins
+	if raw == "" {
+		raw = stored.URL
+	}
 	if raw == "" {
 		raw = defaultURL
 	}
@@ -43,9 +47,13 @@ func newAPIClient(getenv func(string) string) (*apiClient, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath, u.RawQuery, u.Fragment, u.User = "", "", "", nil
+	token := strings.TrimSpace(getenv("TRAINYARD_TOKEN"))
+	if token == "" {
+		token = stored.tokenFor(u)
+	}
 	return &apiClient{
 		base:  u,
-		token: strings.TrimSpace(getenv("TRAINYARD_TOKEN")),
+		token: token,
 		hc:    &http.Client{Timeout: 2 * time.Minute},
 	}, nil
 }

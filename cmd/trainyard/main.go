@@ -59,6 +59,16 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "computetarget", "compute":
 		return c.computetarget(args[1:])
+	case "run":
+		return c.runCmd(args[1:])
+	case "experiment":
+		return c.experiment(args[1:])
+	case "folder":
+		return c.folder(args[1:])
+	case "validate":
+		return c.validate(args[1:])
+	case "login":
+		return c.login(args[1:])
 	case "version", "--version", "-version":
 		return c.version()
 	case "help":
@@ -79,14 +89,20 @@ const topUsage = `Trainyard runs training on compute you bring, the way Azure ML
 Usage:
   trainyard serve [flags]              run the web app and JSON API
   trainyard computetarget <command>    create, attach, list and manage compute (alias: compute)
+  trainyard folder attach [flags]      write .azureml/*.runconfig templates for each target
+  trainyard experiment <command>       create and list experiments
+  trainyard run <command>              submit-script, list, show, cancel, monitor-logs
+  trainyard validate FILE...           check runconfig and v2 job files offline
+  trainyard login [--url URL]          store a personal access token for these commands
   trainyard version                    print the version
   trainyard help [command...]          show help for a command
 
 Environment (for the CLI commands):
   TRAINYARD_URL     the server's base URL (default ` + defaultURL + `)
   TRAINYARD_TOKEN   a Trainyard access token, sent as "Authorization: Bearer <token>"
+                    (both win over what 'trainyard login' stored)
 
-Run 'trainyard computetarget --help' for the compute commands.
+Run 'trainyard <command> --help' for a command's usage, e.g. 'trainyard run --help'.
 `
 
 // cli carries what every CLI command needs: the context, the environment

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,12 +39,23 @@ type serveConfig struct {
 	BootDelay  time.Duration
 	PowerDelay time.Duration
 	Interval   time.Duration
+	// SessionIdle and SessionMax end a browser session after that long
+	// unused, and that long after sign-in whatever happens.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// LoginRate is how many /login and /auth/* requests one client address
+	// may make per minute.
+	LoginRate int
+	// OIDC, when its Issuer is set, signs people in with an OpenID provider
+	// (Entra ID) instead of the login token.
+	OIDC handlers.OIDCConfig
 }
 
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("trainyard serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := serveConfig{}
+	var err error
 	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "TRAINYARD_ADDR", "127.0.0.1:8080"), "listen address `host:port` (env TRAINYARD_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data", envOr(getenv, "TRAINYARD_DATA", "./data"), "data `folder`: SQLite database, secrets key, job files (env TRAINYARD_DATA)")
 	fs.StringVar(&cfg.PublicURL, "public-url", getenv("TRAINYARD_PUBLIC_URL"), "the `URL` users reach the server at, if not http://ADDR (env TRAINYARD_PUBLIC_URL)")
@@ -52,18 +64,53 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.DurationVar(&cfg.BootDelay, "node-boot-delay", 1500*time.Millisecond, "how long a new local cluster node is preparing")
 	fs.DurationVar(&cfg.PowerDelay, "instance-power-delay", 2*time.Second, "how long a local instance takes to start or stop")
 	fs.DurationVar(&cfg.Interval, "reconcile-interval", 500*time.Millisecond, "how often the controller moves targets along")
+	idle := fs.String("session-idle", envOr(getenv, "TRAINYARD_SESSION_IDLE", "1h"), "end a browser session unused this `long` (env TRAINYARD_SESSION_IDLE)")
+	maxAge := fs.String("session-max", envOr(getenv, "TRAINYARD_SESSION_MAX", "12h"), "end a browser session this `long` after sign-in (env TRAINYARD_SESSION_MAX)")
+	loginRate := fs.String("login-rate", envOr(getenv, "TRAINYARD_LOGIN_RATE", strconv.Itoa(web.DefaultLoginRate)), "sign-in requests (/login, /auth/*) one client address may make per `minute` (env TRAINYARD_LOGIN_RATE)")
+	fs.StringVar(&cfg.OIDC.Issuer, "oidc-issuer", getenv("TRAINYARD_OIDC_ISSUER"), "OpenID provider `URL`, e.g. https://login.microsoftonline.com/<tenant>/v2.0; turns on sign-in with it (env TRAINYARD_OIDC_ISSUER)")
+	fs.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", getenv("TRAINYARD_OIDC_CLIENT_ID"), "the app registration's client `ID` (env TRAINYARD_OIDC_CLIENT_ID)")
+	secretFile := fs.String("oidc-client-secret-file", getenv("TRAINYARD_OIDC_CLIENT_SECRET_FILE"), "read the client secret from this `file` (env TRAINYARD_OIDC_CLIENT_SECRET_FILE; or set TRAINYARD_OIDC_CLIENT_SECRET)")
+	tenants := fs.String("oidc-tenants", getenv("TRAINYARD_OIDC_TENANTS"), "comma-separated tenant `IDs` allowed to sign in (env TRAINYARD_OIDC_TENANTS; required for a multi-tenant issuer)")
+	groupRoles := fs.String("oidc-group-roles", getenv("TRAINYARD_OIDC_GROUP_ROLES"), "`groupID=Role,…` to give roles by group membership (env TRAINYARD_OIDC_GROUP_ROLES)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: trainyard serve [--addr HOST:PORT] [--data DIR] [--public-url URL]")
 		fmt.Fprintln(stderr, "\nStarts the web app and JSON API. Without TRAINYARD_TOKEN a login token is generated and printed.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err = fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
 	}
+	if cfg.SessionIdle, err = time.ParseDuration(*idle); err != nil || cfg.SessionIdle <= 0 {
+		return cfg, fmt.Errorf("--session-idle %q: want a positive duration such as 30m", *idle)
+	}
+	if cfg.SessionMax, err = time.ParseDuration(*maxAge); err != nil || cfg.SessionMax <= 0 {
+		return cfg, fmt.Errorf("--session-max %q: want a positive duration such as 12h", *maxAge)
+	}
+	if cfg.LoginRate, err = strconv.Atoi(*loginRate); err != nil || cfg.LoginRate <= 0 {
+		return cfg, fmt.Errorf("--login-rate %q: want a positive number of requests a minute", *loginRate)
+	}
 	cfg.Token = getenv("TRAINYARD_TOKEN")
+	if cfg.OIDC.Issuer != "" {
+		cfg.OIDC.ClientSecret = getenv("TRAINYARD_OIDC_CLIENT_SECRET")
+		if *secretFile != "" {
+			b, err := os.ReadFile(*secretFile)
+			if err != nil {
+				return cfg, fmt.Errorf("--oidc-client-secret-file: %w", err)
+			}
+			cfg.OIDC.ClientSecret = strings.TrimSpace(string(b))
+		}
+		for _, t := range strings.Split(*tenants, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				cfg.OIDC.Tenants = append(cfg.OIDC.Tenants, t)
+			}
+		}
+		if cfg.OIDC.GroupRoles, err = handlers.ParseGroupRoles(*groupRoles); err != nil {
+			return cfg, fmt.Errorf("--oidc-group-roles: %w", err)
+		}
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Addr
 	}
@@ -72,11 +119,15 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return cfg, fmt.Errorf("--public-url %q: must be an http:// or https:// URL", cfg.PublicURL)
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if cfg.OIDC.Issuer != "" {
+		cfg.OIDC.RedirectURL = cfg.PublicURL + "/auth/callback"
+		cfg.OIDC.PostLogoutRedirectURL = cfg.PublicURL + "/signed-out"
+	}
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return cfg, fmt.Errorf("--addr %q: %w", cfg.Addr, err)
 	}
-	if !isLoopback(host) && !cfg.AllowRemote {
+	if cfg.OIDC.Issuer == "" && !isLoopback(host) && !cfg.AllowRemote {
 		return cfg, fmt.Errorf("--addr %s is not a loopback address: the login-token mode is meant for one person on this machine; pass --allow-remote (or TRAINYARD_ALLOW_REMOTE=1) to serve it on the network anyway", cfg.Addr)
 	}
 	return cfg, nil
@@ -107,8 +158,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageError{err}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	if cfg.Token == "" {
+	log := newLogger(stderr, cfg.LogLevel)
+	if cfg.OIDC.Issuer != "" {
+		if cfg.Token != "" {
+			log.Warn("TRAINYARD_TOKEN is ignored: people sign in with the OpenID provider", "issuer", cfg.OIDC.Issuer)
+		}
+		cfg.Token = ""
+	} else if cfg.Token == "" {
 		cfg.Token = randomToken()
 	}
 	app, err := newApp(ctx, cfg, getenv, log)
@@ -131,9 +187,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan struct{})
-	go func() { app.Controller.Run(runCtx); close(done) }()
+	go func() {
+		dispatched := make(chan struct{})
+		go func() { app.Dispatcher.Run(runCtx); close(dispatched) }()
+		app.Controller.Run(runCtx)
+		<-dispatched
+		close(done)
+	}()
 
-	fmt.Fprintf(stdout, "Trainyard is running on %s (data in %s).\nOpen this link to sign in:\n\n    %s/login?token=%s\n\n", cfg.Addr, cfg.DataDir, cfg.PublicURL, cfg.Token)
+	if cfg.OIDC.Issuer != "" {
+		fmt.Fprintf(stdout, "Trainyard is running on %s (data in %s).\nSign in with %s at:\n\n    %s/login\n\n", cfg.Addr, cfg.DataDir, cfg.OIDC.Issuer, cfg.PublicURL)
+	} else {
+		fmt.Fprintf(stdout, "Trainyard is running on %s (data in %s).\nOpen this link to sign in:\n\n    %s/login?token=%s\n\n", cfg.Addr, cfg.DataDir, cfg.PublicURL, cfg.Token)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -156,6 +222,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 type app struct {
 	Store      *store.Store
 	Controller *compute.Controller
+	Dispatcher *compute.Dispatcher
 	Handler    http.Handler
 	Local      *local.Backend
 }
@@ -187,19 +254,45 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		st.Close()
 		return nil, err
 	}
-	ctrl := compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: cfg.Interval, Logger: log})
+	// The dispatcher runs submitted runs; it feeds the controller the demand
+	// of queued and running runs (clusters scale to it) and wakes it when
+	// runs wait for nodes.
+	var ctrl *compute.Controller
+	disp := compute.NewDispatcher(compute.DispatcherConfig{
+		Runs: st, Targets: st, BackendFor: backendFor, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
+		KickTargets: func() { ctrl.Kick() },
+	})
+	ctrl = compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: cfg.Interval, Logger: log, Demand: disp.Demand})
 	assets, err := static.New()
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	secure := strings.HasPrefix(cfg.PublicURL, "https://")
+	var provider *handlers.OIDC
+	if cfg.OIDC.Issuer != "" {
+		if provider, err = handlers.NewOIDC(ctx, cfg.OIDC); err != nil {
+			st.Close()
+			return nil, err
+		}
+		// Sessions started with the login token must not outlive the switch
+		// to the identity provider (their tokens are refused too).
+		if _, err := st.RevokeUserSessions(ctx, handlers.LocalUser().ID); err != nil {
+			st.Close()
+			return nil, err
+		}
+		log.Info("sign-in with OpenID Connect", "issuer", cfg.OIDC.Issuer, "client_id", cfg.OIDC.ClientID, "redirect_url", cfg.OIDC.RedirectURL, "tenants", strings.Join(cfg.OIDC.Tenants, ","))
+	}
 	h := handlers.New(handlers.Config{
-		Store: st, Sessions: st, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
-		LoginToken: cfg.Token, SecureCookies: secure,
+		Store: st, Sessions: st, Identity: st, OIDC: provider, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
+		LoginToken: cfg.Token, SecureCookies: secure, SessionTTL: cfg.SessionMax,
+		Runs: handlers.RunDeps{Store: st, Dispatcher: disp},
 	})
-	handler := web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure})
-	return &app{Store: st, Controller: ctrl, Handler: handler, Local: localBackend}, nil
+	handler := web.NewServer(web.Config{
+		Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure, SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate,
+		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)},
+	})
+	return &app{Store: st, Controller: ctrl, Dispatcher: disp, Handler: handler, Local: localBackend}, nil
 }
 
 // Close releases the store.
@@ -209,4 +302,25 @@ func randomToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// secretKeys are log attribute keys whose values are never written.
+var secretKeys = []string{"password", "token", "secret", "private_key", "privatekey", "authorization", "cookie", "passphrase", "code_verifier", "id_token"}
+
+// newLogger is the server's logger: text to w, with any attribute whose key
+// looks like a credential replaced by REDACTED (callers never log secrets;
+// this is the net under them).
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		k := strings.ToLower(a.Key)
+		if k == "secret_key" { // the store's key ID, not the key
+			return a
+		}
+		for _, s := range secretKeys {
+			if strings.Contains(k, s) {
+				return slog.String(a.Key, "REDACTED")
+			}
+		}
+		return a
+	}}))
 }

@@ -12,6 +12,8 @@ type ComputeDetailsVM struct {
 	Live       ComputeLiveVM
 	Attributes []AttrVM
 	Actions    []ActionVM
+	// Runs is the Runs tab: the target's runs, live.
+	Runs *RunsTableVM
 }
 
 // AttrVM is one row of the Details definition list.

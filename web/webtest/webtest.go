@@ -7,12 +7,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,10 +35,15 @@ type Env struct {
 	Server     *httptest.Server
 	Store      *store.Store
 	Controller *compute.Controller
+	Dispatcher *compute.Dispatcher
 	Local      *local.Backend
 	DataDir    string
-	cancel     context.CancelFunc
-	done       chan struct{}
+	Handlers   *handlers.Handlers
+	// Provider is the test OpenID provider when the app signs in with one.
+	Provider *Provider
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // Options tunes an Env.
@@ -45,6 +52,23 @@ type Options struct {
 	NoController bool
 	DataDir      string
 	BootDelay    time.Duration
+	// Provider, when set, makes the app sign people in with this OpenID
+	// provider (and turns the login token off); OIDC then adjusts the
+	// settings (by default the provider's own tenant as the issuer).
+	Provider *Provider
+	OIDC     func(*handlers.OIDCConfig)
+	// TLS serves the app over https (Secure, __Host- cookies; HSTS).
+	TLS bool
+	// LogOutput receives the server's log; nil discards it.
+	LogOutput io.Writer
+	// LoginRate is the per-client limit on /login and /auth/* per minute.
+	LoginRate int
+	// Addr makes the server listen there (host:port) instead of on a fresh
+	// port, e.g. to restart an app on the address its runs report to.
+	Addr string
+	// NoDispatcher leaves the run dispatcher stopped (benchmarks over
+	// seeded runs).
+	NoDispatcher bool
 }
 
 // New starts an application for tb and stops it when the test ends.
@@ -58,6 +82,9 @@ func New(tb testing.TB, opts Options) *Env {
 		opts.BootDelay = 100 * time.Millisecond
 	}
 	log := slog.New(slog.DiscardHandler)
+	if opts.LogOutput != nil {
+		log = slog.New(slog.NewTextHandler(opts.LogOutput, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	getenv := func(k string) string { return "" }
 	keys, err := store.LoadKeyring(dir, getenv)
 	if err != nil {
@@ -79,35 +106,86 @@ func New(tb testing.TB, opts Options) *Env {
 		}
 		return nil
 	}
-	ctrl := compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: 50 * time.Millisecond, Logger: log})
+	var disp *compute.Dispatcher
+	ctrl := compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: 50 * time.Millisecond, Logger: log,
+		Demand: func(target string) int { return disp.Demand(target) }})
 	assets, err := static.New()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	h := handlers.New(handlers.Config{Store: st, Sessions: st, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log, LoginToken: Token})
-	srv := httptest.NewServer(web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log}))
-	e := &Env{URL: srv.URL, Server: srv, Store: st, Controller: ctrl, Local: lb, DataDir: dir, cancel: cancel, done: make(chan struct{})}
-	if opts.NoController {
-		close(e.done)
-	} else {
-		go func() { ctrl.Run(ctx); close(e.done) }()
+	// The app's URL is needed for its OIDC redirect URL before the app is
+	// built, so the server starts first and the handler is plugged in after.
+	var app http.Handler
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { app.ServeHTTP(w, r) }))
+	if opts.Addr != "" {
+		l, err := net.Listen("tcp", opts.Addr)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
 	}
-	tb.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		cancel()
-		<-e.done
-		st.Close()
-	})
+	if opts.TLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, BackendFor: backendFor, TrackingURI: srv.URL,
+		Interval: 50 * time.Millisecond, Logger: log, KickTargets: ctrl.Kick})
+	hcfg := handlers.Config{Store: st, Sessions: st, Identity: st, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
+		LoginToken: Token, SecureCookies: opts.TLS, Runs: handlers.RunDeps{Store: st, Dispatcher: disp}}
+	if p := opts.Provider; p != nil {
+		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,
+			RedirectURL: srv.URL + "/auth/callback", PostLogoutRedirectURL: srv.URL + "/signed-out"}
+		if opts.OIDC != nil {
+			opts.OIDC(&oc)
+		}
+		p.RegisterRedirectURI(oc.RedirectURL)
+		o, err := handlers.NewOIDC(ctx, oc)
+		if err != nil {
+			srv.Close()
+			tb.Fatal(err)
+		}
+		hcfg.OIDC, hcfg.LoginToken = o, ""
+	}
+	h := handlers.New(hcfg)
+	app = web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: opts.TLS, LoginRate: opts.LoginRate,
+		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)}})
+	e := &Env{URL: srv.URL, Server: srv, Store: st, Controller: ctrl, Dispatcher: disp, Local: lb, DataDir: dir, Handlers: h, Provider: opts.Provider,
+		cancel: cancel, done: make(chan struct{})}
+	var loops sync.WaitGroup
+	if !opts.NoController {
+		loops.Go(func() { ctrl.Run(ctx) })
+	}
+	if !opts.NoDispatcher {
+		loops.Go(func() { disp.Run(ctx) })
+	}
+	go func() { loops.Wait(); close(e.done) }()
+	tb.Cleanup(e.Kill)
 	return e
+}
+
+// Kill stops the app the way kill -9 stops a server: the HTTP server closes
+// and the controller and dispatcher stop where they are, with nothing
+// finalised; jobs the local backend started keep running. The data folder
+// stays, so a new Env on it (Options.DataDir, Options.Addr) carries on as a
+// restarted server would. Kill is called again, harmlessly, when the test
+// ends.
+func (e *Env) Kill() {
+	e.stopOnce.Do(func() {
+		e.Server.CloseClientConnections()
+		e.Server.Close()
+		e.cancel()
+		<-e.done
+		e.Store.Close()
+	})
 }
 
 // Browser returns an HTTP client signed in through the login link, keeping
 // cookies like a browser (redirects are not followed, so tests see them).
 func (e *Env) Browser(tb testing.TB) *http.Client {
 	tb.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := e.Client()
 	resp, err := c.Get(e.URL + "/login?token=" + Token)
 	if err != nil {
 		tb.Fatal(err)
@@ -115,6 +193,17 @@ func (e *Env) Browser(tb testing.TB) *http.Client {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		tb.Fatalf("login: status %d", resp.StatusCode)
+	}
+	return c
+}
+
+// Client returns a cookie-keeping client like a browser's that does not
+// follow redirects (tests see them); over TLS it trusts the test server.
+func (e *Env) Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if e.Server.TLS != nil {
+		c.Transport = e.Server.Client().Transport
 	}
 	return c
 }

@@ -1,0 +1,701 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// RunStore is what the dispatcher needs from storage (store.Store has it).
+type RunStore interface {
+	// ActiveRuns lists the script runs that have not ended, oldest first.
+	ActiveRuns(ctx context.Context) ([]*Run, error)
+	// GetRun reads one run with its history.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// UpdateRun changes a run in one transaction, recording status changes.
+	UpdateRun(ctx context.Context, id string, fn func(r *Run) error) (*Run, error)
+	// IssueRunToken makes a tracking token valid for the run until it ends.
+	IssueRunToken(ctx context.Context, runID string) (string, error)
+	// MaterializeSnapshot writes a snapshot's files into an emptied folder.
+	MaterializeSnapshot(ctx context.Context, snapshotID, dir string) error
+	// RunWorkDir is the folder a run's script runs in.
+	RunWorkDir(runID string) string
+	// CollectRunFiles copies ./outputs and ./logs of the working folder.
+	CollectRunFiles(ctx context.Context, runID, workDir string) error
+	// SaveRunLog keeps the run's combined output.
+	SaveRunLog(ctx context.Context, runID string, r io.Reader) error
+	// RemoveRunWorkDir deletes the working folder after collection.
+	RemoveRunWorkDir(ctx context.Context, runID string) error
+	// RunDemand sums the node counts of a target's active runs.
+	RunDemand(ctx context.Context, target string) (int, error)
+}
+
+// TargetGetter reads one target (store.Store has it).
+type TargetGetter interface {
+	GetTarget(ctx context.Context, name string) (*Target, error)
+}
+
+// DispatcherConfig wires a Dispatcher.
+type DispatcherConfig struct {
+	Runs    RunStore
+	Targets TargetGetter
+	// BackendFor returns the backend that runs jobs on a kind, or nil.
+	BackendFor func(Kind) Backend
+	// TrackingURI is the server's public URL, given to runs as
+	// MLFLOW_TRACKING_URI.
+	TrackingURI string
+	// Python is the target's interpreter for runs that do not name their
+	// own (default "python3").
+	Python string
+	// Interval is how often active runs are polled (default 500 ms).
+	Interval time.Duration
+	Logger   *slog.Logger
+	// OnChange is called after a run's status was written (to wake live pages).
+	OnChange func(runID string)
+	// KickTargets asks the target controller for a pass now: queued runs on
+	// a cluster want it to scale up.
+	KickTargets func()
+	// LookPath finds a program on the server's PATH (default exec.LookPath).
+	LookPath func(string) (string, error)
+}
+
+// Dispatcher carries runs through their statuses: NotStarted → Queued →
+// Preparing (the snapshot is written into the run's working folder) →
+// Starting (Backend.Submit; the handle is persisted before anything else) →
+// Running → Finalizing (outputs and the log are collected) → Completed,
+// Failed or Canceled; CancelRequested → Canceled. Every status and the job
+// handle are in the store, so after a restart (even kill -9) it carries on:
+// runs with a handle are polled and finish normally (or Fail with the
+// backend's reason when their process died), runs in Preparing prepare
+// again, runs in Starting without a handle are submitted again (Submit is
+// idempotent per run ID).
+type Dispatcher struct {
+	cfg      DispatcherConfig
+	kick     chan struct{}
+	mu       sync.Mutex
+	inflight map[string]bool // runs with a step under way
+	wg       sync.WaitGroup
+}
+
+// NewDispatcher returns a dispatcher; call Run to start it.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
+	if cfg.Interval == 0 {
+		cfg.Interval = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Python == "" {
+		cfg.Python = "python3"
+	}
+	if cfg.OnChange == nil {
+		cfg.OnChange = func(string) {}
+	}
+	if cfg.KickTargets == nil {
+		cfg.KickTargets = func() {}
+	}
+	if cfg.LookPath == nil {
+		cfg.LookPath = exec.LookPath
+	}
+	return &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}}
+}
+
+// Kick asks for a pass now (after a submit or a cancel).
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends, then waits for the steps under way (which
+// stop early: their context ends too).
+func (d *Dispatcher) Run(ctx context.Context) {
+	t := time.NewTicker(d.cfg.Interval)
+	defer t.Stop()
+	defer d.wg.Wait()
+	for {
+		if err := d.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("dispatch", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.kick:
+		}
+	}
+}
+
+// Demand is the Controller's demand hook: how many nodes the queued and
+// running runs of a target want.
+func (d *Dispatcher) Demand(target string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := d.cfg.Runs.RunDemand(ctx, target)
+	if err != nil {
+		d.cfg.Logger.Error("run demand", "target", target, "err", err)
+		return 0
+	}
+	return n
+}
+
+// admission is the queue decision of one pass for one queued run.
+type admission struct {
+	admit  bool
+	reason string // why it waits, when not admitted
+}
+
+// Reconcile makes one pass: decides which queued runs may start (per
+// cluster, first come first served, as many as there are idle nodes) and
+// starts a step for every active run that has none under way.
+func (d *Dispatcher) Reconcile(ctx context.Context) error {
+	runs, err := d.cfg.Runs.ActiveRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("list active runs: %w", err)
+	}
+	admit := d.admissions(ctx, runs)
+	for _, r := range runs {
+		a := admit[r.ID]
+		if r.Status == RunQueued && !a.admit && r.StatusReason == a.reason {
+			continue // still waiting, and it already says why
+		}
+		d.start(ctx, r, a)
+	}
+	return nil
+}
+
+// admissions decides, per cluster, which queued runs fit on the idle nodes.
+// Runs in Preparing or in Starting without a handle have been admitted but
+// not claimed their nodes yet, so they are counted as using them.
+func (d *Dispatcher) admissions(ctx context.Context, runs []*Run) map[string]admission {
+	out := map[string]admission{}
+	byTarget := map[string][]*Run{}
+	for _, r := range runs {
+		byTarget[r.Target] = append(byTarget[r.Target], r)
+	}
+	kicked := false
+	for name, rs := range byTarget {
+		queued := slices.ContainsFunc(rs, func(r *Run) bool { return r.Status == RunQueued || r.Status == RunNotStarted })
+		if !queued {
+			continue
+		}
+		t, err := d.cfg.Targets.GetTarget(ctx, name)
+		if err != nil || t.Kind != KindCluster {
+			for _, r := range rs {
+				out[r.ID] = admission{admit: true} // the step reports a missing target
+			}
+			continue
+		}
+		b := d.cfg.BackendFor(t.Kind)
+		if b == nil {
+			for _, r := range rs {
+				out[r.ID] = admission{admit: true}
+			}
+			continue
+		}
+		nodes, err := b.Nodes(ctx, t)
+		if err != nil {
+			d.cfg.Logger.Warn("listing nodes for the run queue", "target", name, "err", err)
+			continue
+		}
+		idle, busy, preparing := 0, 0, 0
+		for _, n := range nodes {
+			switch n.State {
+			case NodeIdle:
+				idle++
+			case NodeRunning:
+				busy++
+			case NodePreparing:
+				preparing++
+			}
+		}
+		for _, r := range rs {
+			if r.Status == RunPreparing || (r.Status == RunStarting && r.Handle.ID == "") {
+				idle -= max(r.NodeCount, 1)
+			}
+		}
+		maxNodes := 0
+		if t.Cluster != nil {
+			maxNodes = t.Cluster.MaxNodes
+		}
+		reason := fmt.Sprintf("waiting for a node: %d/%d busy", busy, maxNodes)
+		if preparing > 0 {
+			reason += fmt.Sprintf(", %d starting", preparing)
+		}
+		blocked := false
+		for _, r := range rs {
+			if r.Status != RunQueued && r.Status != RunNotStarted {
+				continue
+			}
+			need := max(r.NodeCount, 1)
+			if !blocked && idle >= need {
+				idle -= need
+				out[r.ID] = admission{admit: true}
+				continue
+			}
+			blocked = true // first come, first served
+			out[r.ID] = admission{reason: reason}
+		}
+		if !kicked {
+			d.cfg.KickTargets()
+			kicked = true
+		}
+	}
+	return out
+}
+
+// start runs a step for a run unless one is under way for it.
+func (d *Dispatcher) start(ctx context.Context, r *Run, a admission) {
+	d.mu.Lock()
+	if d.inflight[r.ID] {
+		d.mu.Unlock()
+		return
+	}
+	d.inflight[r.ID] = true
+	d.mu.Unlock()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer func() {
+			d.mu.Lock()
+			delete(d.inflight, r.ID)
+			d.mu.Unlock()
+		}()
+		if err := d.advance(ctx, r, a); err != nil && ctx.Err() == nil && !errors.Is(err, errRunMoved) {
+			d.cfg.Logger.Error("run step", "run", r.ID, "status", string(r.Status), "err", err)
+		}
+	}()
+}
+
+// errRunMoved means the run's status changed under a step (a cancel); the
+// next pass takes it from there.
+var errRunMoved = errors.New("the run's status changed meanwhile")
+
+// errWait ends a step without error: the run waits for something.
+var errWait = errors.New("waiting")
+
+// advance moves a run as far as it can go now, one status at a time. The
+// queue decision of this pass holds for one trip through Queued; a run sent
+// back to Queued (its nodes were taken meanwhile) waits for the next pass.
+func (d *Dispatcher) advance(ctx context.Context, r *Run, a admission) error {
+	for range 10 {
+		next, err := d.step(ctx, r, a)
+		if errors.Is(err, errWait) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if next == nil || next.Status.Terminal() || (next.Status == RunQueued && r.Status != RunNotStarted) {
+			return nil
+		}
+		r = next
+	}
+	return nil
+}
+
+// step takes one transition of a run and returns the run after it.
+func (d *Dispatcher) step(ctx context.Context, r *Run, a admission) (*Run, error) {
+	switch r.Status {
+	case RunNotStarted:
+		return d.move(ctx, r, RunQueued, "", nil)
+	case RunQueued:
+		return d.queued(ctx, r, a)
+	case RunPreparing:
+		return d.prepare(ctx, r)
+	case RunStarting:
+		if r.Handle.ID == "" {
+			return d.submit(ctx, r)
+		}
+		return d.poll(ctx, r)
+	case RunRunning:
+		return d.poll(ctx, r)
+	case RunFinalizing:
+		return d.finalize(ctx, r, nil)
+	case RunCancelRequested:
+		return d.cancel(ctx, r)
+	}
+	return nil, errWait
+}
+
+// move changes a run's status unless someone else changed it first.
+func (d *Dispatcher) move(ctx context.Context, r *Run, to RunStatus, reason string, edit func(*Run)) (*Run, error) {
+	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+		if cur.Status != r.Status {
+			return errRunMoved
+		}
+		cur.Status, cur.StatusReason = to, reason
+		if edit != nil {
+			edit(cur)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.cfg.Logger.Debug("run status", "run", r.ID, "from", string(r.Status), "to", string(to), "reason", reason)
+	d.cfg.OnChange(r.ID)
+	return next, nil
+}
+
+// fail ends a run as Failed with a reason for the user.
+func (d *Dispatcher) fail(ctx context.Context, r *Run, reason string) (*Run, error) {
+	d.cfg.Logger.Info("run failed", "run", r.ID, "reason", reason)
+	return d.move(ctx, r, RunFailed, reason, func(cur *Run) { cur.Error = reason })
+}
+
+// target returns a run's target and its backend, or the reason the run
+// cannot use it.
+func (d *Dispatcher) target(ctx context.Context, r *Run) (*Target, Backend, string, error) {
+	t, err := d.cfg.Targets.GetTarget(ctx, r.Target)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, fmt.Sprintf("the compute target %q does not exist (any more)", r.Target), nil
+	} else if err != nil {
+		return nil, nil, "", err
+	}
+	b := d.cfg.BackendFor(t.Kind)
+	if b == nil {
+		return nil, nil, fmt.Sprintf("Trainyard cannot run jobs on %s (%s) yet", t.Name, t.Kind.Label()), nil
+	}
+	return t, b, "", nil
+}
+
+func (d *Dispatcher) queued(ctx context.Context, r *Run, a admission) (*Run, error) {
+	t, _, problem, err := d.target(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if problem != "" {
+		return d.fail(ctx, r, problem)
+	}
+	switch t.ProvisioningState {
+	case ProvisioningSucceeded:
+	case ProvisioningCreating, ProvisioningUpdating:
+		return d.setReason(ctx, r, fmt.Sprintf("waiting for compute %s to be ready (%s)", t.Name, t.ProvisioningState))
+	default:
+		return d.fail(ctx, r, fmt.Sprintf("compute %s is %s and cannot run jobs", t.Name, t.ProvisioningState))
+	}
+	if !a.admit {
+		return d.setReason(ctx, r, a.reason)
+	}
+	return d.move(ctx, r, RunPreparing, "", nil)
+}
+
+// setReason records why a run waits (only when it changed) and ends the step.
+func (d *Dispatcher) setReason(ctx context.Context, r *Run, reason string) (*Run, error) {
+	if r.StatusReason == reason {
+		return nil, errWait
+	}
+	_, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+		if cur.Status != r.Status {
+			return errRunMoved
+		}
+		cur.StatusReason = reason
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.cfg.OnChange(r.ID)
+	return nil, errWait
+}
+
+func (d *Dispatcher) prepare(ctx context.Context, r *Run) (*Run, error) {
+	dir := d.cfg.Runs.RunWorkDir(r.ID)
+	if err := d.cfg.Runs.MaterializeSnapshot(ctx, r.SnapshotID, dir); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return d.fail(ctx, r, "preparing the working folder from the snapshot: "+err.Error())
+	}
+	return d.move(ctx, r, RunStarting, "", nil)
+}
+
+// interpreter is argv[0] of a run: the runconfig's interpreterPath for
+// user-managed environments, else the target's python3. A bare "python"
+// (the runconfig template's default) falls back to python3 where there is
+// no "python" on the server, as on Debian.
+func (d *Dispatcher) interpreter(r *Run) string {
+	env := r.Environment
+	if env.UserManagedDependencies && env.InterpreterPath != "" {
+		if env.InterpreterPath == "python" {
+			if _, err := d.cfg.LookPath("python"); err != nil {
+				return d.cfg.Python
+			}
+		}
+		return env.InterpreterPath
+	}
+	return d.cfg.Python
+}
+
+// jobEnv is the environment of a run's script: its runconfig's variables and
+// what the tracking client needs.
+func (d *Dispatcher) jobEnv(r *Run, token string) map[string]string {
+	env := map[string]string{"PYTHONUNBUFFERED": "1"}
+	for k, v := range r.Environment.Variables {
+		env[k] = v
+	}
+	env["TRAINYARD_RUN_ID"] = r.ID
+	env["MLFLOW_TRACKING_URI"] = d.cfg.TrackingURI
+	env["MLFLOW_RUN_ID"] = r.ID
+	env["MLFLOW_TRACKING_TOKEN"] = token
+	env["MLFLOW_EXPERIMENT_ID"] = strconv.FormatInt(r.ExperimentID, 10)
+	return env
+}
+
+// submit hands the run to its backend and persists the handle before
+// anything else happens with it.
+func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
+	t, b, problem, err := d.target(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if problem != "" {
+		return d.fail(ctx, r, problem)
+	}
+	workDir := d.cfg.Runs.RunWorkDir(r.ID)
+	if _, err := os.Stat(workDir); errors.Is(err, fs.ErrNotExist) {
+		// Only a folder that is missing is prepared again here: a job from
+		// before a restart may be running in an existing one.
+		if err := d.cfg.Runs.MaterializeSnapshot(ctx, r.SnapshotID, workDir); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return d.fail(ctx, r, "preparing the working folder from the snapshot: "+err.Error())
+		}
+	}
+	token, err := d.cfg.Runs.IssueRunToken(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	spec := JobSpec{
+		RunID:       r.ID,
+		Argv:        append([]string{d.interpreter(r), r.Script}, r.Arguments...),
+		Env:         d.jobEnv(r, token),
+		WorkDir:     workDir,
+		NodeCount:   max(r.NodeCount, 1),
+		MaxDuration: r.MaxRunDuration,
+	}
+	h, err := b.Submit(ctx, t, spec)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		reason := "waiting for a node: " + err.Error()
+		d.cfg.KickTargets()
+		return d.move(ctx, r, RunQueued, reason, nil)
+	case err != nil && ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return d.fail(ctx, r, "the job could not be started: "+err.Error())
+	}
+	// The handle is written whatever happened to the run meanwhile (a cancel
+	// needs it); only then is the job's state looked at.
+	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+		cur.Handle = h
+		cur.Attempt++
+		return nil
+	})
+	if err != nil {
+		d.cfg.Logger.Error("persisting a job handle failed; cancelling the job", "run", r.ID, "handle", h.ID, "err", err)
+		_ = b.Cancel(context.WithoutCancel(ctx), h)
+		return nil, err
+	}
+	d.cfg.Logger.Info("run submitted", "run", r.ID, "target", t.Name, "handle", h.ID)
+	if next.Status != RunStarting {
+		return next, nil
+	}
+	return d.poll(ctx, next)
+}
+
+// backendOf returns the backend that owns a run's handle: the target's
+// backend, or (when the target is gone) any backend of that name.
+func (d *Dispatcher) backendOf(ctx context.Context, r *Run) (Backend, string) {
+	if _, b, _, err := d.target(ctx, r); err == nil && b != nil && b.Name() == r.Handle.Backend {
+		return b, ""
+	}
+	for _, k := range Kinds() {
+		if b := d.cfg.BackendFor(k); b != nil && b.Name() == r.Handle.Backend {
+			return b, ""
+		}
+	}
+	return nil, fmt.Sprintf("no backend %q can be reached to follow the job", r.Handle.Backend)
+}
+
+// poll follows a submitted job: Running when it runs, Finalizing when it ended.
+func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
+	b, problem := d.backendOf(ctx, r)
+	if b == nil {
+		return d.fail(ctx, r, problem)
+	}
+	st, err := b.Status(ctx, r.Handle)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			return d.fail(ctx, r, "the job can no longer be found: "+err.Error())
+		}
+		return nil, err // transient: try again next pass
+	}
+	switch {
+	case st.Phase.Terminal():
+		return d.move(ctx, r, RunFinalizing, "", nil)
+	case r.Status == RunStarting && (st.Phase == JobRunning || st.Phase == JobFinalizing):
+		return d.move(ctx, r, RunRunning, "", nil)
+	case r.Status == RunStarting && st.Reason != "" && st.Reason != r.StatusReason:
+		return d.setReason(ctx, r, st.Reason)
+	}
+	return nil, errWait
+}
+
+// finalize collects a finished job's outputs and log and ends the run with
+// the job's outcome. known is the job's state when the caller has it.
+func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Run, error) {
+	b, problem := d.backendOf(ctx, r)
+	if b == nil {
+		return d.fail(ctx, r, problem)
+	}
+	st := known
+	if st == nil {
+		s, err := b.Status(ctx, r.Handle)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+				return d.fail(ctx, r, "the job can no longer be found: "+err.Error())
+			}
+			return nil, err
+		}
+		st = &s
+	}
+	if !st.Phase.Terminal() {
+		return nil, errWait
+	}
+	var problems []string
+	if err := d.cfg.Runs.CollectRunFiles(ctx, r.ID, d.cfg.Runs.RunWorkDir(r.ID)); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		problems = append(problems, "collecting outputs: "+err.Error())
+	}
+	if logs, err := b.Logs(ctx, r.Handle, 0); err == nil {
+		err = d.cfg.Runs.SaveRunLog(ctx, r.ID, logs)
+		logs.Close()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			problems = append(problems, "collecting the log: "+err.Error())
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		problems = append(problems, "collecting the log: "+err.Error())
+	}
+	if len(problems) == 0 {
+		if err := d.cfg.Runs.RemoveRunWorkDir(ctx, r.ID); err != nil {
+			d.cfg.Logger.Warn("removing a run's working folder", "run", r.ID, "err", err)
+		}
+	}
+	switch st.Phase {
+	case JobCompleted:
+		if len(problems) > 0 {
+			return d.fail(ctx, r, problems[0])
+		}
+		return d.move(ctx, r, RunCompleted, "", nil)
+	case JobCanceled:
+		return d.move(ctx, r, RunCanceled, st.Reason, nil)
+	default:
+		reason := st.Reason
+		if reason == "" {
+			reason = "the job failed"
+		}
+		return d.fail(ctx, r, reason)
+	}
+}
+
+// cancel carries out a cancel request: the job (if any) is stopped, its
+// outputs collected, and the run ends Canceled (or as the job ended, if it
+// ended before the cancel reached it).
+func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
+	recovered := false
+	if r.Handle.ID == "" {
+		h, err := d.recoverHandle(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if h.ID == "" {
+			return d.move(ctx, r, RunCanceled, "canceled before it started", nil)
+		}
+		r.Handle, recovered = h, true
+	}
+	b, problem := d.backendOf(ctx, r)
+	if b == nil {
+		return d.move(ctx, r, RunCanceled, problem, nil)
+	}
+	before, err := b.Status(ctx, r.Handle)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	stopped := err == nil && !before.Phase.Terminal()
+	if stopped {
+		if err := b.Cancel(ctx, r.Handle); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("cancel: %w", err)
+		}
+	}
+	st, err := b.Status(ctx, r.Handle)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return d.move(ctx, r, RunCanceled, "canceled on request", nil)
+	}
+	if !st.Phase.Terminal() {
+		return nil, errWait
+	}
+	if (stopped && st.Phase == JobFailed) || recovered {
+		// Ended by our signal: a cancel, whatever the exit code says. A
+		// recovered handle may belong to a stand-in job (see recoverHandle),
+		// whose outcome says nothing about the run.
+		st = JobState{Phase: JobCanceled, ExitCode: st.ExitCode, Reason: "canceled on request"}
+	}
+	return d.finalize(ctx, r, &st)
+}
+
+// recoverHandle finds the job of a run that was being submitted when the
+// server stopped and was cancelled before the handle was written: Submit is
+// idempotent per run ID, so submitting again returns the existing job's
+// handle. When there was no job, this starts a stand-in (`true`), which
+// cancel stops at once and whose outcome it disregards.
+func (d *Dispatcher) recoverHandle(ctx context.Context, r *Run) (Handle, error) {
+	full, err := d.cfg.Runs.GetRun(ctx, r.ID)
+	if err != nil {
+		return Handle{}, err
+	}
+	h := full.History
+	if len(h) < 2 || h[len(h)-2].Status != RunStarting {
+		return Handle{}, nil
+	}
+	t, b, problem, err := d.target(ctx, r)
+	if err != nil || problem != "" {
+		return Handle{}, err
+	}
+	spec := JobSpec{RunID: r.ID, Argv: []string{"true"}, WorkDir: d.cfg.Runs.RunWorkDir(r.ID), NodeCount: max(r.NodeCount, 1)}
+	handle, err := b.Submit(ctx, t, spec)
+	if err != nil {
+		return Handle{}, nil // nothing was running
+	}
+	_, err = d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error { cur.Handle = handle; return nil })
+	return handle, err
+}

@@ -1,0 +1,416 @@
+package handlers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/store"
+	"github.com/trainyard/trainyard/views/components"
+	"github.com/trainyard/trainyard/views/layout"
+	"github.com/trainyard/trainyard/views/pages"
+)
+
+// RunPagesStore is what the run pages read beyond RunStore: sorted pages of
+// runs by key, counts, and every metric of a run at once (store.Store has it).
+type RunPagesStore interface {
+	RunsPage(ctx context.Context, q store.RunPageQuery) (store.RunPageResult, error)
+	CountRuns(ctx context.Context, f compute.RunFilter) (int, error)
+	MetricHistories(ctx context.Context, runID string) (map[string][]compute.Metric, error)
+}
+
+// runPages returns the run store's page queries.
+func (h *Handlers) runPages() (RunPagesStore, error) {
+	s, ok := h.cfg.Runs.Store.(RunPagesStore)
+	if !ok {
+		return nil, errors.New("handlers: the run store does not serve the run pages")
+	}
+	return s, nil
+}
+
+// runsPageSize is how many runs one page of a list shows.
+const runsPageSize = 25
+
+// runRanges are the time range filter's choices.
+var runRanges = []struct {
+	id, label string
+	d         time.Duration
+}{
+	{"", "Any time", 0},
+	{"1h", "Last hour", time.Hour},
+	{"24h", "Last 24 hours", 24 * time.Hour},
+	{"7d", "Last 7 days", 7 * 24 * time.Hour},
+	{"30d", "Last 30 days", 30 * 24 * time.Hour},
+}
+
+// runsQuery is the state of a runs list in its URL. base is the page's path
+// and fixed the parameters the page itself sets (e.g. tab=runs); the
+// experiment or target a page fixes are not taken from the URL.
+type runsQuery struct {
+	base        string
+	fixed       url.Values
+	status      string // a status, or "active"
+	target      string
+	experiment  string
+	submittedBy string
+	parent      string
+	rng         string
+	sort        string
+	desc        bool
+	cursor      string
+	pos         int // 1-based position of the page's first row, for "Showing 26–50"
+	fixExp      bool
+	fixTarget   bool
+}
+
+func parseRunsQuery(base string, v url.Values) runsQuery {
+	q := runsQuery{base: base, status: v.Get("status"), target: strings.TrimSpace(v.Get("target")),
+		experiment: strings.TrimSpace(v.Get("experiment")), submittedBy: strings.TrimSpace(v.Get("submittedBy")),
+		parent: strings.TrimSpace(v.Get("parent")), rng: v.Get("range"), sort: v.Get("sort"), cursor: v.Get("cursor")}
+	if q.status != "active" && !compute.RunStatus(q.status).Valid() {
+		q.status = ""
+	}
+	if rangeOf(q.rng) < 0 {
+		q.rng = ""
+	}
+	if !slices.Contains(store.RunSortKeys, q.sort) {
+		q.sort = "created"
+	}
+	// Newest first unless asked otherwise; other columns A→Z unless desc.
+	q.desc = v.Get("desc") == "1" || (q.sort == "created" && v.Get("desc") == "")
+	if p, err := strconv.Atoi(v.Get("pos")); err == nil && p > 0 {
+		q.pos = p
+	}
+	if q.cursor == "" {
+		q.pos = 1
+	}
+	return q
+}
+
+// filtered reports whether the user narrowed the list (beyond what the page fixes).
+func (q runsQuery) filtered() bool {
+	return q.status != "" || q.submittedBy != "" || q.rng != "" || (q.experiment != "" && !q.fixExp) || (q.target != "" && !q.fixTarget) || q.parent != ""
+}
+
+func (q runsQuery) filter(now time.Time) compute.RunFilter {
+	f := compute.RunFilter{Experiment: q.experiment, Target: q.target, SubmittedBy: q.submittedBy, Parent: q.parent}
+	switch q.status {
+	case "":
+	case "active":
+		f.ActiveOnly = true
+	default:
+		f.Statuses = []compute.RunStatus{compute.RunStatus(q.status)}
+	}
+	if i := rangeOf(q.rng); i > 0 {
+		f.Since = now.Add(-runRanges[i].d)
+	}
+	return f
+}
+
+// rangeOf returns the index of a time range choice, or -1.
+func rangeOf(id string) int {
+	for i, r := range runRanges {
+		if r.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// url writes the list's URL after change; paging and sorting reset unless
+// the change sets them.
+func (q runsQuery) url(change func(*runsQuery)) string {
+	c := q
+	if change != nil {
+		change(&c)
+	}
+	v := url.Values{}
+	for k, vals := range c.fixed {
+		v[k] = vals
+	}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("status", c.status)
+	if !c.fixExp {
+		set("experiment", c.experiment)
+	}
+	if !c.fixTarget {
+		set("target", c.target)
+	}
+	set("submittedBy", c.submittedBy)
+	set("parent", c.parent)
+	set("range", c.rng)
+	if c.sort != "created" {
+		set("sort", c.sort)
+		if c.desc {
+			v.Set("desc", "1")
+		}
+	} else if !c.desc {
+		v.Set("desc", "0")
+	}
+	if c.cursor != "" {
+		v.Set("cursor", c.cursor)
+		v.Set("pos", strconv.Itoa(c.pos))
+	}
+	if len(v) == 0 {
+		return c.base
+	}
+	return c.base + "?" + v.Encode()
+}
+
+// RunsList handles GET /runs: runs across experiments with filters, sorting
+// and paging; for htmx (HX-Target runs-table) only the table.
+func (h *Handlers) RunsList(w http.ResponseWriter, r *http.Request) error {
+	q := parseRunsQuery("/runs", r.URL.Query())
+	table, err := h.runsTable(r, q)
+	if err != nil {
+		return err
+	}
+	if isHTMX(r) && r.Header.Get("HX-Target") == "runs-table" {
+		return h.render(w, r, http.StatusOK, pages.RunsTable(table))
+	}
+	filter, err := h.runsFilter(r, q)
+	if err != nil {
+		return err
+	}
+	vm := pages.RunsListVM{Heading: "Runs", Filter: filter, Table: table}
+	vm.Page = h.page(r, "Runs", "runs", []layout.Crumb{{Label: "Runs"}})
+	return h.render(w, r, http.StatusOK, pages.RunsList(vm))
+}
+
+// runsFilter builds the filter bar of a runs list.
+func (h *Handlers) runsFilter(r *http.Request, q runsQuery) (pages.RunsFilterVM, error) {
+	f := pages.RunsFilterVM{Action: q.base, Status: q.status, Target: q.target, Experiment: q.experiment, SubmittedBy: q.submittedBy,
+		Range: q.rng, HideExperiment: q.fixExp, HideTarget: q.fixTarget}
+	if q.sort != "created" {
+		f.Sort, f.Desc = q.sort, q.desc
+	} else if !q.desc {
+		f.Sort = "created"
+		f.Hidden = append(f.Hidden, pages.HiddenVM{Name: "desc", Value: "0"})
+	}
+	for k, vals := range q.fixed {
+		for _, v := range vals {
+			f.Hidden = append(f.Hidden, pages.HiddenVM{Name: k, Value: v})
+		}
+	}
+	if q.parent != "" {
+		f.Hidden = append(f.Hidden, pages.HiddenVM{Name: "parent", Value: q.parent})
+	}
+	f.Statuses = []components.Option{{Value: "", Label: "Any status"}, {Value: "active", Label: "Active (not ended)"}}
+	for _, s := range compute.RunStatuses() {
+		f.Statuses = append(f.Statuses, components.Option{Value: string(s), Label: string(s)})
+	}
+	for _, rg := range runRanges {
+		f.Ranges = append(f.Ranges, components.Option{Value: rg.id, Label: rg.label})
+	}
+	if !q.fixTarget {
+		targets, _, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Limit: 500})
+		if err != nil {
+			return f, err
+		}
+		f.Targets = []components.Option{{Value: "", Label: "Any target"}}
+		found := q.target == ""
+		for _, t := range targets {
+			f.Targets = append(f.Targets, components.Option{Value: t.Name, Label: t.Name})
+			found = found || strings.EqualFold(t.Name, q.target)
+		}
+		if !found {
+			// Runs outlive their target: a deleted one can still be filtered on.
+			f.Targets = append(f.Targets, components.Option{Value: q.target, Label: q.target + " (deleted)"})
+		}
+	}
+	if !q.fixExp {
+		exps, err := h.cfg.Runs.Store.ListExperiments(r.Context())
+		if err != nil {
+			return f, err
+		}
+		for _, e := range exps {
+			f.Experiments = append(f.Experiments, e.Name)
+		}
+	}
+	return f, nil
+}
+
+// runsTable reads one page of runs and builds the live table.
+func (h *Handlers) runsTable(r *http.Request, q runsQuery) (pages.RunsTableVM, error) {
+	ps, err := h.runPages()
+	if err != nil {
+		return pages.RunsTableVM{}, err
+	}
+	now := h.cfg.Now()
+	f := q.filter(now)
+	page, err := ps.RunsPage(r.Context(), store.RunPageQuery{Filter: f, Sort: q.sort, Desc: q.desc, Cursor: q.cursor, Limit: runsPageSize})
+	if errors.Is(err, compute.ErrInvalid) && q.cursor != "" {
+		// A stale or edited page link: show the first page instead.
+		q.cursor, q.pos = "", 1
+		page, err = ps.RunsPage(r.Context(), store.RunPageQuery{Filter: f, Sort: q.sort, Desc: q.desc, Limit: runsPageSize})
+	}
+	if err != nil {
+		return pages.RunsTableVM{}, err
+	}
+	total, err := ps.CountRuns(r.Context(), f)
+	if err != nil {
+		return pages.RunsTableVM{}, err
+	}
+	u := compute.UserFrom(r.Context())
+	vm := pages.RunsTableVM{
+		Total: total, Filtered: q.filtered(), CanSubmit: u.Can(compute.RoleDataScientist), SubmitHref: "/runs/new",
+		SelfURL: q.url(nil), PushURL: (q.base == "/runs" && q.parent == "") || strings.HasPrefix(q.base, "/experiments/"),
+		SortLinks: map[string]string{}, SortMarks: map[string]string{}, PollSeconds: 5,
+		ShowExperiment: !q.fixExp, ShowTarget: !q.fixTarget,
+		EmptyText: "Runs are executions of a training script on a compute target. Submit one from this page or with trainyard run submit-script.",
+	}
+	if q.fixExp {
+		vm.SubmitHref = "/runs/new?experiment=" + url.QueryEscape(q.experiment)
+		vm.EmptyText = "This experiment has no runs yet."
+	}
+	if q.fixTarget {
+		vm.SubmitHref = "/runs/new?target=" + url.QueryEscape(q.target)
+		vm.EmptyText = "No runs on " + q.target + " yet. Runs submitted to this target will be listed here."
+	}
+	if q.parent != "" {
+		vm.EmptyText = "This run has no child runs."
+	}
+	for _, key := range store.RunSortKeys {
+		vm.SortLinks[key] = q.url(func(c *runsQuery) {
+			c.desc = !(c.sort == key && c.desc)
+			if c.sort != key && key == "created" {
+				c.desc = true // newest first is what people want first
+			}
+			c.sort, c.cursor, c.pos = key, "", 1
+		})
+		vm.SortMarks[key] = "none"
+	}
+	vm.SortMarks[q.sort] = map[bool]string{false: "ascending", true: "descending"}[q.desc]
+	if len(page.Runs) > 0 {
+		vm.From, vm.To = q.pos, q.pos+len(page.Runs)-1
+	}
+	if page.Prev != "" {
+		vm.FirstURL = q.url(func(c *runsQuery) { c.cursor, c.pos = "", 1 })
+		vm.PrevURL = q.url(func(c *runsQuery) { c.cursor, c.pos = page.Prev, max(1, c.pos-runsPageSize) })
+	}
+	if page.Next != "" {
+		vm.NextURL = q.url(func(c *runsQuery) { c.cursor, c.pos = page.Next, c.pos+len(page.Runs) })
+	}
+	vm.Metrics = commonMetrics(page.Runs, 3)
+	for _, run := range page.Runs {
+		if !run.Status.Terminal() {
+			vm.PollSeconds = 2
+		}
+		vm.Rows = append(vm.Rows, h.runRow(u, run, vm.Metrics, now))
+	}
+	return vm, nil
+}
+
+// commonMetrics returns the metric names most runs of the page have (at
+// most n), in name order.
+func commonMetrics(runs []*compute.Run, n int) []string {
+	count := map[string]int{}
+	for _, r := range runs {
+		for k := range r.Metrics {
+			count[k]++
+		}
+	}
+	names := make([]string, 0, len(count))
+	for k := range count {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(count[b]-count[a], strings.Compare(a, b))
+	})
+	names = names[:min(n, len(names))]
+	slices.Sort(names)
+	return names
+}
+
+func (h *Handlers) runRow(u *compute.User, run *compute.Run, metrics []string, now time.Time) pages.RunRowVM {
+	row := pages.RunRowVM{
+		ID: run.ID, Name: runName(run), Href: "/runs/" + url.PathEscape(run.ID),
+		Experiment: run.ExperimentName, ExperimentHref: "/experiments/" + url.PathEscape(run.ExperimentName),
+		Status: string(run.Status), StatusSince: runSince(run, now), StatusReason: run.StatusReason,
+		Target: run.Target, TargetHref: "/computes/" + url.PathEscape(run.Target),
+		SubmittedBy: run.SubmittedBy, Created: formatTime(run.CreatedAt), Duration: runDuration(run, now),
+	}
+	if run.Status == compute.RunFailed && row.StatusReason == "" {
+		row.StatusReason = run.Error
+	}
+	for _, m := range metrics {
+		v, ok := run.Metrics[m]
+		if !ok {
+			row.Metrics = append(row.Metrics, "")
+			continue
+		}
+		row.Metrics = append(row.Metrics, components.FormatValue(v))
+	}
+	if canCancel(u, run) {
+		row.Actions = append(row.Actions, pages.ActionVM{Label: "Cancel", Path: "/runs/" + url.PathEscape(run.ID) + "/cancel", Danger: true,
+			Confirm: cancelQuestion(run)})
+	}
+	return row
+}
+
+func runName(r *compute.Run) string {
+	if r.DisplayName != "" {
+		return r.DisplayName
+	}
+	return r.ID
+}
+
+// runSince says how long an active run has been in its status, as far as
+// a list row knows: running since it started, waiting since it was submitted.
+func runSince(r *compute.Run, now time.Time) string {
+	switch {
+	case r.Status.Terminal():
+		return ""
+	case r.Status == compute.RunRunning && !r.StartedAt.IsZero():
+		return shortDuration(now.Sub(r.StartedAt))
+	case r.Status == compute.RunNotStarted || r.Status == compute.RunQueued:
+		return shortDuration(now.Sub(r.CreatedAt))
+	}
+	return ""
+}
+
+// runDuration is how long the run ran (so far): from its start to its end.
+func runDuration(r *compute.Run, now time.Time) string {
+	if r.StartedAt.IsZero() {
+		return ""
+	}
+	end := r.EndedAt
+	if end.IsZero() {
+		end = now
+	}
+	return components.FormatDuration(end.Sub(r.StartedAt))
+}
+
+// canCancel reports whether u may cancel run now: it has not ended, and u
+// is a DataScientist who submitted it, or an Admin.
+func canCancel(u *compute.User, run *compute.Run) bool {
+	if u == nil || run.Status.Terminal() || run.Status == compute.RunCancelRequested || !u.Can(compute.RoleDataScientist) {
+		return false
+	}
+	return u.Can(compute.RoleAdmin) || (u.ID != "" && u.ID == run.SubmittedByID)
+}
+
+func cancelQuestion(run *compute.Run) string {
+	return fmt.Sprintf("Cancel run %s? Its script is stopped; the outputs, metrics and log so far are kept.", run.ID)
+}
+
+// targetRuns is a compute target's Runs tab: its runs, with the runs
+// list's sorting and paging, live.
+func (h *Handlers) targetRuns(r *http.Request, t *compute.Target) (pages.RunsTableVM, error) {
+	q := parseRunsQuery("/computes/"+url.PathEscape(t.Name), r.URL.Query())
+	q.fixed = url.Values{"tab": {"runs"}}
+	q.target, q.fixTarget = t.Name, true
+	return h.runsTable(r, q)
+}
