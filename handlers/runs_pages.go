@@ -23,7 +23,7 @@ import (
 // runs by key, counts, and every metric of a run at once (store.Store has it).
 type RunPagesStore interface {
 	RunsPage(ctx context.Context, q store.RunPageQuery) (store.RunPageResult, error)
-	CountRuns(ctx context.Context, f compute.RunFilter) (int, error)
+	CountRunsPage(ctx context.Context, q store.RunPageQuery) (int, error)
 	MetricHistories(ctx context.Context, runID string) (map[string][]compute.Metric, error)
 }
 
@@ -100,19 +100,26 @@ func (q runsQuery) filtered() bool {
 	return q.status != "" || q.submittedBy != "" || q.rng != "" || (q.experiment != "" && !q.fixExp) || (q.target != "" && !q.fixTarget) || q.parent != ""
 }
 
-func (q runsQuery) filter(now time.Time) compute.RunFilter {
-	f := compute.RunFilter{Experiment: q.experiment, Target: q.target, SubmittedBy: q.submittedBy, Parent: q.parent}
+// page is the store query of the list's filters and order.
+func (q runsQuery) page(now time.Time) store.RunPageQuery {
+	f := compute.RunFilter{Experiment: q.experiment, Target: q.target, Parent: q.parent}
 	switch q.status {
 	case "":
 	case "active":
-		f.ActiveOnly = true
+		// Every status that has not ended, by name: the status index serves
+		// that, where "not ended" would scan.
+		for _, st := range compute.RunStatuses() {
+			if !st.Terminal() {
+				f.Statuses = append(f.Statuses, st)
+			}
+		}
 	default:
 		f.Statuses = []compute.RunStatus{compute.RunStatus(q.status)}
 	}
 	if i := rangeOf(q.rng); i > 0 {
 		f.Since = now.Add(-runRanges[i].d)
 	}
-	return f
+	return store.RunPageQuery{Filter: f, Submitter: q.submittedBy, Sort: q.sort, Desc: q.desc, Cursor: q.cursor, Limit: runsPageSize}
 }
 
 // rangeOf returns the index of a time range choice, or -1.
@@ -249,19 +256,24 @@ func (h *Handlers) runsTable(r *http.Request, q runsQuery) (pages.RunsTableVM, e
 		return pages.RunsTableVM{}, err
 	}
 	now := h.cfg.Now()
-	f := q.filter(now)
-	page, err := ps.RunsPage(r.Context(), store.RunPageQuery{Filter: f, Sort: q.sort, Desc: q.desc, Cursor: q.cursor, Limit: runsPageSize})
+	pq := q.page(now)
+	page, err := ps.RunsPage(r.Context(), pq)
 	if errors.Is(err, compute.ErrInvalid) && q.cursor != "" {
 		// A stale or edited page link: show the first page instead.
-		q.cursor, q.pos = "", 1
-		page, err = ps.RunsPage(r.Context(), store.RunPageQuery{Filter: f, Sort: q.sort, Desc: q.desc, Limit: runsPageSize})
+		q.cursor, q.pos, pq.Cursor = "", 1, ""
+		page, err = ps.RunsPage(r.Context(), pq)
 	}
 	if err != nil {
 		return pages.RunsTableVM{}, err
 	}
-	total, err := ps.CountRuns(r.Context(), f)
-	if err != nil {
-		return pages.RunsTableVM{}, err
+	// A total is counted on one index; when two filters combine, counting
+	// would visit every run one of them matches, so the list says
+	// "Showing 1–25" without "of N" (paging still works by key).
+	total := -1
+	if filterTerms(pq) <= 1 {
+		if total, err = ps.CountRunsPage(r.Context(), pq); err != nil {
+			return pages.RunsTableVM{}, err
+		}
 	}
 	u := compute.UserFrom(r.Context())
 	vm := pages.RunsTableVM{
@@ -413,4 +425,17 @@ func (h *Handlers) targetRuns(r *http.Request, t *compute.Target) (pages.RunsTab
 	q.fixed = url.Values{"tab": {"runs"}}
 	q.target, q.fixTarget = t.Name, true
 	return h.runsTable(r, q)
+}
+
+// filterTerms counts the conditions of a page query (each has its own index).
+func filterTerms(q store.RunPageQuery) int {
+	f := q.Filter
+	n := 0
+	for _, set := range []bool{f.Experiment != "", len(f.Statuses) > 0, f.Target != "", f.Parent != "", f.SubmittedBy != "",
+		q.Submitter != "", !f.Since.IsZero(), !f.Until.IsZero(), f.ActiveOnly, f.Kind != ""} {
+		if set {
+			n++
+		}
+	}
+	return n
 }

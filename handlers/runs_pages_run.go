@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/store"
 	"github.com/trainyard/trainyard/views/components"
 	"github.com/trainyard/trainyard/views/layout"
 	"github.com/trainyard/trainyard/views/pages"
@@ -93,7 +94,7 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 	if err != nil {
 		return vm, err
 	}
-	if n, err := ps.CountRuns(ctx, compute.RunFilter{Parent: run.ID}); err != nil {
+	if n, err := ps.CountRunsPage(ctx, store.RunPageQuery{Filter: compute.RunFilter{Parent: run.ID}}); err != nil {
 		return vm, err
 	} else if n > 0 {
 		q := parseRunsQuery("/runs", url.Values{"parent": {run.ID}})
@@ -157,6 +158,10 @@ func (h *Handlers) runLiveVM(r *http.Request, run *compute.Run) pages.RunLiveVM 
 	if d := runDuration(run, now); d != "" {
 		vm.Times = append(vm.Times, pages.AttrVM{Label: "Duration", Value: d})
 	}
+	if run.Attempt > 1 {
+		// Submitted again after a restart found its job gone.
+		vm.Times = append(vm.Times, pages.AttrVM{Label: "Attempt", Value: strconv.Itoa(run.Attempt)})
+	}
 	if canCancel(u, run) {
 		vm.CanCancel, vm.CancelPath, vm.CancelAsk = true, runPath(run.ID)+"/cancel", cancelQuestion(run)
 	}
@@ -183,7 +188,6 @@ func runDetails(run *compute.Run) []pages.AttrVM {
 		pages.AttrVM{Label: "Arguments", Value: orDash(argvText(run.Arguments))},
 		pages.AttrVM{Label: "Node count", Value: strconv.Itoa(run.NodeCount)},
 		pages.AttrVM{Label: "Max run duration", Value: maxDur},
-		pages.AttrVM{Label: "Attempt", Value: strconv.Itoa(run.Attempt)},
 	)
 	if run.ParentID != "" {
 		a = append(a, pages.AttrVM{Label: "Parent run", Value: run.ParentID})
@@ -469,7 +473,7 @@ func (h *Handlers) snapshotBrowser(r *http.Request, run *compute.Run) (pages.Sna
 		return pages.SnapshotBrowserVM{}, err
 	}
 	dir := strings.Trim(r.URL.Query().Get("dir"), "/")
-	if dir != "" && path.Clean(dir) != dir {
+	if dir != "" && (path.Clean(dir) != dir || strings.HasPrefix(dir, "..")) {
 		dir = ""
 	}
 	base := runPath(run.ID)

@@ -134,6 +134,14 @@ func TestRunPageAfterACompletedRun(t *testing.T) {
 			t.Errorf("%s: row %q", page, row.Text())
 		}
 	}
+	// The compute page's Runs tab polls its own table.
+	status, d, body = getPage(t, c, env.URL+"/computes/local?tab=runs", htmxTo("runs-table"))
+	if status != 200 || strings.Contains(body, "<html") || d.Find(`tr[data-run="`+run.RunID+`"]`).Length() != 1 {
+		t.Errorf("Runs tab partial: %d %.200s", status, body)
+	}
+	if self := d.Find(`#runs-table`).AttrOr("hx-get", ""); self != "/computes/local?tab=runs" {
+		t.Errorf("Runs tab polls %q", self)
+	}
 	status, d, _ = getPage(t, c, env.URL+"/experiments", nil)
 	if status != 200 || !strings.Contains(d.Find(`tr[data-experiment=pages]`).Text(), "1") {
 		t.Errorf("experiments list: %d %q", status, d.Find(`tr[data-experiment=pages]`).Text())
@@ -234,8 +242,11 @@ func TestRunsListFiltersSortAndPages(t *testing.T) {
 		{"experiment", "?experiment=beta", 25, "seed_059", "Showing 1–25 of 30", nil},
 		{"submitter", "?submittedBy=ann", 25, "seed_058", "Showing 1–25 of 30", nil},
 		{"last 24 hours", "?range=24h", 25, "seed_059", "Showing 1–25 of 50", nil},
-		{"sorted by status", "?sort=status", 25, "seed_000", "Showing 1–25 of 60", func(s *goquery.Selection) bool { return s.AttrOr("data-status", "") == "Completed" || s.AttrOr("data-status", "") == "Failed" }},
+		{"sorted by status", "?sort=status", 25, "seed_000", "Showing 1–25 of 60", func(s *goquery.Selection) bool {
+			return s.AttrOr("data-status", "") == "Completed" || s.AttrOr("data-status", "") == "Failed"
+		}},
 		{"no match", "?experiment=nope", 0, "", "0 runs", nil},
+		{"two filters are not counted", "?status=Failed&experiment=beta", 10, "seed_055", "Showing 1–10", nil},
 		{"bad cursor", "?cursor=garbage&pos=26", 25, "seed_059", "Showing 1–25 of 60", nil},
 	}
 	for _, tc := range tests {
@@ -333,6 +344,24 @@ func TestRunsListFiltersSortAndPages(t *testing.T) {
 			t.Errorf("filter %s has no label", l)
 		}
 	}
+	// A parent run lists its children, in a table that polls without
+	// changing the page's address.
+	family := []*compute.Run{{ID: "sweep_1", ExperimentName: "family", Status: compute.RunRunning, Kind: compute.RunKindTracking}}
+	for i := range 3 {
+		family = append(family, &compute.Run{ID: fmt.Sprintf("sweep_1_child_%d", i), ExperimentName: "family", ParentID: "sweep_1", Status: compute.RunCompleted})
+	}
+	if err := env.Store.CreateRuns(ctx, family); err != nil {
+		t.Fatal(err)
+	}
+	_, d, _ = getPage(t, c, env.URL+"/runs/sweep_1", nil)
+	kids := d.Find(`#children tr[data-run]`)
+	if kids.Length() != 3 || d.Find(`#children #runs-table`).AttrOr("hx-get", "") != "/runs?parent=sweep_1" || d.Find(`#children [hx-push-url]`).Length() != 0 {
+		t.Errorf("children: %d rows, polls %q", kids.Length(), d.Find(`#children #runs-table`).AttrOr("hx-get", ""))
+	}
+	_, d, _ = getPage(t, c, env.URL+"/runs/sweep_1_child_0", nil)
+	if d.Find(`nav[aria-label=Breadcrumb] a[href="/runs/sweep_1"]`).Length() != 1 || d.Find(`#children`).Length() != 0 {
+		t.Errorf("a child does not lead back to its parent")
+	}
 	// Experiments: filter box, counts.
 	_, d, _ = getPage(t, c, env.URL+"/experiments?q=alp", nil)
 	if d.Find(`tr[data-experiment]`).Length() != 1 || !strings.Contains(d.Find(`tr[data-experiment=alpha]`).Text(), "30") {
@@ -402,7 +431,7 @@ func TestRunPageCancelAndResubmit(t *testing.T) {
 		if got := d.Find(cancelForm).Length() == 1; got != tc.cancel {
 			t.Errorf("%s sees Cancel: %v, want %v", tc.who, got, tc.cancel)
 		}
-		if got := d.Find(`form[action="` + page + `/resubmit"]`).Length() == 1; got != tc.resubmit {
+		if got := d.Find(`form[action="`+page+`/resubmit"]`).Length() == 1; got != tc.resubmit {
 			t.Errorf("%s sees Resubmit: %v, want %v", tc.who, got, tc.resubmit)
 		}
 		if tc.cancelStatus != 0 {

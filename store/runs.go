@@ -16,11 +16,17 @@ func errNoRun(id string) error {
 	return compute.NotFoundf("runId", "Run '%s' was not found.", id)
 }
 
-// runCols are the columns scanRun reads, in order.
-const runCols = `r.seq, r.id, r.kind, r.experiment_id, e.name, r.display_name, r.status, r.status_reason, r.target,
+// runCols are the columns scanRun reads, in order; runListCols are the
+// same for lists, with the environment and the run configuration (which
+// can be large) left out.
+const (
+	runColsHead = `r.seq, r.id, r.kind, r.experiment_id, e.name, r.display_name, r.status, r.status_reason, r.target,
 	r.parent_id, r.submitted_by, r.submitted_by_id, r.created_at, r.started_at, r.ended_at, r.script, r.arguments,
-	r.node_count, r.max_duration_ms, r.snapshot_id, r.git, r.environment, r.run_config, r.handle_backend,
-	r.handle_id, r.attempt, r.error`
+	r.node_count, r.max_duration_ms, r.snapshot_id, r.git, `
+	runColsTail = `, r.handle_backend, r.handle_id, r.attempt, r.error`
+	runCols     = runColsHead + `r.environment, r.run_config` + runColsTail
+	runListCols = runColsHead + `'{}', ''` + runColsTail
+)
 
 // runFrom is the FROM clause matching runCols.
 const runFrom = ` FROM runs r JOIN experiments e ON e.id = r.experiment_id`

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -85,7 +84,8 @@ func statusNames() string {
 }
 
 // ListRuns returns one page of the runs matching f, newest first, with their
-// latest metrics (not params, tags or history). Paging is by key: pass the
+// latest metrics (not params, tags, history, environment or run
+// configuration). Paging is by key: pass the
 // returned Next as f.After for the next page, which costs the same however
 // deep the page; f.Offset is also honoured when After is 0. An unknown
 // status or a bad page size is a compute.ErrInvalid.
@@ -119,11 +119,18 @@ func (s *Store) ListRuns(ctx context.Context, f compute.RunFilter) (compute.RunP
 		if f.After > 0 {
 			offset = 0
 		}
-		// One row more than asked tells whether another page follows. The
-		// page is chosen on runs alone (an index or the table's own key),
-		// and only its rows are joined, so skipped rows cost no join.
-		rows, err := tx.QueryContext(ctx, `SELECT `+runCols+runFrom+` WHERE r.seq IN (SELECT r.seq FROM runs r`+where+
-			` ORDER BY r.seq DESC LIMIT ? OFFSET ?) ORDER BY r.seq DESC`, append(args, limit+1, offset)...)
+		// One row more than asked tells whether another page follows. With
+		// an offset, the page is chosen on runs alone (an index or the
+		// table's own key) and only its rows are joined, so skipped rows
+		// cost no join.
+		q := `SELECT ` + runListCols + runFrom + where + ` ORDER BY r.seq DESC LIMIT ?`
+		args = append(args, limit+1)
+		if offset > 0 {
+			q = `SELECT ` + runListCols + runFrom + ` WHERE r.seq IN (SELECT r.seq FROM runs r` + where +
+				` ORDER BY r.seq DESC LIMIT ? OFFSET ?) ORDER BY r.seq DESC`
+			args = append(args, offset)
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -179,12 +186,13 @@ func fillLatestMetrics(ctx context.Context, tx *sql.Tx, bySeq map[int64]*compute
 	for _, r := range bySeq {
 		r.Metrics = map[string]float64{}
 	}
-	ids, err := json.Marshal(slices.Collect(maps.Keys(bySeq)))
-	if err != nil {
-		return err
+	seqs := slices.Sorted(maps.Keys(bySeq))
+	args := make([]any, len(seqs))
+	for i, seq := range seqs {
+		args[i] = seq
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT run_seq, key, value FROM metrics_latest
-		WHERE run_seq IN (SELECT value FROM json_each(?))`, string(ids))
+		WHERE run_seq IN (`+placeholders(len(seqs))+`)`, args...)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,10 @@ type RunPageQuery struct {
 	// Filter narrows the list; its paging fields (After, Offset, Limit) are
 	// ignored.
 	Filter compute.RunFilter
+	// Submitter keeps the runs whose submitter has this display name, as
+	// the list shows it (an index serves it; Filter.SubmittedBy also
+	// matches user IDs, which needs a scan).
+	Submitter string
 	// Sort is one of RunSortKeys ("" = created); Desc sorts high to low
 	// (newest first for created).
 	Sort string
@@ -78,6 +83,7 @@ type runCursor struct {
 	value string
 }
 
+// String encodes the cursor for a URL: direction, seq, base64 of the value.
 func (c runCursor) String() string {
 	dir := "n"
 	if c.back {
@@ -130,7 +136,7 @@ func (s *Store) RunsPage(ctx context.Context, q RunPageQuery) (RunPageResult, er
 	var out RunPageResult
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		out = RunPageResult{}
-		where, args, empty, err := runListQuery(ctx, tx, q.Filter)
+		where, args, empty, err := pageWhere(ctx, tx, q)
 		if err != nil || empty {
 			return err
 		}
@@ -142,42 +148,51 @@ func (s *Store) RunsPage(ctx context.Context, q RunPageQuery) (RunPageResult, er
 		if desc {
 			cmp, dir = "<", "DESC"
 		}
-		if q.Cursor != "" {
-			term := "r.seq " + cmp + " ?"
-			targs := []any{cur.seq}
-			if col != "" {
-				term = "(" + col + ", r.seq) " + cmp + " (?, ?)"
-				targs = []any{cur.value, cur.seq}
-			}
-			if where == "" {
-				where = " WHERE " + term
-			} else {
-				where += " AND " + term
-			}
-			args = append(args, targs...)
-		}
 		order := " ORDER BY r.seq " + dir
 		if col != "" {
 			order = " ORDER BY " + col + " " + dir + ", r.seq " + dir
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+runCols+runFrom+where+order+` LIMIT ?`, append(args, limit+1)...)
-		if err != nil {
-			return err
+		and := func(term string) string {
+			if where == "" {
+				return " WHERE " + term
+			}
+			return where + " AND " + term
 		}
-		defer rows.Close()
 		type keyed struct {
 			seq int64
 			run *compute.Run
 		}
 		var got []keyed
-		for rows.Next() {
-			seq, r, err := scanRun(rows)
+		query := func(w string, a []any, n int) error {
+			rows, err := tx.QueryContext(ctx, `SELECT `+runCols+runFrom+w+order+` LIMIT ?`, append(a, n)...)
 			if err != nil {
 				return err
 			}
-			got = append(got, keyed{seq, r})
+			defer rows.Close()
+			for rows.Next() {
+				seq, r, err := scanRun(rows)
+				if err != nil {
+					return err
+				}
+				got = append(got, keyed{seq, r})
+			}
+			return rows.Close()
 		}
-		if err := rows.Close(); err != nil {
+		switch {
+		case q.Cursor == "":
+			err = query(where, args, limit+1)
+		case col == "":
+			err = query(and("r.seq "+cmp+" ?"), append(slices.Clone(args), cur.seq), limit+1)
+		default:
+			// The rest of the cursor's value, then the values after it: two
+			// exact index ranges, where one "(col, seq) > (?, ?)" would scan
+			// every row of the cursor's value from its start.
+			err = query(and(col+" = ? AND r.seq "+cmp+" ?"), append(slices.Clone(args), cur.value, cur.seq), limit+1)
+			if err == nil && len(got) <= limit {
+				err = query(and(col+" "+cmp+" ?"), append(slices.Clone(args), cur.value), limit+1-len(got))
+			}
+		}
+		if err != nil {
 			return err
 		}
 		more := len(got) > limit
@@ -213,4 +228,55 @@ func (s *Store) RunsPage(ctx context.Context, q RunPageQuery) (RunPageResult, er
 		return RunPageResult{}, wrapErr("list runs", "", err)
 	}
 	return out, nil
+}
+
+// pageWhere is the WHERE clause of a page query: the filter's, and the
+// submitter's display name.
+func pageWhere(ctx context.Context, tx *sql.Tx, q RunPageQuery) (string, []any, bool, error) {
+	where, args, empty, err := runListQuery(ctx, tx, q.Filter)
+	if err != nil || empty || q.Submitter == "" {
+		return where, args, empty, err
+	}
+	if where == "" {
+		where = " WHERE r.submitted_by = ?"
+	} else {
+		where += " AND r.submitted_by = ?"
+	}
+	return where, append(args, q.Submitter), false, nil
+}
+
+// CountRunsPage returns how many runs a page query's filters match (the
+// sort, cursor and page size are ignored). All runs, or the runs of one
+// experiment, are read from the experiments' run counts (CreateRuns keeps
+// them; runs are never deleted), so the lists polled most often count
+// nothing; other filters count their index range.
+func (s *Store) CountRunsPage(ctx context.Context, q RunPageQuery) (int, error) {
+	var n int
+	only := q.Filter
+	only.Experiment, only.After, only.Offset, only.Limit = "", 0, 0, 0
+	kept := q.Submitter == "" && only.Target == "" && only.Parent == "" && only.SubmittedBy == "" && len(only.Statuses) == 0 &&
+		only.Since.IsZero() && only.Until.IsZero() && !only.ActiveOnly && only.Kind == ""
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if kept {
+			if q.Filter.Experiment == "" {
+				return tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(run_count), 0) FROM experiments`).Scan(&n)
+			}
+			err := tx.QueryRowContext(ctx, `SELECT run_count FROM experiments WHERE name = ?`, q.Filter.Experiment).Scan(&n)
+			if errors.Is(err, sql.ErrNoRows) {
+				n = 0
+				return nil
+			}
+			return err
+		}
+		where, args, empty, err := pageWhere(ctx, tx, q)
+		if err != nil || empty {
+			n = 0
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs r`+where, args...).Scan(&n)
+	})
+	if err != nil {
+		return 0, wrapErr("count runs", "", err)
+	}
+	return n, nil
 }

@@ -121,6 +121,18 @@ func TestRunsPageFiltersAndErrors(t *testing.T) {
 	if err != nil || n != len(p.Runs) {
 		t.Fatalf("count %d (%v), page %d", n, err, len(p.Runs))
 	}
+	for _, f := range []compute.RunFilter{{}, {Experiment: "other"}, {Experiment: "nope"}, {Target: "gpu"}} {
+		want, err := s.CountRuns(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.CountRunsPage(ctx, RunPageQuery{Filter: f}); err != nil || got != want {
+			t.Errorf("CountRunsPage(%+v) = %d (%v), CountRuns says %d", f, got, err, want)
+		}
+	}
+	if n, err := s.CountRunsPage(ctx, RunPageQuery{Submitter: "bob", Filter: compute.RunFilter{Target: "local"}}); err != nil || n != 3 {
+		t.Errorf("bob on local: %d (%v), want 3", n, err)
+	}
 	if p, err := s.RunsPage(ctx, RunPageQuery{Filter: compute.RunFilter{Experiment: "nope"}}); err != nil || len(p.Runs) != 0 {
 		t.Fatalf("unknown experiment: %d runs, %v", len(p.Runs), err)
 	}

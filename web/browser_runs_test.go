@@ -178,15 +178,14 @@ func TestBrowserSubmitRunAndWatchIt(t *testing.T) {
 	shot(t, ctx, "run-completed")
 
 	// A phone: 390 px wide, no page-level sideways scroll.
-	for _, page := range []string{loc, env.URL + "/runs", env.URL + "/runs/new", env.URL + "/experiments/browser-exp"} {
+	for i, page := range []string{loc, env.URL + "/runs", env.URL + "/runs/new", env.URL + "/experiments/browser-exp"} {
 		step("narrow "+page, chromedp.EmulateViewport(390, 844), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 		if err != nil || w > 390 {
-			shot(t, ctx, "narrow")
 			t.Errorf("%s is %d px wide at 390 px (%v)", page, w, err)
 		}
+		shot(t, ctx, []string{"run", "runs", "submit", "experiment"}[i]+"-390")
 	}
-	shot(t, ctx, "experiment-390")
 	for _, p := range problems.all() {
 		if strings.Contains(p, "Content Security Policy") || strings.HasPrefix(p, "exception") {
 			t.Errorf("the browser reported: %s", p)

@@ -37,7 +37,7 @@ type RunsFilterVM struct {
 // RunsTableVM is one page of runs; htmx polls and swaps it whole.
 type RunsTableVM struct {
 	Rows     []RunRowVM
-	Total    int
+	Total    int // -1 when not counted (filters that combine)
 	From, To int // 1-based positions of the rows shown
 	// Filtered is true when a filter is set: an empty list then says that
 	// nothing matches rather than that there are no runs.
