@@ -13,6 +13,11 @@ const (
 	RoleDataScientist   Role = 20 // submits and cancels runs, uses instances assigned to them
 	RoleComputeOperator Role = 30 // creates, attaches, starts, stops and deletes compute
 	RoleAdmin           Role = 40 // everything, including the audit log
+
+	// RoleComputeUser is held by nobody: it is what a route needs when a
+	// DataScientist (for their own instance) and a ComputeOperator (for any)
+	// may both act, the handler checking the object.
+	RoleComputeUser Role = 25
 )
 
 // String is the role's name as the token's roles claim spells it.
@@ -26,6 +31,8 @@ func (r Role) String() string {
 		return "ComputeOperator"
 	case RoleAdmin:
 		return "Admin"
+	case RoleComputeUser:
+		return "DataScientist or ComputeOperator"
 	}
 	return "None"
 }
@@ -51,8 +58,26 @@ type User struct {
 	RunID string
 }
 
-// Can reports whether the user's role is at least want.
-func (u *User) Can(want Role) bool { return u != nil && u.Role >= want }
+// Can reports whether the user's role includes want (see Role.Includes).
+func (u *User) Can(want Role) bool { return u != nil && u.Role.Includes(want) }
+
+// Includes reports whether a user with role r may do what a route or action
+// that needs want allows. The roles are not a ladder (security.md §5): a
+// DataScientist and a ComputeOperator both include Reader, Admin includes
+// everything, but neither of the two middle roles includes the other — an
+// operator manages compute but submits no runs, a data scientist runs work
+// but creates no compute.
+func (r Role) Includes(want Role) bool {
+	switch {
+	case want == RoleNone || r == RoleAdmin:
+		return true
+	case want == RoleReader:
+		return r == RoleReader || r == RoleDataScientist || r == RoleComputeOperator
+	case want == RoleComputeUser:
+		return r == RoleDataScientist || r == RoleComputeOperator
+	}
+	return r == want
+}
 
 type userKey struct{}
 

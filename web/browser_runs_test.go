@@ -151,7 +151,7 @@ func TestBrowserSubmitRunAndWatchIt(t *testing.T) {
 	}
 	step("fill in the run",
 		chromedp.SendKeys(chromedp.ID("experiment"), "browser-exp"),
-		chromedp.SetValue(chromedp.ID("arguments"), "--sleep\n3"))
+		chromedp.SetValue(chromedp.ID("arguments"), "--sleep\n4.5"))
 	shot(t, ctx, "submit-form")
 	step("submit", chromedp.Click(chromedp.ID("submit-run")), chromedp.WaitVisible(chromedp.CSS(`[data-testid=run-status]`)))
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
@@ -162,6 +162,13 @@ func TestBrowserSubmitRunAndWatchIt(t *testing.T) {
 	step("mark the page", chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
 	poll("the log streams while the script runs",
 		`document.querySelector('[data-testid=run-status] [data-state]').dataset.state === 'Running' && document.getElementById('run-log').textContent.includes('epoch 0')`, 30*time.Second)
+	// The status part polls every second; a keyboard user on Cancel keeps
+	// their focus across the swaps.
+	step("focus Cancel", chromedp.Focus(chromedp.ID("cancel-run")))
+	time.Sleep(1500 * time.Millisecond)
+	if id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ''`)); err != nil || id != "cancel-run" {
+		t.Errorf("after the status part refreshed, focus is on %q (%v), not Cancel", id, err)
+	}
 	poll("the run completes on the page",
 		`document.querySelector('[data-testid=run-status] [data-state]').dataset.state === 'Completed'`, 60*time.Second)
 	poll("the accuracy chart appears with its three points",

@@ -37,9 +37,10 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/computes", Role: compute.RoleReader, Handler: w(h.ComputeList)},
 		{Method: "GET", Pattern: "/computes/attach", Role: compute.RoleComputeOperator, Handler: w(h.AttachIndex)},
 		{Method: "GET", Pattern: "/computes/{name}", Role: compute.RoleReader, Handler: w(h.ComputeDetails)},
-		// Start/stop/restart need DataScientist (and the instance's owner);
-		// delete/detach check ComputeOperator in the handler.
-		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: compute.RoleDataScientist, Handler: w(h.ComputeAction)},
+		// Start/stop/restart: an operator, or the instance's assigned data
+		// scientist (checked per object in the handler); delete/detach:
+		// ComputeOperator, checked in the handler.
+		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: compute.RoleComputeUser, Handler: w(h.ComputeAction)},
 
 		// JSON API (Azure Resource Manager shape).
 		{Method: "GET", Pattern: "/api/v1/computes", Role: compute.RoleReader, Handler: w(h.APIListComputes)},
@@ -47,7 +48,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "PUT", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIPutCompute)},
 		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIDeleteCompute)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: compute.RoleReader, Handler: w(h.APIListNodes)},
-		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleDataScientist, Handler: w(h.APIPower)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleComputeUser, Handler: w(h.APIPower)}, // per object, as above
 	}
 	rs = append(rs, identityRoutes(h)...)
 	rs = append(rs, runRoutes(h)...)

@@ -23,8 +23,12 @@ var publicRoutes = []string{
 	"GET /auth/callback",
 }
 
-// definedRoles are the roles a route may require (security.md §5).
+// definedRoles are the roles users hold (security.md §5).
 var definedRoles = []compute.Role{compute.RoleReader, compute.RoleDataScientist, compute.RoleComputeOperator, compute.RoleAdmin}
+
+// requirableRoles are what a route may require: a held role, or
+// RoleComputeUser (DataScientist or ComputeOperator, object checked in the handler).
+var requirableRoles = append([]compute.Role{compute.RoleComputeUser}, definedRoles...)
 
 var paramPattern = regexp.MustCompile(`\{([^}:]+)(:[^}]*)?\}`)
 
@@ -66,7 +70,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 			}
 			continue
 		}
-		if !slices.Contains(definedRoles, rt.Role) {
+		if !slices.Contains(requirableRoles, rt.Role) {
 			t.Errorf("%s: role %d is not a defined role", key, rt.Role)
 			continue
 		}
@@ -80,9 +84,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 			for _, role := range definedRoles {
 				status, body, _ := webtest.Do(t, noRedirect, rt.Method, env.URL+path, nil, map[string]string{"Authorization": "Bearer " + tokens[role]})
 				switch {
-				case role < rt.Role && status != http.StatusForbidden:
+				case !role.Includes(rt.Role) && status != http.StatusForbidden:
 					t.Errorf("%s: %d, want 403 (route needs %s)", role, status, rt.Role)
-				case role >= rt.Role && (status == http.StatusForbidden || status == http.StatusUnauthorized):
+				case role.Includes(rt.Role) && (status == http.StatusForbidden || status == http.StatusUnauthorized):
 					t.Errorf("%s: %d, want neither 401 nor 403 (route needs %s): %.200s", role, status, rt.Role, body)
 				}
 			}
@@ -107,7 +111,7 @@ func TestRoleMatrixOfComputeActions(t *testing.T) {
 		"POST /computes/new/cluster":           compute.RoleComputeOperator,
 		"POST /computes/new/instance":          compute.RoleComputeOperator,
 		"POST /computes/attach/virtualmachine": compute.RoleComputeOperator,
-		"POST /computes/{name}/{action}":       compute.RoleDataScientist, // start/stop/restart; delete/detach need ComputeOperator in the handler
+		"POST /computes/{name}/{action}":       compute.RoleComputeUser, // per object in the handler: power needs the assigned user or an operator, delete/detach an operator
 		"GET /audit":                           compute.RoleAdmin,
 		"GET /audit/sessions":                  compute.RoleAdmin,
 		"POST /audit/sessions/{handle}/revoke": compute.RoleAdmin,
