@@ -57,6 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsList100k' -benchtime 2000x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'RunsPages100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/
 
 ## fuzz: a short run of every fuzz target

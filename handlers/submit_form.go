@@ -33,18 +33,8 @@ type formSubmit struct {
 	Target                string   `json:"target"`
 	NodeCount             *int     `json:"nodeCount,omitempty"`
 	MaxRunDurationSeconds *int64   `json:"maxRunDurationSeconds,omitempty"`
-	Environment           struct {
-		EnvironmentVariables map[string]string `json:"environmentVariables,omitempty"`
-		Python               struct {
-			InterpreterPath         string          `json:"interpreterPath,omitempty"`
-			UserManagedDependencies bool            `json:"userManagedDependencies"`
-			CondaDependencies       json.RawMessage `json:"condaDependencies,omitempty"`
-		} `json:"python"`
-		Docker struct {
-			Enabled   bool   `json:"enabled"`
-			BaseImage string `json:"baseImage,omitempty"`
-		} `json:"docker"`
-	} `json:"environment"`
+	// Environment has the API's shape, as a run reads back.
+	Environment      apiEnvironment  `json:"environment"`
 	RunConfiguration json.RawMessage `json:"runConfiguration,omitempty"`
 }
 
@@ -106,19 +96,11 @@ func (h *Handlers) SubmitForm(w http.ResponseWriter, r *http.Request) error {
 // kept; nothing is created unless all is well (an uploaded snapshot is
 // kept, so fixing a field does not mean uploading again).
 func (h *Handlers) SubmitPost(w http.ResponseWriter, r *http.Request) error {
-	if err := require(r, compute.RoleDataScientist); err != nil {
+	st, up, err := h.openSubmit(w, r)
+	if err != nil {
 		return err
 	}
-	st := &submitState{errs: &compute.ValidationError{}}
-	v, up, err := h.readSubmit(w, r)
 	defer up.Close()
-	if formErr(err, st.errs) != nil {
-		return err
-	}
-	if v == nil {
-		v = url.Values{}
-	}
-	st.v = v
 	if len(st.errs.Fields) > 0 {
 		// The form could not be read to its end: say why, and only that.
 		return h.renderSubmit(w, r, http.StatusUnprocessableEntity, st)
@@ -144,20 +126,12 @@ func (h *Handlers) SubmitPost(w http.ResponseWriter, r *http.Request) error {
 // as a folder or an archive is chosen: the snapshot is made and the source
 // part of the form comes back with the script list filled from it.
 func (h *Handlers) SubmitUpload(w http.ResponseWriter, r *http.Request) error {
-	if err := require(r, compute.RoleDataScientist); err != nil {
+	st, up, err := h.openSubmit(w, r)
+	if err != nil {
 		return err
 	}
-	st := &submitState{errs: &compute.ValidationError{}}
-	v, up, err := h.readSubmit(w, r)
 	defer up.Close()
-	if formErr(err, st.errs) != nil {
-		return err
-	}
-	if v == nil {
-		v = url.Values{}
-	}
-	st.v = v
-	if !up.hasSource() && v.Get("snapshotId") == "" {
+	if !up.hasSource() && st.v.Get("snapshotId") == "" {
 		st.errs.Add("source", "Choose a folder, or a .zip or .tar.gz of it.")
 	} else {
 		h.takeSource(r, up, st)
@@ -167,6 +141,25 @@ func (h *Handlers) SubmitUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	// htmx swaps only 2xx answers: problems are shown in the part itself.
 	return h.render(w, r, http.StatusOK, pages.SubmitSource(h.sourceVM(st)))
+}
+
+// openSubmit checks the role and reads a submit form: its values, what it
+// uploaded, and the problems reading it (on their fields).
+func (h *Handlers) openSubmit(w http.ResponseWriter, r *http.Request) (*submitState, *uploadSpool, error) {
+	if err := require(r, compute.RoleDataScientist); err != nil {
+		return nil, nil, err
+	}
+	st := &submitState{errs: &compute.ValidationError{}}
+	v, up, err := h.readSubmit(w, r)
+	if err := formErr(err, st.errs); err != nil {
+		up.Close()
+		return nil, nil, err
+	}
+	if v == nil {
+		v = url.Values{}
+	}
+	st.v = v
+	return st, up, nil
 }
 
 // formErr records a problem reading the form on its field; other errors

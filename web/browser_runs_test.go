@@ -17,25 +17,23 @@ import (
 	"github.com/trainyard/trainyard/web/webtest"
 )
 
-// browserTrainPy is the acceptance check's training script: it POSTs an
-// accuracy per epoch to the tracking API (MLFLOW_TRACKING_URI with
-// MLFLOW_TRACKING_TOKEN), prints, and writes outputs/argv.json.
+// browserTrainPy trains nothing but reports like a training script: an
+// accuracy per epoch POSTed to the tracking API (MLFLOW_TRACKING_URI,
+// MLFLOW_TRACKING_TOKEN, as the acceptance check's train.py does), a line
+// per epoch on stdout, and outputs/argv.json.
 const browserTrainPy = `import json, os, sys, time, urllib.request
-def post(path, body):
-    req = urllib.request.Request(os.environ["MLFLOW_TRACKING_URI"].rstrip("/") + "/api/2.0/mlflow/" + path,
-        data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("MLFLOW_TRACKING_TOKEN", "")})
-    urllib.request.urlopen(req, timeout=10).read()
-rid = os.environ["MLFLOW_RUN_ID"]
-args = sys.argv[1:]
-sleep = float(args[args.index("--sleep") + 1]) if "--sleep" in args else 0
+endpoint = os.environ["MLFLOW_TRACKING_URI"].rstrip("/") + "/api/2.0/mlflow/runs/log-metric"
+headers = {"Content-Type": "application/json", "Authorization": "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]}
+argv = sys.argv[1:]
+pause = float(argv[argv.index("--sleep") + 1]) / 3 if "--sleep" in argv else 0
 os.makedirs("outputs", exist_ok=True)
-open("outputs/argv.json", "w").write(json.dumps(args))
-for epoch in range(3):
-    acc = [0.81, 0.88, 0.93][epoch]
-    print("epoch %d accuracy %.2f" % (epoch, acc), flush=True)
-    post("runs/log-metric", {"run_id": rid, "key": "accuracy", "value": acc, "timestamp": int(time.time() * 1000), "step": epoch})
-    time.sleep(sleep / 3)
+with open("outputs/argv.json", "w") as out:
+    json.dump(argv, out)
+for step, acc in enumerate([0.81, 0.88, 0.93]):
+    print("epoch %d accuracy %.2f" % (step, acc), flush=True)
+    point = {"run_id": os.environ["MLFLOW_RUN_ID"], "key": "accuracy", "value": acc, "step": step, "timestamp": int(time.time() * 1000)}
+    urllib.request.urlopen(urllib.request.Request(endpoint, json.dumps(point).encode(), headers, method="POST"), timeout=10).read()
+    time.sleep(pause)
 print("done training", flush=True)
 `
 

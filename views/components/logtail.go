@@ -12,10 +12,16 @@ type LogFollow struct {
 	Message string
 }
 
-// oobAttr marks an element for htmx's out-of-band swap when oob is true.
-func oobAttr(oob bool) templ.Attributes {
-	if oob {
-		return templ.Attributes{"hx-swap-oob": "true"}
+// followAttrs are the poller's attributes: while active it GETs its URL
+// every second and appends the answer to the log (scrolled to the end);
+// oob marks it for htmx's out-of-band swap in a poll's answer.
+func followAttrs(logID string, f LogFollow, oob bool) templ.Attributes {
+	a := templ.Attributes{"data-active": "false"}
+	if f.Active {
+		a = templ.Attributes{"data-active": "true", "hx-get": f.URL, "hx-trigger": "every 1s", "hx-target": "#" + logID, "hx-swap": "beforeend scroll:bottom"}
 	}
-	return templ.Attributes{}
+	if oob {
+		a["hx-swap-oob"] = "true"
+	}
+	return a
 }
