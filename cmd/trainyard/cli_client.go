@@ -169,26 +169,7 @@ const maxPages = 1000
 
 // listComputes fetches every page of the compute list.
 func (c *apiClient) listComputes(ctx context.Context) ([]json.RawMessage, error) {
-	var all []json.RawMessage
-	next := c.base.String() + computesPath
-	for page := 0; next != "" && page < maxPages; page++ {
-		resp, err := c.doURL(ctx, http.MethodGet, next, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		var body struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"nextLink"`
-		}
-		if err := resp.decode(&body); err != nil {
-			return nil, err
-		}
-		all = append(all, body.Value...)
-		if next, err = c.nextPage(next, body.NextLink); err != nil {
-			return nil, err
-		}
-	}
-	return all, nil
+	return c.listAll(ctx, computesPath, nil, 0)
 }
 
 // listNodes fetches every page of a compute's nodes.

@@ -379,19 +379,25 @@ func (c *cli) getRun(api *apiClient, id, exp string) (*response, runInfo, error)
 	return resp, r, nil
 }
 
-func (c *cli) runShow(args []string) error {
-	var id, exp, out string
-	f := newFlagSet("trainyard run show", "-r RUN_ID [-o json|table]",
-		"Show one run: status (with its reason), target, script and arguments, times, snapshot and git information, the latest value of each metric, parameters, tags, and the error of a failed run.")
+// runArgs parses the flags of a verb that names one run (-r, -e, -o) and
+// connects to the server.
+func (c *cli) runArgs(args []string, name, help string) (api *apiClient, id, exp, out string, err error) {
+	f := newFlagSet("trainyard run "+name, "-r RUN_ID [-o json|table]", help)
 	runIDFlags(f, &id, &exp)
 	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
+	if err = f.Parse(args, c.stdout); err != nil {
+		return nil, "", "", "", err
 	}
-	if err := f.Require("run", id); err != nil {
-		return err
+	if err = f.Require("run", id); err != nil {
+		return nil, "", "", "", err
 	}
-	api, err := c.client()
+	api, err = c.client()
+	return api, id, exp, out, err
+}
+
+func (c *cli) runShow(args []string) error {
+	api, id, exp, out, err := c.runArgs(args, "show",
+		"Show one run: status (with its reason), target, script and arguments, times, snapshot and git information, the latest value of each metric, parameters, tags, and the error of a failed run.")
 	if err != nil {
 		return err
 	}
@@ -406,18 +412,8 @@ func (c *cli) runShow(args []string) error {
 }
 
 func (c *cli) runCancel(args []string) error {
-	var id, exp, out string
-	f := newFlagSet("trainyard run cancel", "-r RUN_ID [-o json|table]",
+	api, id, exp, out, err := c.runArgs(args, "cancel",
 		"Cancel a run: it goes to CancelRequested, then Canceled once its processes are gone. Cancelling a run that has ended is an error.")
-	runIDFlags(f, &id, &exp)
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("run", id); err != nil {
-		return err
-	}
-	api, err := c.client()
 	if err != nil {
 		return err
 	}
