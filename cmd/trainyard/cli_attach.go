@@ -29,28 +29,16 @@ Run 'trainyard computetarget attach <type> --help' for its flags.
 `
 
 func (c *cli) attach(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, attachUsage)
-		return usagef("", "attach needs a type: remote, hdinsight, databricks, adla, batch or slurm")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, attachUsage)
-		return nil
-	case "remote":
-		return c.attachSSH(compute.KindVirtualMachine, args[1:])
-	case "hdinsight":
-		return c.attachSSH(compute.KindHDInsight, args[1:])
-	case "databricks":
-		return c.attachDatabricks(args[1:])
-	case "adla":
-		return c.attachAccount(compute.KindDataLakeAnalytics, args[1:])
-	case "batch":
-		return c.attachAccount(compute.KindBatch, args[1:])
-	case "slurm":
-		return c.attachSlurm(args[1:])
-	}
-	return usagef("trainyard computetarget attach --help", "cannot attach %q: the types are remote, hdinsight, databricks, adla, batch and slurm", args[0])
+	return c.dispatchVerb(args, attachUsage, "attach needs a type: remote, hdinsight, databricks, adla, batch or slurm", func(verb string) string {
+		return fmt.Sprintf("cannot attach %q: the types are remote, hdinsight, databricks, adla, batch and slurm", verb)
+	}, "trainyard computetarget attach --help", map[string]func([]string) error{
+		"remote":     func(a []string) error { return c.attachSSH(compute.KindVirtualMachine, a) },
+		"hdinsight":  func(a []string) error { return c.attachSSH(compute.KindHDInsight, a) },
+		"databricks": c.attachDatabricks,
+		"adla":       func(a []string) error { return c.attachAccount(compute.KindDataLakeAnalytics, a) },
+		"batch":      func(a []string) error { return c.attachAccount(compute.KindBatch, a) },
+		"slurm":      c.attachSlurm,
+	})
 }
 
 // attachSSH attaches a VM (attach remote) or an HDInsight cluster.

@@ -42,32 +42,20 @@ Run 'trainyard computetarget <command> --help' for a command's flags.
 
 // computetarget dispatches the computetarget verbs.
 func (c *cli) computetarget(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, computetargetUsage)
-		return usagef("", "computetarget needs a command")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, computetargetUsage)
-		return nil
-	case "create":
-		return c.create(args[1:])
-	case "attach":
-		return c.attach(args[1:])
-	case "list":
-		return c.list(args[1:])
-	case "show":
-		return c.show(args[1:])
-	case "delete":
-		return c.remove(args[1:], "Delete")
-	case "detach":
-		return c.remove(args[1:], "Detach")
-	case "start", "stop", "restart":
-		return c.power(args[0], args[1:])
-	case "list-nodes":
-		return c.listNodes(args[1:])
-	}
-	return usagef("trainyard computetarget --help", "unknown command %q for trainyard computetarget", args[0])
+	return c.dispatchVerb(args, computetargetUsage, "computetarget needs a command", func(verb string) string {
+		return fmt.Sprintf("unknown command %q for trainyard computetarget", verb)
+	}, "trainyard computetarget --help", map[string]func([]string) error{
+		"create":     c.create,
+		"attach":     c.attach,
+		"list":       c.list,
+		"show":       c.show,
+		"delete":     func(a []string) error { return c.remove(a, "Delete") },
+		"detach":     func(a []string) error { return c.remove(a, "Detach") },
+		"start":      func(a []string) error { return c.power("start", a) },
+		"stop":       func(a []string) error { return c.power("stop", a) },
+		"restart":    func(a []string) error { return c.power("restart", a) },
+		"list-nodes": c.listNodes,
+	})
 }
 
 // client builds the API client from the environment.

@@ -21,20 +21,12 @@ Run 'trainyard computetarget create <type> --help' for its flags.
 `
 
 func (c *cli) create(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, createUsage)
-		return usagef("", "create needs a type: amlcompute or computeinstance")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, createUsage)
-		return nil
-	case "amlcompute":
-		return c.createCluster(args[1:])
-	case "computeinstance":
-		return c.createInstance(args[1:])
-	}
-	return usagef("trainyard computetarget create --help", "cannot create %q: the types are amlcompute and computeinstance", args[0])
+	return c.dispatchVerb(args, createUsage, "create needs a type: amlcompute or computeinstance", func(verb string) string {
+		return fmt.Sprintf("cannot create %q: the types are amlcompute and computeinstance", verb)
+	}, "trainyard computetarget create --help", map[string]func([]string) error{
+		"amlcompute":      c.createCluster,
+		"computeinstance": c.createInstance,
+	})
 }
 
 func (c *cli) createCluster(args []string) error {

@@ -23,20 +23,12 @@ Run 'trainyard experiment <command> --help' for a command's flags.
 
 // experiment dispatches the experiment verbs.
 func (c *cli) experiment(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, experimentUsage)
-		return usagef("", "experiment needs a command")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, experimentUsage)
-		return nil
-	case "create":
-		return c.experimentCreate(args[1:])
-	case "list":
-		return c.experimentList(args[1:])
-	}
-	return usagef("trainyard experiment --help", "unknown command %q for trainyard experiment", args[0])
+	return c.dispatchVerb(args, experimentUsage, "experiment needs a command", func(verb string) string {
+		return fmt.Sprintf("unknown command %q for trainyard experiment", verb)
+	}, "trainyard experiment --help", map[string]func([]string) error{
+		"create": c.experimentCreate,
+		"list":   c.experimentList,
+	})
 }
 
 // experimentInfo is an experiment as the API returns it.

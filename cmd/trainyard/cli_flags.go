@@ -211,3 +211,22 @@ func wrap(text string, width int) string {
 	}
 	return b.String()
 }
+
+// dispatchVerb runs the verb named by args[0] from verbs. With no verb it
+// prints usage on stderr and fails with missing; help prints usage on
+// stdout; an unknown verb fails with unknown(verb), pointing at helpCmd.
+func (c *cli) dispatchVerb(args []string, usage, missing string, unknown func(verb string) string, helpCmd string, verbs map[string]func([]string) error) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usage)
+		return usagef("", "%s", missing)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(c.stdout, usage)
+		return nil
+	}
+	if run, ok := verbs[args[0]]; ok {
+		return run(args[1:])
+	}
+	return usagef(helpCmd, "%s", unknown(args[0]))
+}

@@ -34,18 +34,11 @@ Run 'trainyard folder attach --help' for its flags.
 
 // folder dispatches the folder verbs.
 func (c *cli) folder(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, folderUsage)
-		return usagef("", "folder needs a command")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, folderUsage)
-		return nil
-	case "attach":
-		return c.folderAttach(args[1:])
-	}
-	return usagef("trainyard folder --help", "unknown command %q for trainyard folder", args[0])
+	return c.dispatchVerb(args, folderUsage, "folder needs a command", func(verb string) string {
+		return fmt.Sprintf("unknown command %q for trainyard folder", verb)
+	}, "trainyard folder --help", map[string]func([]string) error{
+		"attach": c.folderAttach,
+	})
 }
 
 func (c *cli) folderAttach(args []string) error {

@@ -47,26 +47,15 @@ Run 'trainyard run <command> --help' for a command's flags.
 
 // runCmd dispatches the run verbs.
 func (c *cli) runCmd(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(c.stderr, runUsage)
-		return usagef("", "run needs a command")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(c.stdout, runUsage)
-		return nil
-	case "submit-script":
-		return c.runSubmitScript(args[1:])
-	case "list":
-		return c.runList(args[1:])
-	case "show":
-		return c.runShow(args[1:])
-	case "cancel":
-		return c.runCancel(args[1:])
-	case "monitor-logs":
-		return c.runMonitorLogs(args[1:])
-	}
-	return usagef("trainyard run --help", "unknown command %q for trainyard run", args[0])
+	return c.dispatchVerb(args, runUsage, "run needs a command", func(verb string) string {
+		return fmt.Sprintf("unknown command %q for trainyard run", verb)
+	}, "trainyard run --help", map[string]func([]string) error{
+		"submit-script": c.runSubmitScript,
+		"list":          c.runList,
+		"show":          c.runShow,
+		"cancel":        c.runCancel,
+		"monitor-logs":  c.runMonitorLogs,
+	})
 }
 
 // parseArgs parses flags up to the first argument that is not a flag (or
