@@ -7,7 +7,7 @@ DATA    ?= ./data
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate css check bench deps chromium sklearn fuzz clean
+.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd fuzz clean
 
 ## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
 run:
@@ -17,7 +17,7 @@ build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
 
 ## test: everything CI runs: generated files fresh, gofmt, vet, the race-enabled suite (incl. the Chromium browser test)
-test: chromium sklearn check test-go
+test: chromium sklearn sshd check test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -46,6 +46,10 @@ check:
 ## chromium: the browser test's real browser (Debian's package)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## sshd: OpenSSH's server for the SSH backend's tests (they start their own sshd on loopback)
+sshd:
+	@test -x /usr/sbin/sshd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
 ## sklearn: Debian's scikit-learn for the real training test (TestRunSklearnDigits runs /usr/bin/python3)
 sklearn:
