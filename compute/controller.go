@@ -168,6 +168,10 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	var hk UntrustedHostKey
+	if errors.As(perr, &hk) {
+		return c.update(ctx, t.Name, func(cur *Target) { untrusted(cur, hk) })
+	}
 	return c.update(ctx, t.Name, func(cur *Target) {
 		if perr != nil {
 			cur.ProvisioningState = ProvisioningFailed
@@ -175,6 +179,10 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 			cur.LastOperation.Status = "Failed"
 			if cur.Instance != nil {
 				cur.Instance.State = InstanceCreateFailed
+			}
+			if cur.Attach != nil && t.Attach != nil && t.Attach.StatusMessage != "" {
+				cur.Attach.Checked = false
+				cur.Attach.StatusMessage = t.Attach.StatusMessage
 			}
 			return
 		}
@@ -189,8 +197,58 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 			cur.Attach.Checked = true
 			cur.Attach.StatusMessage = t.Attach.StatusMessage
 			cur.Attach.HostKeyFingerprint = t.Attach.HostKeyFingerprint
+			cur.Attach.PendingHostKeyFingerprint = ""
 		}
 	})
+}
+
+// untrusted records a host key the target presented that is not trusted.
+// A first key leaves the attach waiting for an operator's approval
+// (Unknown: settled, so the controller does not knock on the machine again
+// until the key is approved); a changed key makes the target Failed with the
+// warning, refusing all work until the new key is approved.
+func untrusted(cur *Target, hk UntrustedHostKey) {
+	fp, changed := hk.HostKeyPresented()
+	approve := fmt.Sprintf("trainyard computetarget approve-host-key -n %s --fingerprint %s", cur.Name, fp)
+	if cur.Attach != nil {
+		cur.Attach.PendingHostKeyFingerprint = fp
+	}
+	if changed {
+		msg := "host key changed: approve the new fingerprint " + fp + " once you have checked it (" + approve + "). " + hk.Error()
+		cur.ProvisioningState = ProvisioningFailed
+		cur.ProvisioningErrors = []string{msg}
+		cur.LastOperation.Status = "Failed"
+		if cur.Attach != nil {
+			cur.Attach.StatusMessage = msg
+		}
+		return
+	}
+	cur.ProvisioningState = ProvisioningUnknown
+	cur.ProvisioningErrors = nil
+	cur.LastOperation.Status = "Succeeded"
+	if cur.Attach != nil {
+		cur.Attach.Checked = false
+		cur.Attach.StatusMessage = "Host key " + fp + " not yet trusted: compare it with `ssh-keygen -lf` on the machine and approve it (" + approve + "). Nothing is sent to the machine until then."
+	}
+}
+
+// RefuseHostKey records that a target presented an untrusted host key while
+// it was in use (a run's submit met it): the target becomes Failed with the
+// warning until an operator approves the key.
+func (c *Controller) RefuseHostKey(ctx context.Context, name string, hk UntrustedHostKey) error {
+	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *Target) error {
+		if t.ProvisioningState.Transitional() {
+			return nil // the controller is at it; it meets the key itself
+		}
+		untrusted(t, hk)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update %s: %w", name, err)
+	}
+	c.cfg.OnChange(name)
+	c.Kick()
+	return nil
 }
 
 func (c *Controller) remove(ctx context.Context, t *Target, b Backend) error {

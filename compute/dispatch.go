@@ -66,6 +66,17 @@ type DispatcherConfig struct {
 	KickTargets func()
 	// LookPath finds a program on the server's PATH (default exec.LookPath).
 	LookPath func(string) (string, error)
+	// UntrustedHostKey is told when a submit met an SSH host key that is not
+	// the pinned one, so the target can refuse all work until an operator
+	// approves the key (Controller.RefuseHostKey); optional.
+	UntrustedHostKey func(ctx context.Context, target string, hk UntrustedHostKey)
+}
+
+// OutputFetcher is implemented by backends whose jobs run away from this
+// server (over SSH): FetchOutputs copies the job's ./outputs and ./logs into
+// localDir/outputs and localDir/logs. Checked with a type assertion.
+type OutputFetcher interface {
+	FetchOutputs(ctx context.Context, h Handle, localDir string) error
 }
 
 // Dispatcher carries runs through their statuses: NotStarted → Queued →
@@ -84,7 +95,15 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inflight map[string]bool // runs with a step under way
 	wg       sync.WaitGroup
+	// retryAt is when to try again an attached target that could not be
+	// reached at a submit: its queued runs wait until then instead of
+	// knocking on the machine every pass. In memory: a restart tries at once.
+	retryAt map[string]time.Time
 }
+
+// unreachableRetry is how long queued runs leave an unreachable attached
+// target alone before the next submit.
+const unreachableRetry = 5 * time.Second
 
 // NewDispatcher returns a dispatcher; call Run to start it.
 func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
@@ -106,7 +125,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.LookPath == nil {
 		cfg.LookPath = exec.LookPath
 	}
-	return &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}}
+	return &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, retryAt: map[string]time.Time{}}
 }
 
 // Kick asks for a pass now (after a submit or a cancel).
@@ -168,6 +187,9 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 		a := admit[r.ID]
 		if r.Status == RunQueued && !a.admit && r.StatusReason == a.reason {
 			continue // still waiting, and it already says why
+		}
+		if r.Status == RunQueued && d.backingOff(r.Target) {
+			continue // its machine was unreachable a moment ago
 		}
 		d.start(ctx, r, a)
 	}
@@ -252,6 +274,19 @@ func (d *Dispatcher) admissions(ctx context.Context, runs []*Run) map[string]adm
 		}
 	}
 	return out
+}
+
+// backingOff reports whether target was unreachable less than
+// unreachableRetry ago.
+func (d *Dispatcher) backingOff(target string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.retryAt[target]
+	if ok && time.Now().After(at) {
+		delete(d.retryAt, target)
+		return false
+	}
+	return ok
 }
 
 // start runs a step for a run unless one is under way for it.
@@ -383,7 +418,13 @@ func (d *Dispatcher) queued(ctx context.Context, r *Run, a admission) (*Run, err
 	case ProvisioningCreating, ProvisioningUpdating:
 		return d.setReason(ctx, r, fmt.Sprintf("waiting for compute %s to be ready (%s)", t.Name, t.ProvisioningState))
 	default:
-		return d.fail(ctx, r, fmt.Sprintf("compute %s is %s and cannot run jobs", t.Name, t.ProvisioningState))
+		why := ""
+		if len(t.ProvisioningErrors) > 0 {
+			why = ": " + t.ProvisioningErrors[0]
+		} else if t.Attach != nil && t.Attach.StatusMessage != "" {
+			why = ": " + t.Attach.StatusMessage
+		}
+		return d.fail(ctx, r, fmt.Sprintf("compute %s is %s and cannot run jobs%s", t.Name, t.ProvisioningState, why))
 	}
 	if !a.admit {
 		return d.setReason(ctx, r, a.reason)
@@ -487,9 +528,26 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 		MaxDuration: r.MaxRunDuration,
 	}
 	h, err := b.Submit(ctx, t, spec)
+	var hk UntrustedHostKey
 	switch {
+	case errors.As(err, &hk):
+		if d.cfg.UntrustedHostKey != nil {
+			d.cfg.UntrustedHostKey(context.WithoutCancel(ctx), t.Name, hk)
+		}
+		fp, changed := hk.HostKeyPresented()
+		what := "host key not approved yet"
+		if changed {
+			what = "host key changed"
+		}
+		return d.fail(ctx, r, fmt.Sprintf("%s: approve the new fingerprint %s on compute %s (trainyard computetarget approve-host-key) before running there. %s", what, fp, t.Name, err))
 	case errors.Is(err, ErrUnavailable):
 		reason := "waiting for a node: " + err.Error()
+		if t.Kind.IsAttached() {
+			reason = fmt.Sprintf("waiting for %s to be reachable: %v", t.Name, err)
+			d.mu.Lock()
+			d.retryAt[t.Name] = time.Now().Add(unreachableRetry)
+			d.mu.Unlock()
+		}
 		d.cfg.KickTargets()
 		return d.move(ctx, r, RunQueued, reason, nil)
 	case err != nil && ctx.Err() != nil:
@@ -582,6 +640,16 @@ func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Ru
 		return nil, errWait
 	}
 	var problems []string
+	if f, ok := b.(OutputFetcher); ok {
+		// The job ran elsewhere: its outputs come back into the working
+		// folder first, and are collected from there like a local job's.
+		if err := f.FetchOutputs(ctx, r.Handle, d.cfg.Runs.RunWorkDir(r.ID)); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			problems = append(problems, "fetching outputs from the machine: "+err.Error())
+		}
+	}
 	if err := d.cfg.Runs.CollectRunFiles(ctx, r.ID, d.cfg.Runs.RunWorkDir(r.ID)); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -102,3 +102,13 @@ func Conflictf(code, target, format string, args ...any) error {
 func NotFoundf(target, format string, args ...any) error {
 	return &CodedError{Kind: ErrNotFound, Code: "NotFound", Target: target, Message: fmt.Sprintf(format, args...)}
 }
+
+// UntrustedHostKey is a backend's error for an SSH host key that is not
+// pinned yet (Changed false: trust on first use waits for an operator) or
+// differs from the pinned one (Changed true: a reinstalled machine or a man
+// in the middle). Presented is the SHA256 fingerprint the host showed. Such
+// errors also match ErrConflict.
+type UntrustedHostKey interface {
+	error
+	HostKeyPresented() (presented string, changed bool)
+}

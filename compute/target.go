@@ -203,6 +203,10 @@ type AttachSpec struct {
 	// StatusMessage is the last word from the backend about the attach, shown verbatim.
 	StatusMessage      string
 	HostKeyFingerprint string
+	// PendingHostKeyFingerprint is the SSH host key the machine presented
+	// while no key, or another key, was pinned: it waits for an operator's
+	// approval (approve-host-key) and no work is done on the target until then.
+	PendingHostKeyFingerprint string
 }
 
 // Secret names used by attach forms.

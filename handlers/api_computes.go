@@ -140,3 +140,25 @@ func (h *Handlers) APIPower(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
+
+// approveHostKeyRequest is the body of POST /api/v1/computes/{name}/approveHostKey.
+type approveHostKeyRequest struct {
+	Fingerprint string `json:"fingerprint"`
+}
+
+// APIApproveHostKey handles POST /api/v1/computes/{name}/approveHostKey
+// {"fingerprint":"SHA256:…"}: it pins the SSH host key of an attached VM
+// once the machine is seen presenting exactly that key, and checks the
+// target again with it. Any other fingerprint is refused (400).
+func (h *Handlers) APIApproveHostKey(w http.ResponseWriter, r *http.Request) error {
+	var req approveHostKeyRequest
+	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
+		return err
+	}
+	t, err := h.approveHostKey(r, chi.URLParam(r, "name"), req.Fingerprint)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, arm.FromTarget(t, h.cfg.ARMPrefix))
+	return nil
+}

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -10,8 +12,9 @@ import (
 )
 
 // ComputeAction handles POST /computes/{name}/{action} from the pages:
-// start, stop, restart, delete, detach. htmx gets an event that refreshes
-// the live parts; a plain form post is redirected back (PRG).
+// start, stop, restart, delete, detach, approve-host-key. htmx gets an
+// event that refreshes the live parts; a plain form post is redirected back
+// (PRG).
 func (h *Handlers) ComputeAction(w http.ResponseWriter, r *http.Request) error {
 	name, action := chi.URLParam(r, "name"), chi.URLParam(r, "action")
 	var err error
@@ -20,6 +23,9 @@ func (h *Handlers) ComputeAction(w http.ResponseWriter, r *http.Request) error {
 	case "start", "stop", "restart":
 		err = h.power(r, name, compute.PowerAction(action))
 		flash = name + ": " + action + " requested."
+	case "approve-host-key":
+		_, err = h.approveHostKey(r, name, r.PostFormValue("fingerprint"))
+		flash = "Host key approved; checking " + name + " with it."
 	case "delete", "detach":
 		err = h.remove(r, name, action == "detach")
 		flash = name + " is being " + map[bool]string{true: "detached", false: "deleted"}[action == "detach"] + "."
@@ -153,4 +159,59 @@ func (h *Handlers) remove(r *http.Request, name string, detach bool) (err error)
 	}
 	h.cfg.Controller.Kick()
 	return nil
+}
+
+// hostKeyApprover is implemented by the SSH backend.
+type hostKeyApprover interface {
+	ApproveHostKey(ctx context.Context, t *compute.Target, fingerprint string) error
+}
+
+// approveHostKey pins fingerprint as the SSH host key of an attached target
+// after the backend has seen the machine present exactly that key, clears
+// the pending key and has the controller check the target again.
+func (h *Handlers) approveHostKey(r *http.Request, name, fingerprint string) (_ *compute.Target, err error) {
+	defer func() { h.audit(r, "approveHostKey", auditObject("compute", name), err) }()
+	if err := require(r, compute.RoleComputeOperator); err != nil {
+		return nil, err
+	}
+	fingerprint = strings.TrimSpace(fingerprint)
+	if fingerprint == "" {
+		return nil, compute.Invalid("fingerprint", "Give the SHA256 fingerprint of the host key to approve.")
+	}
+	t, err := h.cfg.Store.GetTarget(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	approver, ok := h.cfg.BackendFor(t.Kind).(hostKeyApprover)
+	if !ok || t.Attach == nil {
+		return nil, compute.Conflictf("OperationNotSupported", "name", "%s is a %s; only machines reached over SSH have a host key.", name, t.Kind.Label())
+	}
+	if t.ProvisioningState == compute.ProvisioningDeleting {
+		return nil, compute.Conflictf("OperationNotAllowed", "state", "%s is being detached.", name)
+	}
+	if err := approver.ApproveHostKey(r.Context(), t, fingerprint); err != nil {
+		return nil, err
+	}
+	pinned := t.Attach.HostKeyFingerprint
+	t, err = h.cfg.Store.UpdateTarget(r.Context(), name, func(cur *compute.Target) error {
+		if cur.Attach == nil {
+			return compute.Conflictf("OperationNotSupported", "name", "%s has no attach settings.", name)
+		}
+		cur.Attach.HostKeyFingerprint = pinned
+		cur.Attach.PendingHostKeyFingerprint = ""
+		switch cur.ProvisioningState {
+		case compute.ProvisioningUnknown, compute.ProvisioningFailed:
+			// Check the machine again, now with the key pinned.
+			cur.ProvisioningState = compute.ProvisioningCreating
+			cur.ProvisioningErrors = nil
+			cur.Attach.StatusMessage = "Host key " + pinned + " approved; checking the machine."
+			cur.LastOperation = compute.Operation{Name: "Attach", Status: "InProgress", Trigger: "User", Time: h.cfg.Now()}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.cfg.Controller.Kick()
+	return t, nil
 }

@@ -86,6 +86,12 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 	if t.Instance != nil {
 		vm.PowerState = string(t.Instance.State)
 	}
+	if t.Attach != nil && t.Attach.PendingHostKeyFingerprint != "" {
+		vm.PendingHostKey = t.Attach.PendingHostKeyFingerprint
+		if compute.UserFrom(r.Context()).Can(compute.RoleComputeOperator) {
+			vm.ApproveURL = "/computes/" + url.PathEscape(t.Name) + "/approve-host-key"
+		}
+	}
 	if t.Attach != nil && !t.Attach.Checked {
 		vm.Unchecked = t.Attach.StatusMessage
 		if vm.Unchecked == "" {

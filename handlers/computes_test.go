@@ -2,8 +2,10 @@ package handlers_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,19 +318,26 @@ func TestAttachVirtualMachine(t *testing.T) {
 	if strings.Contains(body, secret) {
 		t.Fatal("password rendered back")
 	}
-	good := url.Values{"step": {"0"}, "nav": {"create"}, "name": {"gpu-vm"}, "address": {"10.0.0.4"}, "sshPort": {"2222"}, "username": {"azureuser"},
+	// Nothing listens on this port: the SSH backend's check is refused at once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	good := url.Values{"step": {"0"}, "nav": {"create"}, "name": {"gpu-vm"}, "address": {"127.0.0.1"}, "sshPort": {port}, "username": {"azureuser"},
 		"draft": {d.Find(`input[name=draft]`).AttrOr("value", "")}}
 	status, _, _ = webtest.Do(t, c, "POST", env.URL+"/computes/attach/virtualmachine", good, nil)
 	if status != http.StatusSeeOther {
 		t.Fatalf("attach with the password kept from the first try: %d", status)
 	}
-	tg := waitState(t, env, "gpu-vm", func(t *compute.Target) bool { return t.ProvisioningState == compute.ProvisioningUnknown })
-	if tg.Attach.Checked || len(tg.SecretsSet) != 1 {
-		t.Fatalf("attach %+v secrets %v", tg.Attach, tg.SecretsSet)
+	tg := waitState(t, env, "gpu-vm", func(t *compute.Target) bool { return t.ProvisioningState == compute.ProvisioningFailed })
+	if tg.Attach.Checked || len(tg.SecretsSet) != 1 || len(tg.ProvisioningErrors) != 1 || !strings.Contains(tg.ProvisioningErrors[0], "connecting to 127.0.0.1:"+port) {
+		t.Fatalf("attach %+v secrets %v errors %q", tg.Attach, tg.SecretsSet, tg.ProvisioningErrors)
 	}
 	_, body, _ = webtest.Do(t, c, "GET", env.URL+"/computes/gpu-vm", nil, nil)
 	d = doc(t, body)
-	if !strings.Contains(d.Find(`[data-testid=unchecked]`).Text(), "not checked") || strings.Contains(body, secret) {
+	if !strings.Contains(d.Find(`[data-testid=unchecked]`).Text(), "connecting to 127.0.0.1:"+port) || strings.Contains(body, secret) {
 		t.Fatalf("details: unchecked=%q", d.Find(`[data-testid=unchecked]`).Text())
 	}
 	_, body, _ = webtest.Do(t, c, "GET", env.URL+"/computes?tab=attached", nil, nil)

@@ -50,6 +50,8 @@ type attachJSON struct {
 	Checked            bool   `json:"checked,omitempty"`
 	StatusMessage      string `json:"statusMessage,omitempty"`
 	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
+	// PendingHostKeyFingerprint waits for an operator's approval.
+	PendingHostKeyFingerprint string `json:"pendingHostKeyFingerprint,omitempty"`
 }
 
 type scheduleJSON struct {

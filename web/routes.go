@@ -48,6 +48,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "PUT", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIPutCompute)},
 		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIDeleteCompute)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: compute.RoleReader, Handler: w(h.APIListNodes)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/approveHostKey", Role: compute.RoleComputeOperator, Handler: w(h.APIApproveHostKey)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleComputeUser, Handler: w(h.APIPower)}, // per object, as above
 	}
 	rs = append(rs, identityRoutes(h)...)

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
@@ -45,7 +47,7 @@ func (c *cli) attach(args []string) error {
 func (c *cli) attachSSH(kind compute.Kind, args []string) error {
 	var (
 		name, address, user, password, passwordFile, keyFile, passphrase string
-		resourceID, description, out                                     string
+		resourceID, description, out, hostKey                            string
 		port                                                             int
 	)
 	verb, about := "remote", "Attach a Linux VM that Trainyard reaches over SSH. Give --address (the VM's host name or IP); --resource-id only records its ARM ID."
@@ -62,6 +64,7 @@ func (c *cli) attachSSH(kind compute.Kind, args []string) error {
 	f.String(&passwordFile, "password-file", "", "FILE", "", "read the SSH password from FILE")
 	f.String(&keyFile, "private-key-file", "k", "FILE", "", "SSH private key file (PEM or OpenSSH)")
 	f.String(&passphrase, "private-key-passphrase", "", "PASSPHRASE", "", "passphrase of the private key")
+	f.String(&hostKey, "host-key-fingerprint", "", "SHA256:…", "", "pin this SSH host key fingerprint up front (from ssh-keygen -lf on the machine); without it the key the machine presents is printed for approve-host-key")
 	f.String(&description, "description", "d", "TEXT", "", "description")
 	f.Output(&out)
 	if err := f.Parse(args, c.stdout); err != nil {
@@ -86,11 +89,77 @@ func (c *cli) attachSSH(kind compute.Kind, args []string) error {
 		return f.usageErr("--private-key-passphrase needs --private-key-file")
 	}
 	account := &arm.AdministratorAccount{Username: user, Password: pass, PrivateKeyData: key, PrivateKeyPassphrase: passphrase}
-	var inner any = &arm.VirtualMachineProperties{Address: address, SSHPort: port, AdministratorAccount: account}
+	var inner any = &arm.VirtualMachineProperties{Address: address, SSHPort: port, AdministratorAccount: account, HostKeyFingerprint: hostKey}
 	if kind == compute.KindHDInsight {
-		inner = &arm.HDInsightProperties{Address: address, SSHPort: port, AdministratorAccount: account}
+		inner = &arm.HDInsightProperties{Address: address, SSHPort: port, AdministratorAccount: account, HostKeyFingerprint: hostKey}
 	}
-	return c.put(name, envelope(kind, description, "", resourceID), inner, out)
+	if err := c.put(name, envelope(kind, description, "", resourceID), inner, out); err != nil {
+		return err
+	}
+	return c.awaitSSHAttach(name, out)
+}
+
+// attachWait bounds how long attach waits for the server's first check of
+// an SSH machine (reading its host key, or signing in with a pinned one);
+// 0 does not wait (tests of the request alone).
+var attachWait = 45 * time.Second
+
+// awaitSSHAttach follows an SSH attach until the server has checked the
+// machine, and says what came of it: the host key fingerprint waiting for
+// approval, the machine's facts, or why it cannot be used (an error).
+// With -o json the words go to stderr, leaving stdout JSON.
+func (c *cli) awaitSSHAttach(name, out string) error {
+	if attachWait <= 0 {
+		return nil
+	}
+	w := c.stdout
+	if out == "json" {
+		w = c.stderr
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(attachWait)
+	for {
+		resp, err := api.do(c.ctx, http.MethodGet, computePath(name), nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		var item arm.Compute
+		if err := resp.decode(&item); err != nil {
+			return err
+		}
+		st := attachStatusOf(item)
+		switch state := item.Properties.ProvisioningState; {
+		case st != nil && st.PendingHostKeyFingerprint != "" && state != string(compute.ProvisioningFailed):
+			fp := st.PendingHostKeyFingerprint
+			fmt.Fprintf(w, "\nHost key fingerprint: %s\nCompare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the machine; nothing is sent to it until you approve it with:\n    trainyard computetarget approve-host-key -n %s --fingerprint %s\n", fp, name, fp)
+			return nil
+		case state == string(compute.ProvisioningSucceeded):
+			if st != nil && st.StatusMessage != "" {
+				fmt.Fprintf(w, "\nChecked: %s\n", st.StatusMessage)
+			}
+			return nil
+		case state == string(compute.ProvisioningFailed):
+			msg := "the machine cannot be used"
+			if len(item.Properties.ProvisioningErrors) > 0 {
+				msg = item.Properties.ProvisioningErrors[0].Error.Message
+			}
+			return fmt.Errorf("%s was attached, but checking it failed: %s", name, msg)
+		case state != string(compute.ProvisioningCreating):
+			return nil
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(w, "\n%s is still being checked; see 'trainyard computetarget show -n %s'.\n", name, name)
+			return nil
+		}
+		select {
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 func (c *cli) attachDatabricks(args []string) error {

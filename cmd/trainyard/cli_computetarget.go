@@ -36,6 +36,7 @@ Commands:
   detach                   detach an attached target; the machine is left alone
   start | stop | restart   power a compute instance on, off or around
   list-nodes               list the nodes of a compute target
+  approve-host-key         trust the SSH host key of an attached VM or HDInsight cluster
 
 Run 'trainyard computetarget <command> --help' for a command's flags.
 `
@@ -45,16 +46,17 @@ func (c *cli) computetarget(args []string) error {
 	return c.dispatchVerb(args, computetargetUsage, "computetarget needs a command", func(verb string) string {
 		return fmt.Sprintf("unknown command %q for trainyard computetarget", verb)
 	}, "trainyard computetarget --help", map[string]func([]string) error{
-		"create":     c.create,
-		"attach":     c.attach,
-		"list":       c.list,
-		"show":       c.show,
-		"delete":     func(a []string) error { return c.remove(a, "Delete") },
-		"detach":     func(a []string) error { return c.remove(a, "Detach") },
-		"start":      func(a []string) error { return c.power("start", a) },
-		"stop":       func(a []string) error { return c.power("stop", a) },
-		"restart":    func(a []string) error { return c.power("restart", a) },
-		"list-nodes": c.listNodes,
+		"create":           c.create,
+		"attach":           c.attach,
+		"list":             c.list,
+		"show":             c.show,
+		"delete":           func(a []string) error { return c.remove(a, "Delete") },
+		"detach":           func(a []string) error { return c.remove(a, "Detach") },
+		"start":            func(a []string) error { return c.power("start", a) },
+		"stop":             func(a []string) error { return c.power("stop", a) },
+		"restart":          func(a []string) error { return c.power("restart", a) },
+		"list-nodes":       c.listNodes,
+		"approve-host-key": c.approveHostKey,
 	})
 }
 
@@ -279,4 +281,38 @@ func (c *cli) listNodes(args []string) error {
 		return printJSON(c.stdout, arm.NodeList{Nodes: nodes})
 	}
 	return printNodeTable(c.stdout, nodes)
+}
+
+// approveHostKey pins the SSH host key of an attached machine. The server
+// refuses a fingerprint the machine is not presenting.
+func (c *cli) approveHostKey(args []string) error {
+	var name, fingerprint, out string
+	f := newFlagSet("trainyard computetarget approve-host-key", "--name NAME --fingerprint SHA256:…",
+		"Trust the SSH host key of an attached VM or HDInsight cluster, after comparing the fingerprint with 'ssh-keygen -lf' on the machine. "+
+			"The server checks that the machine presents exactly this key, pins it, and checks the machine again with it.")
+	f.Name(&name, "name of the compute target")
+	f.String(&fingerprint, "fingerprint", "", "SHA256:…", "", "the host key's SHA256 fingerprint, as attach or show printed it")
+	f.Output(&out)
+	if err := f.Parse(args, c.stdout); err != nil {
+		return err
+	}
+	if err := f.Require("name", name); err != nil {
+		return err
+	}
+	if err := f.Require("fingerprint", fingerprint); err != nil {
+		return err
+	}
+	api, err := c.client()
+	if err != nil {
+		return err
+	}
+	resp, err := api.do(c.ctx, http.MethodPost, computePath(name, "approveHostKey"), nil, map[string]string{"fingerprint": fingerprint}, nil)
+	if err != nil {
+		return err
+	}
+	if out == "json" {
+		return printCompute(c.stdout, resp, out, false)
+	}
+	fmt.Fprintf(c.stdout, "Approved host key %s for %s; checking the machine with it.\n", fingerprint, name)
+	return nil
 }

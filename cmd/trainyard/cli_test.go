@@ -193,6 +193,8 @@ func (f *fakeComputeAPI) action(w http.ResponseWriter, r *http.Request) {
 	switch r.PathValue("action") {
 	case "listNodes":
 		reply(w, http.StatusOK, arm.NodeList{Nodes: f.nodes[name]})
+	case "approveHostKey":
+		reply(w, http.StatusOK, c)
 	case "start", "stop", "restart":
 		inner, _ := c.Properties.Inner()
 		ci, ok := inner.(*arm.ComputeInstanceProperties)
@@ -295,6 +297,9 @@ const (
 // TestRequests checks the request each verb sends: method, path, query,
 // bearer token and the JSON body, and that secrets never reach the output.
 func TestRequests(t *testing.T) {
+	wait := attachWait
+	attachWait = 0 // the fake server never settles a target: the requests are what is tested
+	t.Cleanup(func() { attachWait = wait })
 	keyFile := writeFile(t, "id_rsa", secretKey)
 	tokenFile := writeFile(t, "token", secretToken+"\n")
 	jwtKey := []byte{0x00, 0xff, 0x10, 0x80, 'k'} // binary, as jwt_hs256.key is
@@ -436,6 +441,14 @@ func TestRequests(t *testing.T) {
 			method: "DELETE", path: "/api/v1/computes/broken-vm", query: "underlyingResourceAction=Detach", wantStdout: "Detaching broken-vm."},
 		{name: "start", args: []string{"computetarget", "start", "-n", "ci-alice"}, method: "POST", path: "/api/v1/computes/ci-alice/start", wantStdout: "Starting ci-alice."},
 		{name: "list-nodes", args: []string{"computetarget", "list-nodes", "-n", "gpu-cluster"}, method: "POST", path: "/api/v1/computes/gpu-cluster/listNodes"},
+		{name: "approve-host-key", args: []string{"computetarget", "approve-host-key", "-n", "broken-vm", "--fingerprint", "SHA256:abc"},
+			method: "POST", path: "/api/v1/computes/broken-vm/approveHostKey", want: map[string]any{"fingerprint": "SHA256:abc"},
+			wantStdout: "Approved host key SHA256:abc for broken-vm"},
+		{name: "attach remote with a pinned host key",
+			args: []string{"computetarget", "attach", "remote", "--name", "dsvm3", "--address", "vm.example.com", "--username", "azureuser",
+				"--password", "pw", "--host-key-fingerprint", "SHA256:abc"},
+			method: "PUT", path: "/api/v1/computes/dsvm3", ifNoneMatch: true,
+			want: map[string]any{"properties.properties.hostKeyFingerprint": "SHA256:abc"}},
 		{name: "show", args: []string{"computetarget", "show", "-n", "gpu-cluster"}, method: "GET", path: "/api/v1/computes/gpu-cluster"},
 		{name: "list", args: []string{"computetarget", "list"}, method: "GET", path: "/api/v1/computes"},
 		{name: "name is escaped in the path", args: []string{"computetarget", "show", "-n", "a/b c"}, method: "GET", path: "/api/v1/computes/a%2Fb%20c"},

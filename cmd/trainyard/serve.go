@@ -20,6 +20,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/static"
 	"github.com/trainyard/trainyard/store"
@@ -225,6 +226,7 @@ type app struct {
 	Dispatcher *compute.Dispatcher
 	Handler    http.Handler
 	Local      *local.Backend
+	SSH        *sshvm.Backend
 }
 
 // newApp wires everything the server needs; tests use it to run the real program.
@@ -243,10 +245,16 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	localBackend := local.New(local.Config{
 		DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log,
 	})
+	sshBackend := sshvm.New(sshvm.Config{
+		Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
+		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"),
+	})
 	backendFor := func(k compute.Kind) compute.Backend {
 		switch k {
 		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
 			return localBackend
+		case compute.KindVirtualMachine, compute.KindHDInsight:
+			return sshBackend
 		}
 		return nil
 	}
@@ -261,6 +269,11 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	disp := compute.NewDispatcher(compute.DispatcherConfig{
 		Runs: st, Targets: st, BackendFor: backendFor, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
 		KickTargets: func() { ctrl.Kick() },
+		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
+			if err := ctrl.RefuseHostKey(ctx, target, hk); err != nil {
+				log.Error("recording a refused host key", "target", target, "err", err)
+			}
+		},
 	})
 	ctrl = compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: cfg.Interval, Logger: log, Demand: disp.Demand})
 	assets, err := static.New()
@@ -292,11 +305,14 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure, SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate,
 		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)},
 	})
-	return &app{Store: st, Controller: ctrl, Dispatcher: disp, Handler: handler, Local: localBackend}, nil
+	return &app{Store: st, Controller: ctrl, Dispatcher: disp, Handler: handler, Local: localBackend, SSH: sshBackend}, nil
 }
 
-// Close releases the store.
-func (a *app) Close() error { return a.Store.Close() }
+// Close closes the SSH connections and releases the store.
+func (a *app) Close() error {
+	_ = a.SSH.Close()
+	return a.Store.Close()
+}
 
 func randomToken() string {
 	b := make([]byte, 24)

@@ -201,7 +201,7 @@ func adminAccount(a *compute.AttachSpec) *AdministratorAccount {
 }
 
 func attachStatus(a *compute.AttachSpec) AttachStatus {
-	return AttachStatus{Checked: a.Checked, StatusMessage: a.StatusMessage}
+	return AttachStatus{Checked: a.Checked, StatusMessage: a.StatusMessage, PendingHostKeyFingerprint: a.PendingHostKeyFingerprint}
 }
 
 // provisioningErrors wraps the backend's messages as ARM error responses;

@@ -135,6 +135,9 @@ type AttachStatus struct {
 	Checked bool `json:"checked"`
 	// StatusMessage is the backend's last word about the attach.
 	StatusMessage string `json:"statusMessage,omitempty"`
+	// PendingHostKeyFingerprint is the SSH host key the machine presents and
+	// an operator has not approved yet (Trainyard, read-only).
+	PendingHostKeyFingerprint string `json:"pendingHostKeyFingerprint,omitempty"`
 }
 
 // AdministratorAccount is the SSH account of an attached machine. Only the
@@ -154,7 +157,8 @@ type VirtualMachineProperties struct {
 	Address              string                `json:"address,omitempty"`
 	SSHPort              int                   `json:"sshPort,omitempty"`
 	AdministratorAccount *AdministratorAccount `json:"administratorAccount,omitempty"`
-	// HostKeyFingerprint is the pinned SSH host key (Trainyard, read-only).
+	// HostKeyFingerprint is the pinned SSH host key (Trainyard); given at
+	// attach ("SHA256:…") it is pinned up front, without a separate approval.
 	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
 	AttachStatus
 }
@@ -165,7 +169,8 @@ type HDInsightProperties struct {
 	Address              string                `json:"address,omitempty"`
 	SSHPort              int                   `json:"sshPort,omitempty"`
 	AdministratorAccount *AdministratorAccount `json:"administratorAccount,omitempty"`
-	// HostKeyFingerprint is the pinned SSH host key (Trainyard, read-only).
+	// HostKeyFingerprint is the pinned SSH host key (Trainyard); given at
+	// attach ("SHA256:…") it is pinned up front, without a separate approval.
 	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
 	AttachStatus
 }

@@ -60,10 +60,10 @@ func ToCreateRequest(name string, c Compute) (*compute.CreateRequest, error) {
 	case *ComputeInstanceProperties:
 		req.Instance = toInstance(v, in)
 	case *VirtualMachineProperties:
-		req.Attach = &compute.AttachSpec{Address: strings.TrimSpace(in.Address), SSHPort: in.SSHPort}
+		req.Attach = &compute.AttachSpec{Address: strings.TrimSpace(in.Address), SSHPort: in.SSHPort, HostKeyFingerprint: strings.TrimSpace(in.HostKeyFingerprint)}
 		sshAccount(req, in.AdministratorAccount)
 	case *HDInsightProperties:
-		req.Attach = &compute.AttachSpec{Address: strings.TrimSpace(in.Address), SSHPort: in.SSHPort}
+		req.Attach = &compute.AttachSpec{Address: strings.TrimSpace(in.Address), SSHPort: in.SSHPort, HostKeyFingerprint: strings.TrimSpace(in.HostKeyFingerprint)}
 		sshAccount(req, in.AdministratorAccount)
 	case *DatabricksProperties:
 		req.Attach = &compute.AttachSpec{Workspace: in.WorkspaceName, ResourceGroup: in.ResourceGroup}

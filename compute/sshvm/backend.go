@@ -831,3 +831,26 @@ func (b *Backend) ApproveHostKey(ctx context.Context, t *compute.Target, fingerp
 	b.log.Info("host key approved", "target", t.Name, "fingerprint", got)
 	return nil
 }
+
+// SecretReader reads one sealed secret of a target (store.Store has it); a
+// secret that was never set is compute.ErrNotFound.
+type SecretReader interface {
+	Secret(ctx context.Context, target, name string) (string, error)
+}
+
+// StoreCredentials is a Config.Credentials that opens a target's password,
+// private key and passphrase (compute.SecretPassword, SecretPrivateKey,
+// SecretPassphrase) from s; one that is not set is "".
+func StoreCredentials(s SecretReader) func(ctx context.Context, target string) (password, privateKey, passphrase string, err error) {
+	return func(ctx context.Context, target string) (string, string, string, error) {
+		var vals [3]string
+		for i, name := range []string{compute.SecretPassword, compute.SecretPrivateKey, compute.SecretPassphrase} {
+			v, err := s.Secret(ctx, target, name)
+			if err != nil && !errors.Is(err, compute.ErrNotFound) {
+				return "", "", "", err
+			}
+			vals[i] = v
+		}
+		return vals[0], vals[1], vals[2], nil
+	}
+}

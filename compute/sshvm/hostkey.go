@@ -91,6 +91,9 @@ func (e *UnknownHostKeyError) Error() string {
 // Is makes errors.Is(err, compute.ErrConflict) true.
 func (e *UnknownHostKeyError) Is(target error) bool { return target == compute.ErrConflict }
 
+// HostKeyPresented implements compute.UntrustedHostKey.
+func (e *UnknownHostKeyError) HostKeyPresented() (string, bool) { return e.Fingerprint, false }
+
 // HostKeyChangedError means the host presented a key other than the pinned
 // one: a reinstalled VM, or a man in the middle. No credential was sent and
 // every operation on the target fails until an operator approves the new
@@ -110,6 +113,14 @@ func (e *HostKeyChangedError) Error() string {
 
 // Is makes errors.Is(err, compute.ErrConflict) true.
 func (e *HostKeyChangedError) Is(target error) bool { return target == compute.ErrConflict }
+
+// HostKeyPresented implements compute.UntrustedHostKey.
+func (e *HostKeyChangedError) HostKeyPresented() (string, bool) { return e.Got, true }
+
+var (
+	_ compute.UntrustedHostKey = (*UnknownHostKeyError)(nil)
+	_ compute.UntrustedHostKey = (*HostKeyChangedError)(nil)
+)
 
 // errStopAfterKex aborts a probe connection once the host key is seen.
 var errStopAfterKex = errors.New("sshvm: host key recorded; connection abandoned before authentication")

@@ -24,20 +24,24 @@ type AttrVM struct {
 
 // ComputeLiveVM is the part of the details page that updates by itself.
 type ComputeLiveVM struct {
-	Name          string
-	Tab           string
-	State         string // provisioning state
-	StateSince    string
-	PowerState    string // instance state, "" for other kinds
-	Errors        []string
-	NodesText     string
-	Counts        string
-	Unchecked     string // for attached targets not yet connected to: what that means
-	Nodes         []NodeRowVM
-	SelfURL       string
-	PollSeconds   int
-	ShowNodes     bool
-	ConnectString string
+	Name       string
+	Tab        string
+	State      string // provisioning state
+	StateSince string
+	PowerState string // instance state, "" for other kinds
+	Errors     []string
+	NodesText  string
+	Counts     string
+	Unchecked  string // for attached targets not yet connected to: what that means
+	// PendingHostKey is the SSH host key fingerprint waiting for approval;
+	// ApproveURL is set when the viewer may approve it.
+	PendingHostKey string
+	ApproveURL     string
+	Nodes          []NodeRowVM
+	SelfURL        string
+	PollSeconds    int
+	ShowNodes      bool
+	ConnectString  string
 }
 
 // NodeRowVM is one row of the Nodes tab (AmlComputeNodeInformation).

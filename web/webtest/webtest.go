@@ -20,6 +20,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/static"
 	"github.com/trainyard/trainyard/store"
@@ -37,6 +38,7 @@ type Env struct {
 	Controller *compute.Controller
 	Dispatcher *compute.Dispatcher
 	Local      *local.Backend
+	SSH        *sshvm.Backend
 	DataDir    string
 	Handlers   *handlers.Handlers
 	// Provider is the test OpenID provider when the app signs in with one.
@@ -99,10 +101,16 @@ func New(tb testing.TB, opts Options) *Env {
 		tb.Fatal(err)
 	}
 	lb := local.New(local.Config{DataDir: filepath.Join(dir, "local"), Nodes: st, BootDelay: opts.BootDelay, PowerDelay: 100 * time.Millisecond, KillGrace: 500 * time.Millisecond, Logger: log})
+	sb := sshvm.New(sshvm.Config{Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
+		StagingDir: filepath.Join(dir, "ssh-staging"), DialTimeout: 5 * time.Second,
+		// Test VMs are sshds on this machine: their side stays in the data folder.
+		RemoteDir: filepath.Join(dir, "ssh-remote")})
 	backendFor := func(k compute.Kind) compute.Backend {
 		switch k {
 		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
 			return lb
+		case compute.KindVirtualMachine, compute.KindHDInsight:
+			return sb
 		}
 		return nil
 	}
@@ -131,7 +139,10 @@ func New(tb testing.TB, opts Options) *Env {
 		srv.Start()
 	}
 	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, BackendFor: backendFor, TrackingURI: srv.URL,
-		Interval: 50 * time.Millisecond, Logger: log, KickTargets: ctrl.Kick})
+		Interval: 50 * time.Millisecond, Logger: log, KickTargets: ctrl.Kick,
+		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
+			_ = ctrl.RefuseHostKey(ctx, target, hk)
+		}})
 	hcfg := handlers.Config{Store: st, Sessions: st, Identity: st, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
 		LoginToken: Token, SecureCookies: opts.TLS, Runs: handlers.RunDeps{Store: st, Dispatcher: disp}}
 	if p := opts.Provider; p != nil {
@@ -151,7 +162,7 @@ func New(tb testing.TB, opts Options) *Env {
 	h := handlers.New(hcfg)
 	app = web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: opts.TLS, LoginRate: opts.LoginRate,
 		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)}})
-	e := &Env{URL: srv.URL, Server: srv, Store: st, Controller: ctrl, Dispatcher: disp, Local: lb, DataDir: dir, Handlers: h, Provider: opts.Provider,
+	e := &Env{URL: srv.URL, Server: srv, Store: st, Controller: ctrl, Dispatcher: disp, Local: lb, SSH: sb, DataDir: dir, Handlers: h, Provider: opts.Provider,
 		cancel: cancel, done: make(chan struct{})}
 	var loops sync.WaitGroup
 	if !opts.NoController {
@@ -177,6 +188,7 @@ func (e *Env) Kill() {
 		e.Server.Close()
 		e.cancel()
 		<-e.done
+		_ = e.SSH.Close()
 		e.Store.Close()
 	})
 }
