@@ -70,6 +70,9 @@ type DispatcherConfig struct {
 	// the pinned one, so the target can refuse all work until an operator
 	// approves the key (Controller.RefuseHostKey); optional.
 	UntrustedHostKey func(ctx context.Context, target string, hk UntrustedHostKey)
+	// Sweeps, when set, lets every pass drive the HyperDrive sweeps
+	// (SweepDriver) before it dispatches runs, so new children start at once.
+	Sweeps SweepStore
 }
 
 // OutputFetcher is implemented by backends whose jobs run away from this
@@ -99,6 +102,7 @@ type Dispatcher struct {
 	// reached at a submit: its queued runs wait until then instead of
 	// knocking on the machine every pass. In memory: a restart tries at once.
 	retryAt map[string]time.Time
+	sweeps  *SweepDriver // nil without cfg.Sweeps
 }
 
 // unreachableRetry is how long queued runs leave an unreachable attached
@@ -125,7 +129,11 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.LookPath == nil {
 		cfg.LookPath = exec.LookPath
 	}
-	return &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, retryAt: map[string]time.Time{}}
+	d := &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, retryAt: map[string]time.Time{}}
+	if cfg.Sweeps != nil {
+		d.sweeps = &SweepDriver{Store: cfg.Sweeps, Logger: cfg.Logger, OnChange: cfg.OnChange}
+	}
+	return d
 }
 
 // Kick asks for a pass now (after a submit or a cancel).
@@ -178,6 +186,11 @@ type admission struct {
 // cluster, first come first served, as many as there are idle nodes) and
 // starts a step for every active run that has none under way.
 func (d *Dispatcher) Reconcile(ctx context.Context) error {
+	if d.sweeps != nil {
+		if err := d.sweeps.Tick(ctx); err != nil && ctx.Err() == nil {
+			d.cfg.Logger.Error("sweeps", "err", err)
+		}
+	}
 	runs, err := d.cfg.Runs.ActiveRuns(ctx)
 	if err != nil {
 		return fmt.Errorf("list active runs: %w", err)
@@ -701,7 +714,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
 			return nil, err
 		}
 		if h.ID == "" {
-			return d.move(ctx, r, RunCanceled, "canceled before it started", nil)
+			return d.move(ctx, r, RunCanceled, cancelReason(r, "canceled before it started"), nil)
 		}
 		r.Handle, recovered = h, true
 	}
@@ -738,7 +751,20 @@ func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
 		// whose outcome says nothing about the run.
 		st = JobState{Phase: JobCanceled, ExitCode: st.ExitCode, Reason: "canceled on request"}
 	}
+	if st.Phase == JobCanceled {
+		st.Reason = cancelReason(r, st.Reason)
+	}
 	return d.finalize(ctx, r, &st)
+}
+
+// cancelReason is the reason a cancelled run ends with: the one recorded
+// with the cancel request as the run's error (a sweep's early-termination
+// policy, its time limit), else def.
+func cancelReason(r *Run, def string) string {
+	if r.Error != "" {
+		return r.Error
+	}
+	return def
 }
 
 // recoverHandle finds the job of a run that was being submitted when the

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/trainyard/trainyard/compute/hyperdrive"
 )
 
 // RunStatus is where a run is, with Azure ML's names (hyperdrive.md §4.4).
@@ -92,6 +94,9 @@ const (
 	// RunKindTracking is a run created over the MLflow API (runs/create): it
 	// only records what a client logs, and the client sets its status.
 	RunKindTracking RunKind = "tracking"
+	// RunKindHyperdrive is a HyperDrive sweep: a parent run whose children
+	// (script runs) the sweep driver submits and judges (sweepdriver.go).
+	RunKindHyperdrive RunKind = "hyperdrive"
 )
 
 // RunEvent is one status change in a run's history.
@@ -161,6 +166,17 @@ type Run struct {
 	Attempt int
 	// Error is why a Failed run failed (the backend's reason).
 	Error string
+
+	// Sweep is a hyperdrive parent's definition (with its seed); nil for
+	// other runs. BestChildID is its best child by primary metric so far.
+	Sweep       *hyperdrive.Sweep
+	BestChildID string
+	// ChildIndex, Hyperparameters and PolicyCancelReason belong to a
+	// sweep's child: its proposal order, its sampled values, and why the
+	// early-termination policy cancelled it ("" when it did not).
+	ChildIndex         int
+	Hyperparameters    hyperdrive.Params
+	PolicyCancelReason string
 
 	// Filled on reads of one run (GetRun); lists fill Metrics only.
 	Metrics map[string]float64 // latest value of each metric

@@ -94,6 +94,13 @@ type apiRun struct {
 	StatusHistory         []apiEvent          `json:"statusHistory,omitzero"`
 	Environment           *apiEnvironment     `json:"environment,omitempty"`
 	RunConfiguration      json.RawMessage     `json:"runConfiguration,omitempty"`
+	// HyperDrive: a child's sampled values and, when the early-termination
+	// policy cancelled it, why; a parent's definition and best child.
+	Hyperparameters    map[string]string `json:"hyperparameters,omitempty"`
+	PolicyCancelReason string            `json:"policyCancelReason,omitempty"`
+	Sweep              *apiSweep         `json:"sweep,omitempty"`
+	BestChildRunID     string            `json:"bestChildRunId,omitempty"`
+	Warnings           []string          `json:"warnings,omitempty"`
 }
 
 type apiRunList struct {
@@ -126,6 +133,13 @@ func toAPIRun(r *compute.Run, full bool) apiRun {
 	}
 	if out.Arguments == nil {
 		out.Arguments = []string{}
+	}
+	if r.Hyperparameters != nil {
+		out.Hyperparameters = r.Hyperparameters.Map()
+	}
+	out.PolicyCancelReason, out.BestChildRunID = r.PolicyCancelReason, r.BestChildID
+	if r.Sweep != nil {
+		out.Sweep = toAPISweep(r.Sweep)
 	}
 	for k, v := range r.Metrics {
 		out.Metrics[k] = jsonFloat(v)

@@ -522,11 +522,17 @@ func (h *Handlers) MLflowLogBatch(w http.ResponseWriter, r *http.Request) error 
 
 // mlLog checks access and records one batch; MLflow answers {}.
 func (h *Handlers) mlLog(w http.ResponseWriter, r *http.Request, runID string, metrics []compute.Metric, params, tags []compute.KeyValue) error {
-	if _, err := h.mlRunFor(r, runID, true); err != nil {
+	run, err := h.mlRunFor(r, runID, true)
+	if err != nil {
 		return err
 	}
 	if err := h.cfg.Runs.Store.LogBatch(r.Context(), runID, metrics, params, tags); err != nil {
 		return err
+	}
+	if run != nil && run.ParentID != "" && len(metrics) > 0 {
+		// A sweep's child logged: the sweep driver (in the dispatcher's
+		// pass) judges it by the early-termination policy now.
+		h.kickRuns()
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil

@@ -23,7 +23,8 @@ const (
 	runColsHead = `r.seq, r.id, r.kind, r.experiment_id, e.name, r.display_name, r.status, r.status_reason, r.target,
 	r.parent_id, r.submitted_by, r.submitted_by_id, r.created_at, r.started_at, r.ended_at, r.script, r.arguments,
 	r.node_count, r.max_duration_ms, r.snapshot_id, r.git, `
-	runColsTail = `, r.handle_backend, r.handle_id, r.attempt, r.error`
+	runColsTail = `, r.handle_backend, r.handle_id, r.attempt, r.error, r.sweep, r.best_child_id, r.child_index,
+	r.hyperparameters, r.policy_cancel_reason`
 	runCols     = runColsHead + `r.environment, r.run_config` + runColsTail
 	runListCols = runColsHead + `'{}', ''` + runColsTail
 )
@@ -90,11 +91,16 @@ func scanRun(sc rowScanner) (int64, *compute.Run, error) {
 		r                                compute.Run
 		kind, status, args, git, env, rc string
 		created, started, ended, maxDur  int64
+		sweep, hyper                     string
 	)
 	err := sc.Scan(&seq, &r.ID, &kind, &r.ExperimentID, &r.ExperimentName, &r.DisplayName, &status, &r.StatusReason,
 		&r.Target, &r.ParentID, &r.SubmittedBy, &r.SubmittedByID, &created, &started, &ended, &r.Script, &args,
-		&r.NodeCount, &maxDur, &r.SnapshotID, &git, &env, &rc, &r.Handle.Backend, &r.Handle.ID, &r.Attempt, &r.Error)
+		&r.NodeCount, &maxDur, &r.SnapshotID, &git, &env, &rc, &r.Handle.Backend, &r.Handle.ID, &r.Attempt, &r.Error,
+		&sweep, &r.BestChildID, &r.ChildIndex, &hyper, &r.PolicyCancelReason)
 	if err != nil {
+		return 0, nil, err
+	}
+	if err := decodeSweep(sweep, hyper, &r); err != nil {
 		return 0, nil, err
 	}
 	r.Kind, r.Status = compute.RunKind(kind), compute.RunStatus(status)
@@ -144,7 +150,8 @@ func (s *Store) CreateRuns(ctx context.Context, runs []*compute.Run) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO runs (id, kind, experiment_id, display_name, status,
 			status_reason, target, parent_id, submitted_by, submitted_by_id, created_at, started_at, ended_at, script,
 			arguments, node_count, max_duration_ms, snapshot_id, git, environment, run_config, handle_backend,
-			handle_id, attempt, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			handle_id, attempt, error, sweep, best_child_id, child_index, hyperparameters, policy_cancel_reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -173,6 +180,10 @@ func (s *Store) CreateRuns(ctx context.Context, runs []*compute.Run) error {
 			if err != nil {
 				return err
 			}
+			sweep, hyper, err := encodeSweep(r)
+			if err != nil {
+				return err
+			}
 			rc := ""
 			if len(r.RunConfiguration) > 0 {
 				if !json.Valid(r.RunConfiguration) {
@@ -183,7 +194,8 @@ func (s *Store) CreateRuns(ctx context.Context, runs []*compute.Run) error {
 			res, err := stmt.ExecContext(ctx, r.ID, string(r.Kind), exp.ID, r.DisplayName, string(r.Status),
 				r.StatusReason, r.Target, r.ParentID, r.SubmittedBy, r.SubmittedByID, toMS(r.CreatedAt), toMS(r.StartedAt),
 				toMS(r.EndedAt), r.Script, string(args), r.NodeCount, r.MaxRunDuration.Milliseconds(), r.SnapshotID, git,
-				env, rc, r.Handle.Backend, r.Handle.ID, r.Attempt, r.Error)
+				env, rc, r.Handle.Backend, r.Handle.ID, r.Attempt, r.Error, sweep, r.BestChildID, r.ChildIndex, hyper,
+				r.PolicyCancelReason)
 			if isUnique(err) {
 				return compute.Conflictf("AlreadyExists", "runId", "Run '%s' already exists.", r.ID)
 			} else if err != nil {
@@ -363,8 +375,8 @@ func fillRunDetails(ctx context.Context, tx *sql.Tx, seq int64, r *compute.Run) 
 // UpdateRun reads the run, lets fn change it and writes it back in one write
 // transaction; an error from fn aborts the update and is returned as is. fn
 // must not call the Store's write methods. It may change Status,
-// StatusReason, Handle, Attempt, Error, DisplayName, StartedAt and EndedAt;
-// other changes are ignored. A status change must be allowed by
+// StatusReason, Handle, Attempt, Error, DisplayName, StartedAt, EndedAt,
+// BestChildID and PolicyCancelReason; other changes are ignored. A status change must be allowed by
 // compute.RunStatus.CanMoveTo (else compute.ErrConflict) and is recorded as a
 // status event with StatusReason (Error for Failed when no reason is given);
 // StartedAt is set on reaching Running and EndedAt on reaching a terminal
@@ -412,9 +424,10 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 		}
 		r.StartedAt, r.EndedAt = normTime(r.StartedAt), normTime(r.EndedAt)
 		_, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, status_reason = ?, handle_backend = ?, handle_id = ?,
-			attempt = ?, error = ?, display_name = ?, started_at = ?, ended_at = ? WHERE seq = ?`,
+			attempt = ?, error = ?, display_name = ?, started_at = ?, ended_at = ?, best_child_id = ?,
+			policy_cancel_reason = ? WHERE seq = ?`,
 			string(r.Status), r.StatusReason, r.Handle.Backend, r.Handle.ID, r.Attempt, r.Error, r.DisplayName,
-			toMS(r.StartedAt), toMS(r.EndedAt), seq)
+			toMS(r.StartedAt), toMS(r.EndedAt), r.BestChildID, r.PolicyCancelReason, seq)
 		if err != nil {
 			return err
 		}

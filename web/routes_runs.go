@@ -32,6 +32,7 @@ func runRoutes(h *handlers.Handlers) []Route {
 		{Method: "POST", Pattern: "/api/v1/experiments", Role: ds, Handler: w(h.APICreateExperiment)},
 		{Method: "GET", Pattern: "/api/v1/experiments", Role: reader, Handler: w(h.APIListExperiments)},
 		{Method: "POST", Pattern: "/api/v1/runs", Role: ds, Handler: w(h.APISubmitRun)},
+		{Method: "POST", Pattern: "/api/v1/sweeps", Role: ds, Handler: w(h.APISubmitSweep)},
 		{Method: "GET", Pattern: "/api/v1/runs", Role: reader, Handler: w(h.APIListRuns)},
 		{Method: "GET", Pattern: "/api/v1/runs/{runId}", Role: reader, Handler: w(h.APIGetRun)},
 		{Method: "POST", Pattern: "/api/v1/runs/{runId}/cancel", Role: ds, Handler: w(h.APICancelRun)},

@@ -28,6 +28,7 @@ const (
 	runsPath        = "/api/v1/runs"
 	experimentsPath = "/api/v1/experiments"
 	snapshotsPath   = "/api/v1/snapshots"
+	sweepsPath      = "/api/v1/sweeps"
 	blobsPath       = "/api/v1/blobs"
 )
 
@@ -37,6 +38,8 @@ Submit training scripts and follow their runs, as 'az ml run' does.
 
 Commands:
   submit-script   snapshot a folder and run a script in it on a compute target
+  submit-hyperdrive
+                  snapshot a folder and start a HyperDrive sweep of a script
   list            list runs, newest first
   show            show one run: status, times, metrics, error
   cancel          cancel a run
@@ -50,11 +53,12 @@ func (c *cli) runCmd(args []string) error {
 	return c.dispatchVerb(args, runUsage, "run needs a command", func(verb string) string {
 		return fmt.Sprintf("unknown command %q for trainyard run", verb)
 	}, "trainyard run --help", map[string]func([]string) error{
-		"submit-script": c.runSubmitScript,
-		"list":          c.runList,
-		"show":          c.runShow,
-		"cancel":        c.runCancel,
-		"monitor-logs":  c.runMonitorLogs,
+		"submit-script":     c.runSubmitScript,
+		"submit-hyperdrive": c.runSubmitHyperdrive,
+		"list":              c.runList,
+		"show":              c.runShow,
+		"cancel":            c.runCancel,
+		"monitor-logs":      c.runMonitorLogs,
 	})
 }
 

@@ -101,12 +101,31 @@ Options come before the script. Everything after the script name is passed to th
 
 Only files the server does not have yet are uploaded (.amlignore, else .gitignore, is honoured; limits 300 MB and 2000 files). Prints the run: -o json gives the server's run JSON with runId and status.`
 
-func (c *cli) runSubmitScript(args []string) error {
+func (c *cli) runSubmitScript(args []string) error { return c.submitRun(args, false) }
+
+// runSubmitHyperdrive is 'trainyard run submit-hyperdrive': submit-script
+// plus --hyperdrive-configuration-name, posted to /api/v1/sweeps.
+func (c *cli) runSubmitHyperdrive(args []string) error { return c.submitRun(args, true) }
+
+const submitHyperdriveAbout = `Snapshot the source directory and start a HyperDrive sweep of SCRIPT, as 'az ml run submit-hyperdrive' does.
+
+The sweep (sampling and parameter space, early-termination policy, primary metric and goal, max_total_runs, max_concurrent_runs, max_duration_minutes) is read from --hyperdrive-configuration-name: 'hd' means .azureml/hd.yml in the source directory; a path to a file works too. Every child runs SCRIPT with the run configuration's arguments, then ARGS, then its sampled values as '--name value' (the parameter space wins over duplicates).
+
+Options come before the script; -c, --target, -e and the rest are as for submit-script. Prints the parent run: -o json gives the server's run JSON with runId and status. Follow the children with 'trainyard run list --parent RUN_ID'.`
+
+func (c *cli) submitRun(args []string, sweep bool) error {
 	var (
-		exp, rcName, target, srcDir, out string
-		nodeCount, maxSeconds            int
+		exp, rcName, target, srcDir, out, hdName string
+		nodeCount, maxSeconds                    int
 	)
-	f := newFlagSet("trainyard run submit-script", "-e EXPERIMENT [-c RUNCONFIG] [--target TARGET] [-d DIR] [flags] SCRIPT [ARGS...]", submitAbout)
+	name, usage, about := "trainyard run submit-script", "-e EXPERIMENT [-c RUNCONFIG] [--target TARGET] [-d DIR] [flags] SCRIPT [ARGS...]", submitAbout
+	if sweep {
+		name, usage, about = "trainyard run submit-hyperdrive", "-e EXPERIMENT [-c RUNCONFIG] --hyperdrive-configuration-name HDCONFIG [-d DIR] [flags] SCRIPT [ARGS...]", submitHyperdriveAbout
+	}
+	f := newFlagSet(name, usage, about)
+	if sweep {
+		f.String(&hdName, "hyperdrive-configuration-name", "", "HDCONFIG", "", "the sweep: a name in .azureml/ (hd means .azureml/hd.yml) or a path to an hdconfig file")
+	}
 	f.String(&exp, "experiment-name", "e", "NAME", "", "experiment to run in; created on first use")
 	f.String(&rcName, "run-configuration-name", "c", "RUNCONFIG", "", "run configuration: a name in .azureml/ (e.g. local) or a path to a .runconfig file")
 	f.String(&target, "target", "", "TARGET", "", "compute target; overrides the run configuration's (default local)")
@@ -139,6 +158,22 @@ func (c *cli) runSubmitScript(args []string) error {
 	}
 	if msg := checkExperimentName(exp); msg != "" {
 		return f.usageErr("%s", msg)
+	}
+	var hdText []byte
+	if sweep {
+		if hdName == "" {
+			return f.usageErr("--hyperdrive-configuration-name is required (e.g. hd for .azureml/hd.yml)")
+		}
+		p, err := findHDConfig(srcDir, hdName)
+		if err != nil {
+			return err
+		}
+		if hdText, err = os.ReadFile(p); err != nil {
+			return err
+		}
+		if _, err := runconfig.ParseHDConfig(p, hdText); err != nil {
+			return err
+		}
 	}
 
 	var rc *runconfig.RunConfig
@@ -225,7 +260,16 @@ func (c *cli) runSubmitScript(args []string) error {
 		return err
 	}
 	req.SnapshotID = snapID
-	resp, err := api.do(c.ctx, http.MethodPost, runsPath, nil, req, nil)
+	var body any = req
+	endpoint := runsPath
+	if sweep {
+		endpoint = sweepsPath
+		body = struct {
+			submitRequest
+			HyperdriveConfiguration string `json:"hyperdriveConfiguration"`
+		}{req, string(hdText)}
+	}
+	resp, err := api.do(c.ctx, http.MethodPost, endpoint, nil, body, nil)
 	if err != nil {
 		return err
 	}
@@ -242,6 +286,25 @@ func (c *cli) runSubmitScript(args []string) error {
 	}
 	fmt.Fprintf(c.stderr, "Follow it with: trainyard run monitor-logs -r %s\n", r.RunID)
 	return nil
+}
+
+// findHDConfig finds an hdconfig as az ml does: a path to an existing
+// file, else NAME (or NAME.yml) in .azureml/ or aml_config/ of srcDir.
+func findHDConfig(srcDir, name string) (string, error) {
+	if info, err := os.Stat(name); err == nil && !info.IsDir() {
+		return name, nil
+	}
+	var tried []string
+	for _, dir := range []string{".azureml", "aml_config"} {
+		for _, n := range []string{name + ".yml", name + ".yaml", name} {
+			p := filepath.Join(srcDir, dir, n)
+			if info, err := os.Stat(p); err == nil && !info.IsDir() {
+				return p, nil
+			}
+			tried = append(tried, p)
+		}
+	}
+	return "", fmt.Errorf("hyperdrive configuration %q not found (looked for %s)", name, strings.Join(tried[:2], ", "))
 }
 
 // attachedExperiment reads the experiment 'folder attach -e' recorded.

@@ -267,7 +267,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	// runs wait for nodes.
 	var ctrl *compute.Controller
 	disp := compute.NewDispatcher(compute.DispatcherConfig{
-		Runs: st, Targets: st, BackendFor: backendFor, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
+		Runs: st, Targets: st, Sweeps: st, BackendFor: backendFor, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
 		KickTargets: func() { ctrl.Kick() },
 		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
 			if err := ctrl.RefuseHostKey(ctx, target, hk); err != nil {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,8 +124,16 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	// The app's URL is needed for its OIDC redirect URL before the app is
 	// built, so the server starts first and the handler is plugged in after.
-	var app http.Handler
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { app.ServeHTTP(w, r) }))
+	// Until then (a client of a server that restarts on the same address
+	// may knock early) requests get 503, as from a server still starting.
+	var app atomic.Pointer[http.Handler]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := app.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}))
 	if opts.Addr != "" {
 		l, err := net.Listen("tcp", opts.Addr)
 		if err != nil {
@@ -138,7 +147,7 @@ func New(tb testing.TB, opts Options) *Env {
 	} else {
 		srv.Start()
 	}
-	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, BackendFor: backendFor, TrackingURI: srv.URL,
+	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, Sweeps: st, BackendFor: backendFor, TrackingURI: srv.URL,
 		Interval: 50 * time.Millisecond, Logger: log, KickTargets: ctrl.Kick,
 		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
 			_ = ctrl.RefuseHostKey(ctx, target, hk)
@@ -160,8 +169,9 @@ func New(tb testing.TB, opts Options) *Env {
 		hcfg.OIDC, hcfg.LoginToken = o, ""
 	}
 	h := handlers.New(hcfg)
-	app = web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: opts.TLS, LoginRate: opts.LoginRate,
+	var handler http.Handler = web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: opts.TLS, LoginRate: opts.LoginRate,
 		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)}})
+	app.Store(&handler)
 	e := &Env{URL: srv.URL, Server: srv, Store: st, Controller: ctrl, Dispatcher: disp, Local: lb, SSH: sb, DataDir: dir, Handlers: h, Provider: opts.Provider,
 		cancel: cancel, done: make(chan struct{})}
 	var loops sync.WaitGroup
