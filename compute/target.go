@@ -198,6 +198,11 @@ type AttachSpec struct {
 	AccountName   string // ADLA or Batch account
 	RESTURL       string // slurmrestd URL
 	SlurmUser     string
+	// SlurmPartition is the partition jobs go to; "" means the cluster's default partition.
+	SlurmPartition string
+	// SharedDir is a directory that this server and every Slurm node see at
+	// the same path; run snapshots are staged and job logs written there.
+	SharedDir string
 	// Checked is false until a backend has connected to the target; the UI says so.
 	Checked bool
 	// StatusMessage is the last word from the backend about the attach, shown verbatim.
@@ -211,10 +216,13 @@ type AttachSpec struct {
 
 // Secret names used by attach forms.
 const (
-	SecretPassword      = "password"
-	SecretPrivateKey    = "privateKey"
-	SecretPassphrase    = "privateKeyPassphrase"
-	SecretAccessToken   = "accessToken"
-	SecretSlurmToken    = "slurmToken"
+	SecretPassword    = "password"
+	SecretPrivateKey  = "privateKey"
+	SecretPassphrase  = "privateKeyPassphrase"
+	SecretAccessToken = "accessToken"
+	SecretSlurmToken  = "slurmToken"
+	// SecretSlurmJWTKey is slurmctld's HS256 key (jwt_hs256.key); with it the
+	// server mints short-lived tokens for the Slurm user itself.
+	SecretSlurmJWTKey   = "slurmJWTKey"
 	SecretAdminPassword = "adminPassword"
 )

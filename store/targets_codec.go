@@ -47,6 +47,8 @@ type attachJSON struct {
 	AccountName        string `json:"accountName,omitempty"`
 	RESTURL            string `json:"restUrl,omitempty"`
 	SlurmUser          string `json:"slurmUser,omitempty"`
+	SlurmPartition     string `json:"slurmPartition,omitempty"`
+	SharedDir          string `json:"sharedDir,omitempty"`
 	Checked            bool   `json:"checked,omitempty"`
 	StatusMessage      string `json:"statusMessage,omitempty"`
 	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
