@@ -7,7 +7,7 @@ DATA    ?= ./data
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd fuzz clean
+.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd slurm fuzz clean
 
 ## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
 run:
@@ -17,7 +17,7 @@ build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
 
 ## test: everything CI runs: generated files fresh, gofmt, vet, the race-enabled suite (incl. the Chromium browser test)
-test: chromium sklearn sshd check test-go
+test: chromium sklearn sshd slurm check test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -51,18 +51,30 @@ chromium:
 sshd:
 	@test -x /usr/sbin/sshd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
 
+## slurm: Slurm 22.05 with slurmrestd and its JWT plugin for the Slurm backend's tests (they start their own
+## munged, slurmctld, slurmd and slurmrestd on loopback; auth_jwt.so is only in slurm-wlm-jwt-plugin)
+slurm:
+	@{ test -x /usr/sbin/slurmctld && test -x /usr/sbin/slurmrestd && ls /usr/lib/*/slurm-wlm/auth_jwt.so >/dev/null 2>&1; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm slurmrestd munge slurm-wlm-jwt-plugin >/dev/null; }
+
 ## sklearn: Debian's scikit-learn for the real training test (TestRunSklearnDigits runs /usr/bin/python3)
 sklearn:
 	@/usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-sklearn >/dev/null; }
 
+## optuna: Debian's python3-optuna 3.1 for the HyperDrive benchmark's baseline (TPE and random, run with /usr/bin/python3)
+optuna:
+	@/usr/bin/python3 -c 'import optuna' >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-optuna >/dev/null; }
+
 ## bench: the compute list with 1,000 targets and the runs list with 100,000 runs under concurrent load,
-## and submit→Running on the local target against a bare fork/exec (results: docs/BENCHMARKS.md)
-bench:
+## submit→Running on the local target against a bare fork/exec, and HyperDrive: regret against Optuna (20 seeds ×
+## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput (results: docs/BENCHMARKS.md)
+bench: optuna
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsList100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsPages100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'SweepRegret' -benchtime 1x -cpu 2 -timeout 120m ./compute/hyperdrive/
+	$(GO) test -run '^$$' -bench 'SweepRealRuns|SweepThroughput' -benchtime 1x -cpu 2 -timeout 120m ./handlers/
 
 ## fuzz: a short run of every fuzz target
 fuzz:
@@ -71,6 +83,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDuration -fuzztime 20s ./compute/arm/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
+	$(GO) test -run '^$$' -fuzz FuzzSplitCommand -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
 	$(GO) test -run '^$$' -fuzz FuzzUnpack -fuzztime 20s -fuzzminimizetime 1s ./compute/snapshot/
 	$(GO) test -run '^$$' -fuzz FuzzSnapshotPath -fuzztime 20s ./store/
 

@@ -113,4 +113,8 @@ type JobState struct {
 	Phase    JobPhase
 	ExitCode int
 	Reason   string // why queued, why failed
+	// Attempt counts the times the backend has started the job, from 1;
+	// above 1 it restarted it from the beginning (a Slurm requeue after
+	// preemption or a node failure). 0: the backend never restarts jobs.
+	Attempt int
 }

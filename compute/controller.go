@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +30,26 @@ type ControllerConfig struct {
 	Logger   *slog.Logger
 	// OnChange is called after a target's state was written (to wake live pages).
 	OnChange func(name string)
+	// HealthInterval is how often attached targets whose backend is a
+	// HealthChecker are probed (default DefaultHealthInterval; negative: never).
+	HealthInterval time.Duration
+	// HealthTimeout bounds one probe (default DefaultHealthTimeout).
+	HealthTimeout time.Duration
+}
+
+// Defaults of the health probes of attached targets.
+const (
+	DefaultHealthInterval = 30 * time.Second
+	DefaultHealthTimeout  = 20 * time.Second
+)
+
+// HealthChecker is implemented by backends of attached machines that can go
+// away and come back (SSH VMs): CheckHealth connects to the target and
+// returns what it found (for Attach.StatusMessage), or why it could not. An
+// error matching ErrUnavailable makes the target Unusable until a later
+// probe succeeds; an UntrustedHostKey makes it refuse work as at provisioning.
+type HealthChecker interface {
+	CheckHealth(ctx context.Context, t *Target) (message string, err error)
 }
 
 // Controller moves targets through their state machines (studio-compute.md
@@ -39,8 +60,9 @@ type Controller struct {
 	cfg      ControllerConfig
 	kick     chan struct{}
 	mu       sync.Mutex
-	inflight map[string]bool // targets with an operation under way
+	inflight map[string]bool // targets with an operation (or "health/"+name: a probe) under way
 	wg       sync.WaitGroup
+	probe    chan string // targets to probe now (ReportUnreachable)
 }
 
 // NewController returns a controller; call Run to start it.
@@ -57,7 +79,13 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.OnChange == nil {
 		cfg.OnChange = func(string) {}
 	}
-	return &Controller{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}}
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = DefaultHealthInterval
+	}
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = DefaultHealthTimeout
+	}
+	return &Controller{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, probe: make(chan string, 64)}
 }
 
 // Kick asks for a reconcile pass now (after a user action).
@@ -72,6 +100,12 @@ func (c *Controller) Kick() {
 func (c *Controller) Run(ctx context.Context) {
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
+	var health <-chan time.Time
+	if c.cfg.HealthInterval > 0 {
+		ht := time.NewTicker(c.cfg.HealthInterval)
+		defer ht.Stop()
+		health = ht.C
+	}
 	defer c.wg.Wait()
 	for {
 		if err := c.Reconcile(ctx); err != nil && ctx.Err() == nil {
@@ -82,8 +116,147 @@ func (c *Controller) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-c.kick:
+		case <-health:
+			if err := c.ProbeAll(ctx); err != nil && ctx.Err() == nil {
+				c.cfg.Logger.Error("health probes", "err", err)
+			}
+		case name := <-c.probe:
+			c.startProbe(ctx, name)
 		}
 	}
+}
+
+// ReportUnreachable is told by a backend that a target's machine stopped
+// answering while in use (a run lost its connection). The target shows
+// Unusable with the error at once, and is probed right away (it recovers by
+// itself when a probe reaches it).
+func (c *Controller) ReportUnreachable(ctx context.Context, name string, cause error) {
+	if cause == nil {
+		return
+	}
+	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *Target) error {
+		if t.Attach == nil || t.ProvisioningState != ProvisioningSucceeded || t.Attach.Unreachable {
+			return errUnchanged
+		}
+		t.Attach.Unreachable = true
+		t.Attach.StatusMessage = unreachableMessage(cause)
+		return nil
+	})
+	switch {
+	case err == nil:
+		c.cfg.OnChange(name)
+	case !errors.Is(err, errUnchanged):
+		c.cfg.Logger.Warn("marking a target unusable", "target", name, "err", err)
+	}
+	select {
+	case c.probe <- name:
+	default:
+	}
+}
+
+// errUnchanged aborts an UpdateTarget that has nothing to write.
+var errUnchanged = errors.New("unchanged")
+
+func unreachableMessage(err error) string {
+	return "Unusable: the machine does not answer: " + strings.TrimSuffix(err.Error(), ": "+ErrUnavailable.Error())
+}
+
+// ProbeAll starts a health probe of every attached target whose backend is
+// a HealthChecker and that is in use (Succeeded) or failed only because its
+// machine did not answer. Each probe runs on its own, so a machine that
+// hangs delays no other target.
+func (c *Controller) ProbeAll(ctx context.Context) error {
+	all, _, err := c.cfg.Store.ListTargets(ctx, TargetFilter{})
+	if err != nil {
+		return fmt.Errorf("list targets: %w", err)
+	}
+	for _, t := range all {
+		if probeable(t) {
+			c.startProbe(ctx, t.Name)
+		}
+	}
+	return nil
+}
+
+func probeable(t *Target) bool {
+	if t.Attach == nil || !t.Kind.IsAttached() {
+		return false
+	}
+	switch t.ProvisioningState {
+	case ProvisioningSucceeded:
+		return true
+	case ProvisioningFailed:
+		return t.Attach.Unreachable
+	}
+	return false
+}
+
+func (c *Controller) startProbe(ctx context.Context, name string) {
+	c.start(ctx, "health/"+name, func(ctx context.Context) error { return c.checkHealth(ctx, name) })
+}
+
+// checkHealth probes one attached target and records the outcome: Unusable
+// with the error while the machine does not answer; usable again (with what
+// the backend found) once it does. A target that failed its first check
+// because the machine was away is checked in full again (Creating).
+func (c *Controller) checkHealth(ctx context.Context, name string) error {
+	t, err := c.cfg.Store.GetTarget(ctx, name)
+	if err != nil {
+		return err
+	}
+	hc, ok := c.cfg.BackendFor(t.Kind).(HealthChecker)
+	if !ok || !probeable(t) {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, c.cfg.HealthTimeout)
+	msg, perr := hc.CheckHealth(pctx, t)
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var hk UntrustedHostKey
+	if errors.As(perr, &hk) {
+		return c.RefuseHostKey(ctx, name, hk)
+	}
+	_, err = c.cfg.Store.UpdateTarget(ctx, name, func(cur *Target) error {
+		if cur.Attach == nil || !probeable(cur) {
+			return errUnchanged
+		}
+		if perr != nil {
+			m := unreachableMessage(perr)
+			if cur.Attach.Unreachable && cur.Attach.StatusMessage == m {
+				return errUnchanged
+			}
+			cur.Attach.Unreachable = true
+			cur.Attach.StatusMessage = m
+			return nil
+		}
+		if !cur.Attach.Unreachable {
+			return errUnchanged
+		}
+		cur.Attach.Unreachable = false
+		cur.Attach.StatusMessage = msg
+		if cur.ProvisioningState == ProvisioningFailed {
+			cur.ProvisioningState = ProvisioningCreating
+			cur.ProvisioningErrors = nil
+			cur.LastOperation.Status = "InProgress"
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update %s: %w", name, err)
+	}
+	if perr != nil {
+		c.cfg.Logger.Info("attached target unusable", "target", name, "err", perr)
+	} else {
+		c.cfg.Logger.Info("attached target reachable again", "target", name)
+		c.Kick()
+	}
+	c.cfg.OnChange(name)
+	return nil
 }
 
 // Reconcile makes one pass: starts an operation for every unsettled target
@@ -184,6 +357,11 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 				cur.Attach.Checked = false
 				cur.Attach.StatusMessage = t.Attach.StatusMessage
 			}
+			if cur.Attach != nil && errors.Is(perr, ErrUnavailable) {
+				// The machine did not answer: the health probes check it
+				// again and carry on with the attach when it answers.
+				cur.Attach.Unreachable = true
+			}
 			return
 		}
 		cur.ProvisioningState = ProvisioningSucceeded
@@ -194,6 +372,7 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 			cur.Instance.WorkDir = t.Instance.WorkDir
 		}
 		if cur.Attach != nil && t.Attach != nil {
+			cur.Attach.Unreachable = false
 			cur.Attach.Checked = true
 			cur.Attach.StatusMessage = t.Attach.StatusMessage
 			cur.Attach.HostKeyFingerprint = t.Attach.HostKeyFingerprint
@@ -212,6 +391,7 @@ func untrusted(cur *Target, hk UntrustedHostKey) {
 	approve := fmt.Sprintf("trainyard computetarget approve-host-key -n %s --fingerprint %s", cur.Name, fp)
 	if cur.Attach != nil {
 		cur.Attach.PendingHostKeyFingerprint = fp
+		cur.Attach.Unreachable = false // it answered, with another key
 	}
 	if changed {
 		msg := "host key changed: approve the new fingerprint " + fp + " once you have checked it (" + approve + "). " + hk.Error()

@@ -97,7 +97,10 @@ type Dispatcher struct {
 	kick     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]bool // runs with a step under way
-	wg       sync.WaitGroup
+	// stepEnded is when the last step of a run ended, until the next pass
+	// that lists the run has seen it (see start).
+	stepEnded map[string]time.Time
+	wg        sync.WaitGroup
 	// retryAt is when to try again an attached target that could not be
 	// reached at a submit: its queued runs wait until then instead of
 	// knocking on the machine every pass. In memory: a restart tries at once.
@@ -129,7 +132,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.LookPath == nil {
 		cfg.LookPath = exec.LookPath
 	}
-	d := &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, retryAt: map[string]time.Time{}}
+	d := &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, stepEnded: map[string]time.Time{}, retryAt: map[string]time.Time{}}
 	if cfg.Sweeps != nil {
 		d.sweeps = &SweepDriver{Store: cfg.Sweeps, Logger: cfg.Logger, OnChange: cfg.OnChange}
 	}
@@ -191,6 +194,7 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 			d.cfg.Logger.Error("sweeps", "err", err)
 		}
 	}
+	listed := time.Now()
 	runs, err := d.cfg.Runs.ActiveRuns(ctx)
 	if err != nil {
 		return fmt.Errorf("list active runs: %w", err)
@@ -204,8 +208,15 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 		if r.Status == RunQueued && d.backingOff(r.Target) {
 			continue // its machine was unreachable a moment ago
 		}
-		d.start(ctx, r, a)
+		d.start(ctx, r, a, listed)
 	}
+	d.mu.Lock()
+	for id, end := range d.stepEnded {
+		if end.Before(listed) && !slices.ContainsFunc(runs, func(r *Run) bool { return r.ID == id }) {
+			delete(d.stepEnded, id) // the run has ended
+		}
+	}
+	d.mu.Unlock()
 	return nil
 }
 
@@ -302,12 +313,21 @@ func (d *Dispatcher) backingOff(target string) bool {
 	return ok
 }
 
-// start runs a step for a run unless one is under way for it.
-func (d *Dispatcher) start(ctx context.Context, r *Run, a admission) {
+// start runs a step for a run unless one is under way for it, or one ended
+// after the run was listed (r is then stale: a step from it could submit a
+// job that was just submitted; the next pass takes the run as it is now).
+func (d *Dispatcher) start(ctx context.Context, r *Run, a admission, listed time.Time) {
 	d.mu.Lock()
 	if d.inflight[r.ID] {
 		d.mu.Unlock()
 		return
+	}
+	if end, ok := d.stepEnded[r.ID]; ok {
+		delete(d.stepEnded, r.ID)
+		if !end.Before(listed) {
+			d.mu.Unlock()
+			return
+		}
 	}
 	d.inflight[r.ID] = true
 	d.mu.Unlock()
@@ -317,6 +337,7 @@ func (d *Dispatcher) start(ctx context.Context, r *Run, a admission) {
 		defer func() {
 			d.mu.Lock()
 			delete(d.inflight, r.ID)
+			d.stepEnded[r.ID] = time.Now()
 			d.mu.Unlock()
 		}()
 		if err := d.advance(ctx, r, a); err != nil && ctx.Err() == nil && !errors.Is(err, errRunMoved) {
@@ -358,6 +379,11 @@ func (d *Dispatcher) step(ctx context.Context, r *Run, a admission) (*Run, error
 	case RunNotStarted:
 		return d.move(ctx, r, RunQueued, "", nil)
 	case RunQueued:
+		if r.Handle.ID != "" {
+			// Submitted, and waiting in the backend's own queue (a Slurm job
+			// PENDING, or requeued): follow the job.
+			return d.poll(ctx, r)
+		}
 		return d.queued(ctx, r, a)
 	case RunPreparing:
 		return d.prepare(ctx, r)
@@ -601,7 +627,13 @@ func (d *Dispatcher) backendOf(ctx context.Context, r *Run) (Backend, string) {
 	return nil, fmt.Sprintf("no backend %q can be reached to follow the job", r.Handle.Backend)
 }
 
-// poll follows a submitted job: Running when it runs, Finalizing when it ended.
+// poll follows a submitted job: Running when it runs, Finalizing when it
+// ended. A job the backend holds in its own queue (Slurm's PENDING with the
+// reason, e.g. "Resources") makes the run Queued with that reason, and
+// Starting again when the job starts. A job the backend started again (a
+// requeue after preemption or a node failure: JobState.Attempt past the
+// run's attempt) sends a Running run back to Queued with that
+// reason, so the timeline shows every attempt.
 func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
 	b, problem := d.backendOf(ctx, r)
 	if b == nil {
@@ -617,11 +649,40 @@ func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
 		}
 		return nil, err // transient: try again next pass
 	}
+	if n := st.Attempt; n > max(r.Attempt, 1) && !st.Phase.Terminal() {
+		setAttempt := func(cur *Run) { cur.Attempt = n }
+		if r.Status == RunStarting || r.Status == RunRunning {
+			return d.move(ctx, r, RunQueued, st.Reason, setAttempt)
+		}
+		_, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+			if cur.Status != r.Status {
+				return errRunMoved
+			}
+			cur.StatusReason = st.Reason
+			setAttempt(cur)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		d.cfg.OnChange(r.ID)
+		return nil, errWait
+	}
 	switch {
+	case st.Phase.Terminal() && r.Status == RunQueued:
+		// It ended while waiting (cancelled in Slurm, or failed at start):
+		// through Starting to Finalizing, as the state machine goes.
+		return d.move(ctx, r, RunStarting, "", nil)
 	case st.Phase.Terminal():
 		return d.move(ctx, r, RunFinalizing, "", nil)
+	case r.Status == RunQueued && st.Phase != JobQueued:
+		return d.move(ctx, r, RunStarting, st.Reason, nil)
+	case r.Status == RunQueued && st.Reason != "" && st.Reason != r.StatusReason:
+		return d.setReason(ctx, r, st.Reason)
+	case r.Status == RunStarting && st.Phase == JobQueued && st.Reason != "":
+		return d.move(ctx, r, RunQueued, st.Reason, nil)
 	case r.Status == RunStarting && (st.Phase == JobRunning || st.Phase == JobFinalizing):
-		return d.move(ctx, r, RunRunning, "", nil)
+		return d.move(ctx, r, RunRunning, st.Reason, nil)
 	case r.Status == RunStarting && st.Reason != "" && st.Reason != r.StatusReason:
 		return d.setReason(ctx, r, st.Reason)
 	}

@@ -56,8 +56,11 @@ func (s RunStatus) Active() bool { return s.Valid() && !s.Terminal() }
 // CanMoveTo reports whether the run state machine allows from → to. Every
 // non-terminal status may fail, and may be cancelled (directly to Canceled
 // before anything runs, else through CancelRequested). Starting may fall back
-// to Queued when the target turns out to have no free node. Terminal statuses
-// never change.
+// to Queued when the target turns out to have no free node, or when the
+// submitted job waits in the backend's own queue (Slurm's PENDING); such a
+// Queued run goes to Starting when its job starts. Running goes back to
+// Queued when the backend requeues the job (preemption, a node failure): a
+// new attempt. Terminal statuses never change.
 func (s RunStatus) CanMoveTo(to RunStatus) bool {
 	if s.Terminal() || !to.Valid() || s == to {
 		return false
@@ -69,13 +72,13 @@ func (s RunStatus) CanMoveTo(to RunStatus) bool {
 	case RunNotStarted:
 		return to == RunQueued || to == RunPreparing || to == RunCancelRequested || to == RunCanceled
 	case RunQueued:
-		return to == RunPreparing || to == RunCancelRequested || to == RunCanceled
+		return to == RunPreparing || to == RunStarting || to == RunCancelRequested || to == RunCanceled
 	case RunPreparing:
 		return to == RunStarting || to == RunQueued || to == RunCancelRequested || to == RunCanceled
 	case RunStarting:
 		return to == RunRunning || to == RunQueued || to == RunFinalizing || to == RunCancelRequested || to == RunCanceled
 	case RunRunning:
-		return to == RunFinalizing || to == RunCancelRequested || to == RunCompleted || to == RunCanceled
+		return to == RunFinalizing || to == RunQueued || to == RunCancelRequested || to == RunCompleted || to == RunCanceled
 	case RunFinalizing:
 		return to == RunCompleted || to == RunCanceled
 	case RunCancelRequested:

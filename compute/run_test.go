@@ -16,13 +16,14 @@ func TestRunStatusTransitions(t *testing.T) {
 	for _, ok := range [][2]RunStatus{
 		{RunStarting, RunQueued}, {RunRunning, RunCancelRequested}, {RunCancelRequested, RunCanceled},
 		{RunQueued, RunCanceled}, {RunPreparing, RunFailed}, {RunRunning, RunCompleted},
+		{RunQueued, RunStarting}, {RunRunning, RunQueued}, // a job waiting in Slurm's queue; a requeued job
 	} {
 		if !ok[0].CanMoveTo(ok[1]) {
 			t.Errorf("%s → %s refused", ok[0], ok[1])
 		}
 	}
 	for _, bad := range [][2]RunStatus{
-		{RunCompleted, RunRunning}, {RunFailed, RunCanceled}, {RunCanceled, RunQueued}, {RunRunning, RunQueued},
+		{RunCompleted, RunRunning}, {RunFailed, RunCanceled}, {RunCanceled, RunQueued}, {RunFinalizing, RunQueued},
 		{RunQueued, RunRunning}, {RunFinalizing, RunRunning}, {RunRunning, RunRunning}, {RunRunning, "Paused"},
 	} {
 		if bad[0].CanMoveTo(bad[1]) {

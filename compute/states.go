@@ -169,3 +169,24 @@ func (c *NodeCounts) Add(s NodeState) {
 		c.Preempted++
 	}
 }
+
+// StateUnusable is the state an attached target shows while its machine
+// does not answer (AttachSpec.Unreachable). It is Studio's word for a broken
+// compute (an instance's Unusable, a node's unusable); it is not a
+// provisioning state: the target stays Succeeded underneath, so queued runs
+// wait for the machine instead of failing, and it shows its provisioning
+// state again as soon as a probe reaches the machine.
+const StateUnusable = "Unusable"
+
+// DisplayState is the one state word the UI and CLI show for a target: an
+// instance's power state (unless Failed or Deleting), Unusable for an
+// attached machine that does not answer, else the provisioning state.
+func DisplayState(t *Target) string {
+	switch {
+	case t.Instance != nil && t.ProvisioningState != ProvisioningFailed && t.ProvisioningState != ProvisioningDeleting:
+		return string(t.Instance.State)
+	case t.Attach != nil && t.Attach.Unreachable && !t.ProvisioningState.Transitional():
+		return StateUnusable
+	}
+	return string(t.ProvisioningState)
+}

@@ -207,3 +207,26 @@ func TestNodeCountsAdd(t *testing.T) {
 		t.Errorf("state columns add to %d, want %d", sum, c.Current-1)
 	}
 }
+
+func TestDisplayState(t *testing.T) {
+	tests := []struct {
+		name string
+		t    Target
+		want string
+	}{
+		{"cluster", Target{ProvisioningState: ProvisioningSucceeded}, "Succeeded"},
+		{"instance", Target{ProvisioningState: ProvisioningSucceeded, Instance: &InstanceSpec{State: InstanceStopped}}, "Stopped"},
+		{"failed instance", Target{ProvisioningState: ProvisioningFailed, Instance: &InstanceSpec{State: InstanceRunning}}, "Failed"},
+		{"reachable VM", Target{ProvisioningState: ProvisioningSucceeded, Attach: &AttachSpec{}}, "Succeeded"},
+		{"unreachable VM", Target{ProvisioningState: ProvisioningSucceeded, Attach: &AttachSpec{Unreachable: true}}, "Unusable"},
+		{"unreachable at attach", Target{ProvisioningState: ProvisioningFailed, Attach: &AttachSpec{Unreachable: true}}, "Unusable"},
+		{"being detached", Target{ProvisioningState: ProvisioningDeleting, Attach: &AttachSpec{Unreachable: true}}, "Deleting"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := DisplayState(&tc.t); got != tc.want {
+				t.Fatalf("DisplayState = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

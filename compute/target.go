@@ -212,6 +212,11 @@ type AttachSpec struct {
 	// while no key, or another key, was pinned: it waits for an operator's
 	// approval (approve-host-key) and no work is done on the target until then.
 	PendingHostKeyFingerprint string
+	// Unreachable is set while the machine does not answer (the controller's
+	// health probe, or a run that lost its connection): the target shows
+	// Unusable with StatusMessage as the last error, and the flag clears by
+	// itself when a probe reaches the machine again.
+	Unreachable bool
 }
 
 // Secret names used by attach forms.

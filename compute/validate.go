@@ -1,9 +1,12 @@
 package compute
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
+	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -51,6 +54,9 @@ const (
 	FieldRESTURL       = "restUrl"
 	FieldToken         = "token"
 	FieldSlurmUser     = "slurmUser"
+	FieldJWTKey        = "jwtKey"
+	FieldPartition     = "partition"
+	FieldSharedDir     = "sharedDir"
 	FieldLocation      = "location"
 )
 
@@ -283,17 +289,58 @@ func validateAttach(v *ValidationError, r *CreateRequest) {
 			v.Add(FieldAccountName, "Enter the account name: 3–24 lower-case letters and digits.")
 		}
 	case KindSlurm:
-		u, err := url.Parse(a.RESTURL)
-		if a.RESTURL == "" {
-			v.Add(FieldRESTURL, "Enter the slurmrestd URL, e.g. http://slurm-head:6820.")
-		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.Add(FieldRESTURL, "The slurmrestd URL must be http:// or https:// with a host.")
+		validateSlurmAttach(v, r)
+	}
+}
+
+// slurmPartitionRE is what Trainyard accepts as a Slurm partition name:
+// Slurm itself takes almost anything, but a name used in a job request and
+// shown in pages is kept to letters, digits, '_', '-' and '.'.
+var slurmPartitionRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+
+// validateSlurmAttach checks a Slurm attach: the slurmrestd URL, the user,
+// a token or the cluster's JWT key (base64, as the API and the form carry
+// it; the CLI encodes the key file), the partition's name and the shared
+// directory, which must be an absolute path because the nodes use it as it is.
+func validateSlurmAttach(v *ValidationError, r *CreateRequest) {
+	a := r.Attach
+	a.RESTURL = strings.TrimSpace(a.RESTURL)
+	u, err := url.Parse(a.RESTURL)
+	if a.RESTURL == "" {
+		v.Add(FieldRESTURL, "Enter the slurmrestd URL, e.g. http://slurm-head:6820.")
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.Add(FieldRESTURL, "The slurmrestd URL must be http:// or https:// with a host.")
+	}
+	token, key := strings.TrimSpace(r.Secrets[SecretSlurmToken]), strings.TrimSpace(r.Secrets[SecretSlurmJWTKey])
+	switch {
+	case token == "" && key == "":
+		v.Add(FieldToken, "Enter a slurmrestd JWT token, or give the cluster's JWT key so that Trainyard makes its own tokens.")
+	case key != "":
+		if raw, err := base64.StdEncoding.DecodeString(key); err != nil {
+			v.Add(FieldJWTKey, "The JWT key must be base64 (standard encoding), e.g. the output of base64 -w0 jwt_hs256.key.")
+		} else if len(raw) < 16 {
+			v.Add(FieldJWTKey, "The JWT key is %d bytes long; slurmctld's jwt_hs256.key is at least 16 (usually 32).", len(raw))
 		}
-		if r.Secrets[SecretSlurmToken] == "" {
-			v.Add(FieldToken, "Enter a slurmrestd JWT token.")
-		}
-		if a.SlurmUser == "" {
-			v.Add(FieldSlurmUser, "Enter the Slurm user jobs run as.")
+	}
+	a.SlurmUser = strings.TrimSpace(a.SlurmUser)
+	if a.SlurmUser == "" {
+		v.Add(FieldSlurmUser, "Enter the Slurm user jobs run as.")
+	} else if !userNameRE.MatchString(a.SlurmUser) {
+		v.Add(FieldSlurmUser, "The Slurm user must be a Linux user name: letters, digits, _ . -, starting with a letter or _.")
+	}
+	a.SlurmPartition = strings.TrimSpace(a.SlurmPartition)
+	if p := a.SlurmPartition; p != "" && !slurmPartitionRE.MatchString(p) {
+		v.Add(FieldPartition, "%q is not a partition name: up to 64 letters, digits, _ - and ., starting with a letter, digit or _.", p)
+	}
+	a.SharedDir = strings.TrimSpace(a.SharedDir)
+	if d := a.SharedDir; d != "" {
+		switch {
+		case !path.IsAbs(d):
+			v.Add(FieldSharedDir, "The shared directory must be an absolute path (it is used as it is on every node), e.g. /shared/trainyard.")
+		case strings.ContainsAny(d, "\x00\n"):
+			v.Add(FieldSharedDir, "The shared directory must not contain a newline or NUL.")
+		default:
+			a.SharedDir = path.Clean(d)
 		}
 	}
 }

@@ -333,6 +333,9 @@ func attachReq(kind Kind, mod func(r *CreateRequest)) func() *CreateRequest {
 	}
 }
 
+// slurmKey32 is a 32-byte JWT key, base64 as the API carries it.
+const slurmKey32 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 const (
 	vmID  = "/subscriptions/" + subA + "/resourceGroups/rg-ml/providers/Microsoft.Compute/virtualMachines/gpu-vm1"
 	hdiID = "/subscriptions/" + subA + "/resourceGroups/rg-hdi/providers/Microsoft.HDInsight/clusters/spark1"
@@ -487,7 +490,43 @@ func TestValidateAttachOthers(t *testing.T) {
 		{name: "Slurm URL unparsable", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.RESTURL = "http://[::1" }),
 			fields: []string{FieldRESTURL}},
 		{name: "Slurm without token and user", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Secrets, r.Attach.SlurmUser = nil, "" }),
-			fields: []string{FieldToken, FieldSlurmUser}, msgs: map[string]string{FieldToken: "Enter a slurmrestd JWT token.", FieldSlurmUser: "Enter the Slurm user jobs run as."}},
+			fields: []string{FieldToken, FieldSlurmUser}, msgs: map[string]string{FieldToken: "Enter a slurmrestd JWT token, or give the cluster's JWT key", FieldSlurmUser: "Enter the Slurm user jobs run as."}},
+		{name: "Slurm with a JWT key and no token", req: attachReq(KindSlurm, func(r *CreateRequest) {
+			r.Secrets = map[string]string{SecretSlurmJWTKey: slurmKey32}
+		})},
+		{name: "Slurm with token and JWT key", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Secrets[SecretSlurmJWTKey] = slurmKey32 })},
+		{name: "Slurm JWT key not base64", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Secrets = map[string]string{SecretSlurmJWTKey: "not base64!"} }),
+			fields: []string{FieldJWTKey}, msgs: map[string]string{FieldJWTKey: "must be base64"}},
+		{name: "Slurm JWT key too short", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Secrets = map[string]string{SecretSlurmJWTKey: "c2hvcnQ="} }),
+			fields: []string{FieldJWTKey}, msgs: map[string]string{FieldJWTKey: "is 5 bytes long"}},
+		{name: "Slurm blank token and key", req: attachReq(KindSlurm, func(r *CreateRequest) {
+			r.Secrets = map[string]string{SecretSlurmToken: "  ", SecretSlurmJWTKey: ""}
+		}), fields: []string{FieldToken}},
+		{name: "Slurm user with a space", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SlurmUser = "al ice" }),
+			fields: []string{FieldSlurmUser}, msgs: map[string]string{FieldSlurmUser: "Linux user name"}},
+		{name: "Slurm partition", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SlurmPartition = " gpu-a100.long " }),
+			check: func(t *testing.T, r *CreateRequest) {
+				if r.Attach.SlurmPartition != "gpu-a100.long" {
+					t.Errorf("SlurmPartition = %q, want it trimmed", r.Attach.SlurmPartition)
+				}
+			}},
+		{name: "Slurm partition with a comma", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SlurmPartition = "debug,gpu" }),
+			fields: []string{FieldPartition}, msgs: map[string]string{FieldPartition: `"debug,gpu" is not a partition name`}},
+		{name: "Slurm partition starting with a dot", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SlurmPartition = ".hidden" }),
+			fields: []string{FieldPartition}},
+		{name: "Slurm partition 65 characters", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SlurmPartition = strings.Repeat("p", 65) }),
+			fields: []string{FieldPartition}},
+		{name: "Slurm shared dir cleaned", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SharedDir = "/shared//trainyard/" }),
+			check: func(t *testing.T, r *CreateRequest) {
+				if r.Attach.SharedDir != "/shared/trainyard" {
+					t.Errorf("SharedDir = %q, want /shared/trainyard", r.Attach.SharedDir)
+				}
+			}},
+		{name: "Slurm shared dir relative", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SharedDir = "shared/trainyard" }),
+			fields: []string{FieldSharedDir}, msgs: map[string]string{FieldSharedDir: "must be an absolute path"}},
+		{name: "Slurm shared dir with a newline", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SharedDir = "/shared/a\nb" }),
+			fields: []string{FieldSharedDir}},
+		{name: "Slurm shared dir empty is fine", req: attachReq(KindSlurm, func(r *CreateRequest) { r.Attach.SharedDir = "" })},
 
 		{name: "attach without settings", req: func() *CreateRequest { return &CreateRequest{Name: "dbx", Kind: KindDatabricks} },
 			fields: []string{FieldWorkspace, FieldResourceGroup, FieldToken}},

@@ -62,7 +62,9 @@ func (h *Handlers) APIGetCompute(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, arm.FromTarget(t, h.cfg.ARMPrefix))
+	c := arm.FromTarget(t, h.cfg.ARMPrefix)
+	h.withClusterInfo(r.Context(), t, &c)
+	writeJSON(w, http.StatusOK, c)
 	return nil
 }
 

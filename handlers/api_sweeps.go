@@ -35,17 +35,36 @@ func (h *Handlers) APISubmitSweep(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, maxSubmitBody, &req); err != nil {
 		return err
 	}
+	run, warnings, err := h.createSweep(r, &req)
+	if err != nil {
+		return err
+	}
+	full, err := h.cfg.Runs.Store.GetRun(r.Context(), run.ID)
+	if err != nil {
+		return err
+	}
+	out := toAPIRun(full, true)
+	out.Warnings = warnings
+	w.Header().Set("Location", "/api/v1/runs/"+run.ID)
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// createSweep checks a sweep request and stores its parent run. It is the
+// one code path of POST /api/v1/sweeps and the browser's HyperDrive form,
+// so a sweep from either is held to the same rules.
+func (h *Handlers) createSweep(r *http.Request, req *sweepRequest) (*compute.Run, []string, error) {
 	hd := req.Sweep
 	switch {
 	case req.HyperdriveConfiguration != "" && hd != nil:
-		return compute.Invalid("sweep", "Give the sweep once: hyperdriveConfiguration (YAML) or sweep (JSON), not both.")
+		return nil, nil, compute.Invalid("sweep", "Give the sweep once: hyperdriveConfiguration (YAML) or sweep (JSON), not both.")
 	case req.HyperdriveConfiguration != "":
 		var err error
 		if hd, err = runconfig.ParseHDConfig("hdconfig", []byte(req.HyperdriveConfiguration)); err != nil {
-			return compute.Invalid("hyperdriveConfiguration", "%s", err.Error())
+			return nil, nil, compute.Invalid("hyperdriveConfiguration", "%s", err.Error())
 		}
 	case hd == nil:
-		return compute.Invalid("hyperdriveConfiguration", "Give the sweep: the hdconfig YAML as hyperdriveConfiguration, or its parsed form as sweep.")
+		return nil, nil, compute.Invalid("hyperdriveConfiguration", "Give the sweep: the hdconfig YAML as hyperdriveConfiguration, or its parsed form as sweep.")
 	}
 	if hd.File == "" {
 		hd.File = "hdconfig"
@@ -65,32 +84,24 @@ func (h *Handlers) APISubmitSweep(w http.ResponseWriter, r *http.Request) error 
 		if errors.As(err, &fe) {
 			field = "sweep." + fe.Field
 		}
-		return compute.Invalid(field, "%s", err.Error())
+		return nil, nil, compute.Invalid(field, "%s", err.Error())
 	}
 	if req.ParentRunID != "" {
-		return compute.Invalid("parentRunId", "A sweep cannot be the child of another run.")
+		return nil, nil, compute.Invalid("parentRunId", "A sweep cannot be the child of another run.")
 	}
 	run, err := h.newRun(r, &req.submitRequest)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	run.Kind, run.Sweep = compute.RunKindHyperdrive, sw
 	run.Status, run.StatusReason, run.StartedAt = compute.RunRunning, "the sweep is starting its children", time.Now()
 	err = h.cfg.Runs.Store.CreateRun(r.Context(), run)
 	h.audit(r, "submit", "run/"+run.ID, err)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	h.kickRuns()
-	full, err := h.cfg.Runs.Store.GetRun(r.Context(), run.ID)
-	if err != nil {
-		return err
-	}
-	out := toAPIRun(full, true)
-	out.Warnings = warnings
-	w.Header().Set("Location", "/api/v1/runs/"+run.ID)
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return run, warnings, nil
 }
 
 // apiSweep is a sweep parent's definition in its run JSON.

@@ -18,6 +18,17 @@ func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest)
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	if req.Kind == compute.KindVirtualMachine || req.Kind == compute.KindHDInsight {
+		// The same machine attached twice the same way is refused (see
+		// compute.DuplicateAttach for what counts as the same).
+		ssh, _, err := h.cfg.Store.ListTargets(ctx, compute.TargetFilter{Kinds: []compute.Kind{compute.KindVirtualMachine, compute.KindHDInsight}})
+		if err != nil {
+			return nil, err
+		}
+		if err := compute.DuplicateAttach(ssh, req); err != nil {
+			return nil, err
+		}
+	}
 	now := h.cfg.Now()
 	t := &compute.Target{
 		Name: req.Name, Kind: req.Kind, Description: req.Description, Location: req.Location,

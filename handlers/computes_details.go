@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,8 +18,12 @@ import (
 // ComputeDetails handles GET /computes/{name}: the details page, or for htmx
 // the live state section.
 func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error {
-	name := chi.URLParam(r, "name")
-	tab := r.URL.Query().Get("tab")
+	return h.computeDetailsPage(w, r, chi.URLParam(r, "name"), r.URL.Query().Get("tab"), "", http.StatusOK)
+}
+
+// computeDetailsPage renders a target's page; secretsErr is why a
+// credentials replacement was refused (shown by its form), with status.
+func (h *Handlers) computeDetailsPage(w http.ResponseWriter, r *http.Request, name, tab, secretsErr string, status int) error {
 	switch tab {
 	case "nodes", "runs":
 	default:
@@ -54,11 +59,16 @@ func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error 
 	vm := pages.ComputeDetailsVM{
 		Name: t.Name, KindLabel: t.Kind.Label(), Tab: tab, Live: live,
 		Attributes: attributes(t), Actions: actionsFor(compute.UserFrom(r.Context()), t), Runs: runs,
+		Partitions: h.partitionsVM(r.Context(), t),
 		Tabs: []pages.TabVM{
 			{ID: "details", Label: "Details", Href: base, Current: tab == "details"},
 			{ID: "nodes", Label: "Nodes", Href: base + "?tab=nodes", Current: tab == "nodes"},
 			{ID: "runs", Label: "Runs", Href: base + "?tab=runs", Current: tab == "runs"},
 		},
+	}
+	if (t.Kind == compute.KindVirtualMachine || t.Kind == compute.KindHDInsight) && compute.UserFrom(r.Context()).Can(compute.RoleComputeOperator) &&
+		t.ProvisioningState != compute.ProvisioningDeleting {
+		vm.Secrets = &pages.SecretsFormVM{Action: base + "/update-secrets", Set: strings.Join(t.SecretsSet, ", "), Error: secretsErr}
 	}
 	listTab := t.Kind.Tab()
 	label := map[string]string{}
@@ -68,14 +78,17 @@ func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error 
 	vm.Page = h.page(r, t.Name, "compute", []layout.Crumb{
 		{Label: "Compute", Href: "/computes"}, {Label: label[listTab], Href: "/computes?tab=" + listTab}, {Label: t.Name},
 	})
-	return h.render(w, r, http.StatusOK, pages.ComputeDetails(vm))
+	return h.render(w, r, status, pages.ComputeDetails(vm))
 }
 
 func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.ComputeLiveVM {
 	vm := pages.ComputeLiveVM{
-		Name: t.Name, Tab: tab, State: string(t.ProvisioningState), StateSince: h.since(t),
+		Name: t.Name, Tab: tab, State: displayState(t), StateSince: h.since(t),
 		Errors: t.ProvisioningErrors, NodesText: nodesText(t), PollSeconds: 5,
 		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab + "&back=" + t.Kind.Tab(),
+	}
+	if t.Kind == compute.KindSlurm && t.Nodes.Current > 0 {
+		vm.Counts = countsText(t.Nodes)
 	}
 	if t.Cluster != nil {
 		vm.Counts = countsText(t.Nodes)
@@ -91,6 +104,9 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 		if compute.UserFrom(r.Context()).Can(compute.RoleComputeOperator) {
 			vm.ApproveURL = "/computes/" + url.PathEscape(t.Name) + "/approve-host-key"
 		}
+	}
+	if t.Attach != nil && t.Attach.Unreachable && !t.ProvisioningState.Transitional() {
+		vm.Unusable = t.Attach.StatusMessage
 	}
 	if t.Attach != nil && !t.Attach.Checked {
 		vm.Unchecked = t.Attach.StatusMessage
@@ -120,22 +136,53 @@ func (h *Handlers) nodeRows(r *http.Request, t *compute.Target) []pages.NodeRowV
 	}
 	out := make([]pages.NodeRowVM, 0, len(nodes))
 	for _, n := range nodes {
-		row := pages.NodeRowVM{ID: n.ID, State: string(n.State), PrivateIP: n.PrivateIP, PublicIP: n.PublicIP, RunID: n.RunID, Reason: n.Reason}
-		if n.Port > 0 {
-			row.Port = strconv.Itoa(n.Port)
-			user := "azureuser"
-			if t.Cluster != nil && t.Cluster.AdminUserName != "" {
-				user = t.Cluster.AdminUserName
-			}
-			host := n.PublicIP
-			if host == "" {
-				host = n.PrivateIP
-			}
-			row.Connection = fmt.Sprintf("ssh -p %d %s@%s", n.Port, user, host)
-		}
-		out = append(out, row)
+		out = append(out, nodeRow(t, n))
 	}
 	return out
+}
+
+// nodeRow is one row of the Nodes tab, the same columns for every kind.
+func nodeRow(t *compute.Target, n compute.Node) pages.NodeRowVM {
+	row := pages.NodeRowVM{ID: n.ID, State: string(n.State), PrivateIP: n.PrivateIP, PublicIP: n.PublicIP, RunID: n.RunID, Reason: n.Reason}
+	host := n.PublicIP
+	if host == "" {
+		host = n.PrivateIP
+	}
+	row.Address = host
+	if n.PrivateIP != "" && n.PublicIP != "" && n.PrivateIP != n.PublicIP {
+		row.Address = n.PublicIP + " (private " + n.PrivateIP + ")"
+	}
+	if n.Port > 0 {
+		row.Port = strconv.Itoa(n.Port)
+		if host != "" {
+			row.Address = net.JoinHostPort(host, row.Port)
+		}
+		user := "azureuser"
+		switch {
+		case t.Cluster != nil && t.Cluster.AdminUserName != "":
+			user = t.Cluster.AdminUserName
+		case t.Attach != nil && t.Attach.UserName != "":
+			user = t.Attach.UserName
+		}
+		// A Slurm node's port is slurmd's, not an SSH server's: no
+		// connection string there.
+		if host != "" && t.Kind != compute.KindSlurm {
+			row.Connection = fmt.Sprintf("ssh -p %d %s@%s", n.Port, user, host)
+		}
+	}
+	if n.CPUs > 0 {
+		row.CPUs = strconv.Itoa(n.CPUs)
+	}
+	if n.MemoryMB > 0 {
+		row.Memory = fmt.Sprintf("%.1f GiB", float64(n.MemoryMB)/1024)
+	}
+	if n.CPUs > 0 || n.GPUs > 0 {
+		row.GPUs = strconv.Itoa(n.GPUs)
+	}
+	if n.RunID != "" {
+		row.RunURL = "/runs/" + url.PathEscape(n.RunID)
+	}
+	return row
 }
 
 // attributes is the Details tab's definition list.
@@ -186,7 +233,7 @@ func attributes(t *compute.Target) []pages.AttrVM {
 		if at.Address != "" {
 			a = append(a, pages.AttrVM{Label: "Address", Value: at.Address}, pages.AttrVM{Label: "SSH port", Value: strconv.Itoa(at.SSHPort)})
 		}
-		for _, kv := range [][2]string{{"User name", at.UserName}, {"Databricks workspace", at.Workspace}, {"Resource group", at.ResourceGroup}, {"Account name", at.AccountName}, {"slurmrestd URL", at.RESTURL}, {"Slurm user", at.SlurmUser}} {
+		for _, kv := range [][2]string{{"User name", at.UserName}, {"Databricks workspace", at.Workspace}, {"Resource group", at.ResourceGroup}, {"Account name", at.AccountName}, {"slurmrestd URL", at.RESTURL}, {"Slurm user", at.SlurmUser}, {"Slurm partition", at.SlurmPartition}, {"Shared directory", at.SharedDir}} {
 			if kv[1] != "" {
 				a = append(a, pages.AttrVM{Label: kv[0], Value: kv[1]})
 			}

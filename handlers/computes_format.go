@@ -9,12 +9,7 @@ import (
 )
 
 // displayState is the state word a list row or header shows for a target.
-func displayState(t *compute.Target) string {
-	if t.Instance != nil && t.ProvisioningState != compute.ProvisioningFailed && t.ProvisioningState != compute.ProvisioningDeleting {
-		return string(t.Instance.State)
-	}
-	return string(t.ProvisioningState)
-}
+func displayState(t *compute.Target) string { return compute.DisplayState(t) }
 
 // since says how long a transitional state has lasted ("" when settled).
 func (h *Handlers) since(t *compute.Target) string {
@@ -43,6 +38,9 @@ func formatTime(t time.Time) string {
 }
 
 func nodesText(t *compute.Target) string {
+	if t.Kind == compute.KindSlurm {
+		return slurmNodesText(t)
+	}
 	if t.Cluster == nil {
 		return ""
 	}

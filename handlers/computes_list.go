@@ -189,7 +189,7 @@ func actionsFor(u *compute.User, t *compute.Target) []pages.ActionVM {
 }
 
 func clusterCounts(t *compute.Target) string {
-	if t.Cluster == nil {
+	if t.Cluster == nil && (t.Kind != compute.KindSlurm || t.Nodes.Current == 0) {
 		return ""
 	}
 	return countsText(t.Nodes)

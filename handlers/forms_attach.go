@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/views/components"
@@ -53,8 +54,8 @@ func attachForm(id string) *formSpec {
 	case compute.KindDataLakeAnalytics, compute.KindBatch:
 		fields = append(fields, compute.FieldAccountName, compute.FieldResourceGroup)
 	case compute.KindSlurm:
-		fields = append(fields, compute.FieldRESTURL, compute.FieldSlurmUser, compute.FieldToken)
-		f.secrets = []string{compute.FieldToken}
+		fields = append(fields, compute.FieldRESTURL, compute.FieldSlurmUser, compute.FieldPartition, compute.FieldSharedDir, compute.FieldJWTKey, compute.FieldToken)
+		f.secrets = []string{compute.FieldJWTKey, compute.FieldToken}
 	}
 	f.stepFields = [][]string{fields}
 	f.build = func(v url.Values, secrets map[string]string, user string) (*compute.CreateRequest, *compute.ValidationError) {
@@ -64,6 +65,7 @@ func attachForm(id string) *formSpec {
 			UserName: trimmed(v.Get(compute.FieldUserName)), Workspace: trimmed(v.Get(compute.FieldWorkspace)),
 			ResourceGroup: trimmed(v.Get(compute.FieldResourceGroup)), AccountName: trimmed(v.Get(compute.FieldAccountName)),
 			RESTURL: trimmed(v.Get(compute.FieldRESTURL)), SlurmUser: trimmed(v.Get(compute.FieldSlurmUser)),
+			SlurmPartition: trimmed(v.Get(compute.FieldPartition)), SharedDir: trimmed(v.Get(compute.FieldSharedDir)),
 		}
 		req := &compute.CreateRequest{
 			Name: trimmed(v.Get(compute.FieldName)), Kind: kind, Attach: a, ResourceID: trimmed(v.Get(compute.FieldResourceID)), CreatedBy: user,
@@ -76,7 +78,8 @@ func attachForm(id string) *formSpec {
 		case compute.KindDatabricks:
 			req.Secrets = map[string]string{compute.SecretAccessToken: secrets[compute.FieldToken]}
 		case compute.KindSlurm:
-			req.Secrets = map[string]string{compute.SecretSlurmToken: secrets[compute.FieldToken]}
+			req.Secrets = map[string]string{compute.SecretSlurmToken: trimmed(secrets[compute.FieldToken]),
+				compute.SecretSlurmJWTKey: strings.Join(strings.Fields(secrets[compute.FieldJWTKey]), "")}
 		case compute.KindDataLakeAnalytics, compute.KindBatch:
 			req.Secrets = nil
 		}
@@ -127,8 +130,14 @@ func attachInputs(kind compute.Kind, v url.Values) []components.Input {
 	case compute.KindSlurm:
 		in = append(in,
 			components.Input{Name: compute.FieldRESTURL, Label: "slurmrestd URL", Value: v.Get(compute.FieldRESTURL), Required: true, Hint: "e.g. http://slurm-head:6820"},
-			components.Input{Name: compute.FieldSlurmUser, Label: "Slurm user", Value: v.Get(compute.FieldSlurmUser), Required: true, Hint: "The user jobs are submitted as."},
-			components.Input{Name: compute.FieldToken, Label: "slurmrestd JWT token", Type: "password", Required: true, Hint: "Stored sealed; never shown again."},
+			components.Input{Name: compute.FieldSlurmUser, Label: "Slurm user", Value: v.Get(compute.FieldSlurmUser), Required: true, Autocomplete: "off", Hint: "The user jobs are submitted as."},
+			components.Input{Name: compute.FieldPartition, Label: "Partition (optional)", Value: v.Get(compute.FieldPartition), Autocomplete: "off",
+				Hint: "The partition runs go to. Leave empty for the cluster's default partition."},
+			components.Input{Name: compute.FieldSharedDir, Label: "Shared directory", Value: v.Get(compute.FieldSharedDir), Autocomplete: "off",
+				Hint: "An absolute path that this server and every node see alike (NFS, or a local folder on a one-machine cluster); runs are staged and their logs written there."},
+			components.Input{Name: compute.FieldJWTKey, Label: "JWT key (base64)", Type: "textarea", Autocomplete: "off",
+				Hint: "The cluster's jwt_hs256.key as base64 (base64 -w0 jwt_hs256.key): Trainyard then makes its own short-lived tokens. Or give a token below. Stored sealed; never shown again."},
+			components.Input{Name: compute.FieldToken, Label: "slurmrestd JWT token", Type: "password", Autocomplete: "off", Hint: "A token from scontrol token lifespan=…, used until it expires. Stored sealed; never shown again."},
 		)
 	}
 	return in

@@ -53,6 +53,9 @@ type Config struct {
 	// Runs serves experiments, runs, snapshots and the MLflow tracking API
 	// (api_runs.go).
 	Runs RunDeps
+	// Clusters tells what was last read from attached Slurm clusters
+	// (compute.NodeRefresher): nodes, partitions, version. Optional.
+	Clusters ClusterInfoSource
 	// ARMPrefix is the ID prefix of compute resources in API bodies.
 	ARMPrefix string
 	Location  string

@@ -415,6 +415,9 @@ func canCancel(u *compute.User, run *compute.Run) bool {
 }
 
 func cancelQuestion(run *compute.Run) string {
+	if isSweepParent(run) {
+		return sweepCancelQuestion(run)
+	}
 	return fmt.Sprintf("Cancel run %s? Its script is stopped; the outputs, metrics and log so far are kept.", run.ID)
 }
 

@@ -54,6 +54,14 @@ func (h *Handlers) RunPage(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			return h.render(w, r, http.StatusOK, pages.RunOutputs(o))
+		case "sweep-dashboard":
+			if isSweepParent(run) {
+				d, err := h.sweepDashboardVM(r, run)
+				if err != nil {
+					return err
+				}
+				return h.render(w, r, http.StatusOK, pages.SweepDashboard(d))
+			}
 		}
 	}
 	vm, err := h.runVM(r, run, xKind)
@@ -94,7 +102,14 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 	if err != nil {
 		return vm, err
 	}
-	if n, err := ps.CountRunsPage(ctx, store.RunPageQuery{Filter: compute.RunFilter{Parent: run.ID}}); err != nil {
+	if isSweepParent(run) {
+		// The sweep dashboard lists the children with their hyperparameters.
+		d, err := h.sweepDashboardVM(r, run)
+		if err != nil {
+			return vm, err
+		}
+		vm.Sweep = &d
+	} else if n, err := ps.CountRunsPage(ctx, store.RunPageQuery{Filter: compute.RunFilter{Parent: run.ID}}); err != nil {
 		return vm, err
 	} else if n > 0 {
 		q := parseRunsQuery("/runs", url.Values{"parent": {run.ID}})

@@ -446,6 +446,16 @@ func mapSubmitError(err error, st *submitState) error {
 
 // renderSubmit shows the form with the values, upload and errors kept.
 func (h *Handlers) renderSubmit(w http.ResponseWriter, r *http.Request, status int, st *submitState) error {
+	vm, err := h.submitVM(r, st)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, status, pages.SubmitRun(vm))
+}
+
+// submitVM builds the submit form's view model; the HyperDrive form shows
+// the same run fields (hyperdrive_form.go).
+func (h *Handlers) submitVM(r *http.Request, st *submitState) (pages.SubmitVM, error) {
 	v, errs := st.v, st.errs
 	vm := pages.SubmitVM{Action: "/runs/new", CancelHref: "/runs", EnvType: v.Get("envType"), EnvError: errs.For("envType")}
 	if vm.EnvType == "" {
@@ -467,14 +477,14 @@ func (h *Handlers) renderSubmit(w http.ResponseWriter, r *http.Request, status i
 	vm.RunConfig = pages.RunConfigFileVM{Name: st.rcName, Text: st.rcText, Error: errs.For("runconfig")}
 	exps, err := h.cfg.Runs.Store.ListExperiments(r.Context())
 	if err != nil {
-		return err
+		return vm, err
 	}
 	for _, e := range exps {
 		vm.Experiments = append(vm.Experiments, e.Name)
 	}
 	targets, err := h.targetOptions(r, v.Get("target"))
 	if err != nil {
-		return err
+		return vm, err
 	}
 	field := func(in components.Input) components.Input {
 		in.Error = errs.For(in.Name)
@@ -500,7 +510,7 @@ func (h *Handlers) renderSubmit(w http.ResponseWriter, r *http.Request, status i
 		Hint: "E.g. mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04. Recorded with the run; the script runs with the target's python3."})
 	vm.EnvVars = field(components.Input{Name: "envVars", Label: "Environment variables", Type: "textarea",
 		Hint: "NAME=value, one per line. TRAINYARD_RUN_ID and the MLFLOW_* variables are set for every run."})
-	return h.render(w, r, status, pages.SubmitRun(vm))
+	return vm, nil
 }
 
 func orLocal(s string) string {

@@ -101,10 +101,10 @@ func (h *Handlers) postForm(f *formSpec) HandlerFunc {
 			return h.renderForm(w, r, f, f.stepOf(verrs.Fields[0].Field), v, draftID, verrs, http.StatusUnprocessableEntity)
 		}
 		var coded *compute.CodedError
-		if errors.As(err, &coded) && coded.Target == compute.FieldName {
+		if errors.As(err, &coded) && (coded.Target == compute.FieldName || coded.Code == "AlreadyAttached") {
 			ve := &compute.ValidationError{}
-			ve.Add(compute.FieldName, "%s", coded.Message)
-			return h.renderForm(w, r, f, f.stepOf(compute.FieldName), v, draftID, ve, http.StatusConflict)
+			ve.Add(coded.Target, "%s", coded.Message)
+			return h.renderForm(w, r, f, f.stepOf(coded.Target), v, draftID, ve, http.StatusConflict)
 		}
 		if err != nil {
 			return err

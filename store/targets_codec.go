@@ -54,6 +54,8 @@ type attachJSON struct {
 	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`
 	// PendingHostKeyFingerprint waits for an operator's approval.
 	PendingHostKeyFingerprint string `json:"pendingHostKeyFingerprint,omitempty"`
+	// Unreachable: the machine did not answer the last probe (shown Unusable).
+	Unreachable bool `json:"unreachable,omitempty"`
 }
 
 type scheduleJSON struct {

@@ -41,6 +41,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		// scientist (checked per object in the handler); delete/detach:
 		// ComputeOperator, checked in the handler.
 		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: compute.RoleComputeUser, Handler: w(h.ComputeAction)},
+		// Replace an SSH target's credentials (write-only form on the details page).
+		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: compute.RoleComputeOperator, Handler: w(h.UpdateSecretsPage)},
 
 		// JSON API (Azure Resource Manager shape).
 		{Method: "GET", Pattern: "/api/v1/computes", Role: compute.RoleReader, Handler: w(h.APIListComputes)},
@@ -49,11 +51,13 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIDeleteCompute)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: compute.RoleReader, Handler: w(h.APIListNodes)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/approveHostKey", Role: compute.RoleComputeOperator, Handler: w(h.APIApproveHostKey)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateSecrets", Role: compute.RoleComputeOperator, Handler: w(h.APIUpdateSecrets)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleComputeUser, Handler: w(h.APIPower)}, // per object, as above
 	}
 	rs = append(rs, identityRoutes(h)...)
 	rs = append(rs, runRoutes(h)...)
 	rs = append(rs, runPageRoutes(h)...)
+	rs = append(rs, sweepRoutes(h)...)
 	// Create wizards and attach forms.
 	for _, f := range h.Forms() {
 		rs = append(rs,

@@ -214,15 +214,19 @@ func (c *cli) attachAccount(kind compute.Kind, args []string) error {
 }
 
 func (c *cli) attachSlurm(args []string) error {
-	var name, restURL, tokenFile, keyFile, user, description, out string
-	f := newFlagSet("trainyard computetarget attach slurm", "--name NAME --rest-url URL --user USER --token-file FILE [--jwt-key-file FILE] [flags]",
-		"Attach a Slurm cluster through its slurmrestd. The token file holds a slurmrestd JWT (e.g. from 'scontrol token'); its content is sent as the token. "+
-			"The JWT key file (the cluster's jwt_hs256.key, often binary) is read and sent base64-encoded as jwtKey for the server to keep; the server does not mint tokens from it yet, so a token is still required.")
+	var name, restURL, tokenFile, keyFile, user, partition, sharedDir, description, out string
+	f := newFlagSet("trainyard computetarget attach slurm", "--name NAME --rest-url URL --user USER (--jwt-key-file FILE | --token-file FILE) [--partition P] [--shared-dir DIR] [flags]",
+		"Attach a Slurm cluster through its slurmrestd. With --jwt-key-file (the cluster's jwt_hs256.key, the AuthAltParameters=jwt_key file) "+
+			"the server makes its own short-lived tokens for --user; with --token-file it uses that token (e.g. from 'scontrol token lifespan=…') until it expires. "+
+			"Either is sent to the server, stored sealed and never printed. --shared-dir names a folder that this server and every node see at the same path: "+
+			"runs are staged and their logs written there. The command waits until the server has reached slurmrestd and says what it found.")
 	f.Name(&name, "name for the compute target")
 	f.String(&restURL, "rest-url", "", "URL", "", "slurmrestd URL, e.g. http://slurm-head:6820")
 	f.String(&user, "user", "u", "USER", "", "the Slurm user jobs run as")
-	f.String(&tokenFile, "token-file", "", "FILE", "", "read the slurmrestd JWT from FILE ('-' reads stdin)")
-	f.String(&keyFile, "jwt-key-file", "", "FILE", "", "read the cluster's JWT signing key from FILE")
+	f.String(&keyFile, "jwt-key-file", "", "FILE", "", "read the cluster's JWT signing key (jwt_hs256.key) from FILE ('-' reads stdin)")
+	f.String(&tokenFile, "token-file", "", "FILE", "", "read a slurmrestd JWT from FILE ('-' reads stdin)")
+	f.String(&partition, "partition", "p", "PARTITION", "", "the partition jobs go to (default: the cluster's default partition)")
+	f.String(&sharedDir, "shared-dir", "", "DIR", "", "absolute path of a folder shared by this server and every node")
 	f.String(&description, "description", "d", "TEXT", "", "description")
 	f.Output(&out)
 	if err := f.Parse(args, c.stdout); err != nil {
@@ -232,22 +236,29 @@ func (c *cli) attachSlurm(args []string) error {
 		return err
 	}
 	if tokenFile == "" && keyFile == "" {
-		return f.usageErr("give --token-file (or --jwt-key-file)")
+		return f.usageErr("give --jwt-key-file or --token-file")
 	}
-	inner := &arm.SlurmProperties{RestURL: restURL, User: user}
+	if tokenFile == "-" && keyFile == "-" {
+		return f.usageErr("only one of --jwt-key-file and --token-file can read stdin")
+	}
+	inner := &arm.SlurmProperties{RestURL: restURL, User: user, Partition: partition, SharedDir: sharedDir}
 	if tokenFile != "" {
 		tok, err := readSecretFile("token-file", tokenFile, c.stdin)
 		if err != nil {
 			return err
 		}
-		inner.Token = strings.TrimSpace(tok)
+		inner.Token = strings.TrimPrefix(strings.TrimSpace(tok), "SLURM_JWT=")
 	}
 	if keyFile != "" {
 		key, err := readSecretFile("jwt-key-file", keyFile, c.stdin)
 		if err != nil {
 			return err
 		}
+		// The key is raw bytes (often binary): base64 carries it in JSON.
 		inner.JWTKey = base64.StdEncoding.EncodeToString([]byte(key))
 	}
-	return c.put(name, envelope(compute.KindSlurm, description, "", ""), inner, out)
+	if err := c.put(name, envelope(compute.KindSlurm, description, "", ""), inner, out); err != nil {
+		return err
+	}
+	return c.awaitSSHAttach(name, out)
 }

@@ -37,6 +37,7 @@ Commands:
   start | stop | restart   power a compute instance on, off or around
   list-nodes               list the nodes of a compute target
   approve-host-key         trust the SSH host key of an attached VM or HDInsight cluster
+  update-secrets           replace the SSH password or private key of an attached VM or HDInsight cluster
 
 Run 'trainyard computetarget <command> --help' for a command's flags.
 `
@@ -57,6 +58,7 @@ func (c *cli) computetarget(args []string) error {
 		"restart":          func(a []string) error { return c.power("restart", a) },
 		"list-nodes":       c.listNodes,
 		"approve-host-key": c.approveHostKey,
+		"update-secrets":   c.updateSecrets,
 	})
 }
 

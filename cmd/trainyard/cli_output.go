@@ -49,6 +49,7 @@ func printCompute(w io.Writer, resp *response, format string, errors bool) error
 		if st := attachStatusOf(c); st != nil && st.StatusMessage != "" {
 			fmt.Fprintf(w, "\nStatus: %s\n", st.StatusMessage)
 		}
+		return printSlurmDetails(w, c)
 	}
 	return nil
 }
@@ -89,6 +90,10 @@ func summarize(c arm.Compute) (state, size, nodes string) {
 		}
 	case *arm.VirtualMachineProperties:
 		size = p.VirtualMachineSize
+	case *arm.SlurmProperties:
+		if len(p.Nodes) > 0 {
+			nodes = strconv.Itoa(len(p.Nodes))
+		}
 	}
 	return state, size, nodes
 }

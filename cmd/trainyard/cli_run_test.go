@@ -733,7 +733,7 @@ func TestValidate(t *testing.T) {
 	}
 	res = runCLIEnv(t, map[string]string{}, "", "validate", good, broken, sweep)
 	if res.code != 1 || !strings.Contains(res.stderr, broken+":2: sequence end token ']' not found\n") ||
-		!strings.Contains(res.stderr, sweep+":2: type: sweep jobs are not supported yet (they arrive with HyperDrive)\n") ||
+		!strings.Contains(res.stderr, sweep+":1: trial: required: the command each trial runs") ||
 		!strings.HasSuffix(res.stderr, "trainyard: 2 of 3 files are not valid\n") || !strings.HasPrefix(res.stdout, "OK ") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
 	}

@@ -193,7 +193,7 @@ func (f *fakeComputeAPI) action(w http.ResponseWriter, r *http.Request) {
 	switch r.PathValue("action") {
 	case "listNodes":
 		reply(w, http.StatusOK, arm.NodeList{Nodes: f.nodes[name]})
-	case "approveHostKey":
+	case "approveHostKey", "updateSecrets":
 		reply(w, http.StatusOK, c)
 	case "start", "stop", "restart":
 		inner, _ := c.Properties.Inner()
@@ -302,7 +302,7 @@ func TestRequests(t *testing.T) {
 	t.Cleanup(func() { attachWait = wait })
 	keyFile := writeFile(t, "id_rsa", secretKey)
 	tokenFile := writeFile(t, "token", secretToken+"\n")
-	jwtKey := []byte{0x00, 0xff, 0x10, 0x80, 'k'} // binary, as jwt_hs256.key is
+	jwtKey := append([]byte{0x00, 0xff, 0x10, 0x80}, "0123456789abcdef0123456789ab"...) // 32 bytes, binary, as jwt_hs256.key is
 	jwtKeyFile := writeFile(t, "jwt_hs256.key", string(jwtKey))
 	pubFile := writeFile(t, "id.pub", publicKey+"\n")
 
@@ -424,15 +424,24 @@ func TestRequests(t *testing.T) {
 			want: map[string]any{"properties.computeType": "AzureBatch", "properties.properties.accountName": "batchacct", "properties.properties.resourceGroup": "rg"}},
 		{name: "attach slurm",
 			args: []string{"computetarget", "attach", "slurm", "--name", "hpc", "--rest-url", "http://slurm-head:6820", "--user", "trainer",
-				"--token-file", tokenFile, "--jwt-key-file", jwtKeyFile},
+				"--token-file", tokenFile, "--jwt-key-file", jwtKeyFile, "--partition", "gpu", "--shared-dir", "/shared/ty"},
 			method: "PUT", path: "/api/v1/computes/hpc", ifNoneMatch: true,
 			want: map[string]any{
-				"properties.computeType":        "Slurm",
-				"properties.properties.restUrl": "http://slurm-head:6820",
-				"properties.properties.user":    "trainer",
-				"properties.properties.token":   secretToken,
-				"properties.properties.jwtKey":  base64.StdEncoding.EncodeToString(jwtKey),
+				"properties.computeType":          "Slurm",
+				"properties.properties.restUrl":   "http://slurm-head:6820",
+				"properties.properties.user":      "trainer",
+				"properties.properties.token":     secretToken,
+				"properties.properties.jwtKey":    base64.StdEncoding.EncodeToString(jwtKey),
+				"properties.properties.partition": "gpu",
+				"properties.properties.sharedDir": "/shared/ty",
 			}},
+		{name: "attach slurm with the JWT key only",
+			args: []string{"computetarget", "attach", "slurm", "--name", "hpc", "--rest-url", "http://slurm-head:6820", "--user", "trainer",
+				"--jwt-key-file", "-"},
+			stdin:  string(jwtKey),
+			method: "PUT", path: "/api/v1/computes/hpc", ifNoneMatch: true,
+			want:   map[string]any{"properties.properties.jwtKey": base64.StdEncoding.EncodeToString(jwtKey)},
+			absent: []string{"properties.properties.token", "properties.properties.partition", "properties.properties.sharedDir"}},
 		{name: "delete", args: []string{"computetarget", "delete", "-n", "gpu-cluster"},
 			method: "DELETE", path: "/api/v1/computes/gpu-cluster", query: "underlyingResourceAction=Delete", wantStdout: "Deleting gpu-cluster."},
 		{name: "delete --yes", args: []string{"computetarget", "delete", "--name", "gpu-cluster", "--yes"},
@@ -624,7 +633,10 @@ func TestErrors(t *testing.T) {
 		{name: "missing key file", args: []string{"computetarget", "attach", "remote", "-n", "abc", "--private-key-file", "/nonexistent/key"},
 			wantCode: 1, wantStderr: []string{"trainyard: --private-key-file: open /nonexistent/key: no such file or directory\n"}, noRequest: true},
 		{name: "slurm without token", args: []string{"computetarget", "attach", "slurm", "-n", "abc", "--rest-url", "http://x:6820", "--user", "u"},
-			wantCode: 2, wantStderr: []string{"give --token-file"}, noRequest: true},
+			wantCode: 2, wantStderr: []string{"give --jwt-key-file or --token-file"}, noRequest: true},
+		{name: "slurm key and token both from stdin", args: []string{"computetarget", "attach", "slurm", "-n", "abc", "--rest-url", "http://x:6820", "--user", "u",
+			"--jwt-key-file", "-", "--token-file", "-"},
+			wantCode: 2, wantStderr: []string{"only one of --jwt-key-file and --token-file can read stdin"}, noRequest: true},
 		{name: "attach rejected by the server", args: []string{"computetarget", "attach", "databricks", "-n", "dbx", "--access-token", secretToken},
 			wantCode: 1, wantStderr: []string{"trainyard: ValidationError: 2 fields are not valid.\n  workspace: ", "\n  resourceGroup: "}},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: 2, wantStderr: []string{`trainyard: unknown command "frobnicate"`}, noRequest: true},

@@ -27,8 +27,8 @@ func (c *cli) validate(args []string) error {
 	var out string
 	f := newFlagSet("trainyard validate", "[-o json|table] FILE...",
 		"Check configuration files offline: run configurations (.runconfig, YAML or JSON), HyperDrive configurations (hdconfig.yml) "+
-			"and v2 command job YAML. For each file print what was understood, or the first problem as FILE:LINE: FIELD: MESSAGE on stderr. "+
-			"v2 sweep jobs are recognised but not supported yet, and count as not valid. "+
+			"and v2 command and sweep job YAML (sweeps with the rules of POST /api/v1/sweeps). For each file print what was understood, or the first problem as FILE:LINE: FIELD: MESSAGE on stderr; "+
+			"warnings (not fatal) go to stderr too. "+
 			"Exits 0 only when every file is valid.")
 	f.Output(&out)
 	files, err := f.parseArgs(args, c.stdout)
@@ -62,6 +62,9 @@ func (c *cli) validate(args []string) error {
 		results = append(results, validateResult{File: file, Kind: res.Kind, Valid: true, Summary: res.Summary})
 		if out != "json" {
 			fmt.Fprintf(c.stdout, "OK %s: %s\n", file, res.Summary)
+			for _, w := range res.Warnings {
+				fmt.Fprintf(c.stderr, "%s: warning: %s\n", file, w)
+			}
 		}
 	}
 	if out == "json" {

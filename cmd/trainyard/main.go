@@ -61,6 +61,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return c.computetarget(args[1:])
 	case "run":
 		return c.runCmd(args[1:])
+	case "job":
+		return c.job(args[1:])
 	case "experiment":
 		return c.experiment(args[1:])
 	case "folder":
@@ -92,6 +94,7 @@ Usage:
   trainyard folder attach [flags]      write .azureml/*.runconfig templates for each target
   trainyard experiment <command>       create and list experiments
   trainyard run <command>              submit-script, list, show, cancel, monitor-logs
+  trainyard job <command>              create -f job.yml (v2 command or sweep job), show, list
   trainyard validate FILE...           check runconfig and v2 job files offline
   trainyard login [--url URL]          store a personal access token for these commands
   trainyard version                    print the version

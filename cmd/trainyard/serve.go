@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
@@ -188,13 +189,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan struct{})
-	go func() {
-		dispatched := make(chan struct{})
-		go func() { app.Dispatcher.Run(runCtx); close(dispatched) }()
-		app.Controller.Run(runCtx)
-		<-dispatched
-		close(done)
-	}()
+	go func() { app.runLoops(runCtx); close(done) }()
 
 	if cfg.OIDC.Issuer != "" {
 		fmt.Fprintf(stdout, "Trainyard is running on %s (data in %s).\nSign in with %s at:\n\n    %s/login\n\n", cfg.Addr, cfg.DataDir, cfg.OIDC.Issuer, cfg.PublicURL)
@@ -224,9 +219,11 @@ type app struct {
 	Store      *store.Store
 	Controller *compute.Controller
 	Dispatcher *compute.Dispatcher
-	Handler    http.Handler
-	Local      *local.Backend
-	SSH        *sshvm.Backend
+	// Nodes keeps attached Slurm clusters' nodes and partitions fresh.
+	Nodes   *compute.NodeRefresher
+	Handler http.Handler
+	Local   *local.Backend
+	SSH     *sshvm.Backend
 }
 
 // newApp wires everything the server needs; tests use it to run the real program.
@@ -249,15 +246,24 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
 		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"),
 	})
+	slurmBackend, slurmDescribe := newSlurm(st, log)
 	backendFor := func(k compute.Kind) compute.Backend {
 		switch k {
 		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
 			return localBackend
 		case compute.KindVirtualMachine, compute.KindHDInsight:
 			return sshBackend
+		case compute.KindSlurm:
+			return slurmBackend
 		}
 		return nil
 	}
+	// Attached Slurm clusters' nodes, partitions and version, read every few
+	// seconds: the store's node table feeds the lists' counts, the rest the
+	// API's show and the details page.
+	nodes := compute.NewNodeRefresher(compute.NodeRefresherConfig{
+		Targets: st, Nodes: st, BackendFor: backendFor, Describe: slurmDescribe, Logger: log,
+	})
 	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
 		st.Close()
 		return nil, err
@@ -276,6 +282,10 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		},
 	})
 	ctrl = compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: cfg.Interval, Logger: log, Demand: disp.Demand})
+	// A run that lost its VM marks the target Unusable and has it probed now.
+	sshBackend.NotifyUnreachable(func(target string, err error) {
+		ctrl.ReportUnreachable(context.WithoutCancel(ctx), target, err)
+	})
 	assets, err := static.New()
 	if err != nil {
 		st.Close()
@@ -299,13 +309,24 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	h := handlers.New(handlers.Config{
 		Store: st, Sessions: st, Identity: st, OIDC: provider, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
 		LoginToken: cfg.Token, SecureCookies: secure, SessionTTL: cfg.SessionMax,
-		Runs: handlers.RunDeps{Store: st, Dispatcher: disp},
+		Runs: handlers.RunDeps{Store: st, Dispatcher: disp}, Clusters: nodes,
 	})
 	handler := web.NewServer(web.Config{
 		Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure, SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate,
 		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)},
 	})
-	return &app{Store: st, Controller: ctrl, Dispatcher: disp, Handler: handler, Local: localBackend, SSH: sshBackend}, nil
+	return &app{Store: st, Controller: ctrl, Dispatcher: disp, Nodes: nodes, Handler: handler, Local: localBackend, SSH: sshBackend}, nil
+}
+
+// runLoops runs the controller, the dispatcher and the node refresher until
+// ctx ends, and returns when all three have stopped.
+func (a *app) runLoops(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context){a.Dispatcher.Run, a.Nodes.Run, a.Controller.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); run(ctx) }()
+	}
+	wg.Wait()
 }
 
 // Close closes the SSH connections and releases the store.
@@ -339,4 +360,9 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 		}
 		return a
 	}}))
+}
+
+// secretReader opens one sealed secret of a target (store.Store has it).
+type secretReader interface {
+	Secret(ctx context.Context, target, name string) (string, error)
 }

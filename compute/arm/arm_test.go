@@ -48,7 +48,7 @@ func requests() []*compute.CreateRequest {
 		{Name: "adla", Kind: compute.KindDataLakeAnalytics, Attach: &compute.AttachSpec{AccountName: "adlaaccount", ResourceGroup: "rg-adla"}},
 		{Name: "batch", Kind: compute.KindBatch, Attach: &compute.AttachSpec{AccountName: "batchaccount", ResourceGroup: "rg-batch"}},
 		{Name: "slurm", Kind: compute.KindSlurm,
-			Attach:  &compute.AttachSpec{RESTURL: "http://slurm-head:6820", SlurmUser: "trainer"},
+			Attach:  &compute.AttachSpec{RESTURL: "http://slurm-head:6820", SlurmUser: "trainer", SlurmPartition: "gpu", SharedDir: "/shared/trainyard"},
 			Secrets: map[string]string{compute.SecretSlurmToken: testToken, SecretSlurmJWTKey: testJWTKey}},
 	}
 }

@@ -63,7 +63,7 @@ func FromTarget(t *compute.Target, idPrefix string) Compute {
 		inner = &AzureBatchProperties{AccountName: a.AccountName, ResourceGroup: a.ResourceGroup, AttachStatus: attachStatus(a)}
 	case compute.KindSlurm:
 		a := attachOf(t)
-		inner = &SlurmProperties{RestURL: a.RESTURL, User: a.SlurmUser, AttachStatus: attachStatus(a)}
+		inner = &SlurmProperties{RestURL: a.RESTURL, User: a.SlurmUser, Partition: a.SlurmPartition, SharedDir: a.SharedDir, AttachStatus: attachStatus(a)}
 	}
 	if inner != nil {
 		raw, err := json.Marshal(inner)
@@ -201,7 +201,11 @@ func adminAccount(a *compute.AttachSpec) *AdministratorAccount {
 }
 
 func attachStatus(a *compute.AttachSpec) AttachStatus {
-	return AttachStatus{Checked: a.Checked, StatusMessage: a.StatusMessage, PendingHostKeyFingerprint: a.PendingHostKeyFingerprint}
+	st := AttachStatus{Checked: a.Checked, StatusMessage: a.StatusMessage, PendingHostKeyFingerprint: a.PendingHostKeyFingerprint}
+	if a.Unreachable {
+		st.State = compute.StateUnusable
+	}
+	return st
 }
 
 // provisioningErrors wraps the backend's messages as ARM error responses;
@@ -230,4 +234,32 @@ func isCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// SetClusterInfo adds what was last read from a Slurm cluster (its version,
+// partitions and nodes, with states mapped onto Studio's) to a rendered
+// Slurm compute. Other computes are left as they are.
+func SetClusterInfo(c *Compute, ci compute.ClusterInfo) error {
+	inner, err := c.Properties.Inner()
+	if err != nil {
+		return err
+	}
+	p, ok := inner.(*SlurmProperties)
+	if !ok {
+		return nil
+	}
+	p.Version = ci.Version
+	p.Partitions, p.Nodes = nil, nil
+	for _, pt := range ci.Partitions {
+		p.Partitions = append(p.Partitions, SlurmPartition{Name: pt.Name, State: pt.State, Nodes: pt.Nodes,
+			TotalNodes: pt.TotalNodes, TotalCPUs: pt.TotalCPUs, Default: pt.Default, MaxTime: pt.MaxTime})
+	}
+	for _, n := range ci.Nodes {
+		p.Nodes = append(p.Nodes, SlurmNode{NodeID: n.ID, NodeState: string(n.State), Reason: n.Reason,
+			CPUs: n.CPUs, MemoryMB: n.MemoryMB, GPUs: n.GPUs, RunID: n.RunID, PrivateIP: n.PrivateIP})
+	}
+	if !ci.At.IsZero() {
+		p.CheckedOn = ci.At.UTC()
+	}
+	return c.Properties.SetInner(p)
 }

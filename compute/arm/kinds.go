@@ -1,6 +1,10 @@
 package arm
 
-import "time"
+import (
+	"time"
+
+	"github.com/trainyard/trainyard/compute"
+)
 
 // The per-type objects of properties.properties. Fields marked write-only
 // are read from request bodies and never filled by FromTarget; fields marked
@@ -138,6 +142,9 @@ type AttachStatus struct {
 	// PendingHostKeyFingerprint is the SSH host key the machine presents and
 	// an operator has not approved yet (Trainyard, read-only).
 	PendingHostKeyFingerprint string `json:"pendingHostKeyFingerprint,omitempty"`
+	// State is "Unusable" while the machine does not answer (Trainyard,
+	// read-only); StatusMessage then holds the last error.
+	State string `json:"state,omitempty"`
 }
 
 // AdministratorAccount is the SSH account of an attached machine. Only the
@@ -205,13 +212,50 @@ type SlurmProperties struct {
 	User    string `json:"user,omitempty"`  // the Slurm user jobs run as
 	Token   string `json:"token,omitempty"` // write-only: a slurmrestd JWT
 	// JWTKey is the cluster's JWT signing key (jwt_hs256.key), base64
-	// (standard encoding) because the key is usually binary; write-only. It
-	// is stored as SecretSlurmJWTKey as sent; until Trainyard mints tokens
-	// from it, Token is still required.
+	// (standard encoding) because the key is usually binary; write-only.
+	// With it the server makes its own short-lived tokens for User, so
+	// Token may be left out.
 	JWTKey string `json:"jwtKey,omitempty"`
+	// Partition is the partition jobs go to; empty means the cluster's default.
+	Partition string `json:"partition,omitempty"`
+	// SharedDir is an absolute path that this server and every node see
+	// alike: run folders are staged and job logs written there.
+	SharedDir string `json:"sharedDir,omitempty"`
+	// Version is the Slurm version slurmrestd reports (read-only).
+	Version string `json:"version,omitempty"`
+	// Partitions and Nodes are the cluster as last seen (read-only).
+	Partitions []SlurmPartition `json:"partitions,omitempty"`
+	Nodes      []SlurmNode      `json:"nodes,omitempty"`
+	// CheckedOn is when Partitions and Nodes were read (read-only).
+	CheckedOn time.Time `json:"checkedOn,omitzero"`
 	AttachStatus
 }
 
+// SlurmPartition is one partition of an attached Slurm cluster (read-only).
+type SlurmPartition struct {
+	Name       string   `json:"name"`
+	State      string   `json:"state,omitempty"` // UP, DOWN, DRAIN, INACTIVE
+	Nodes      []string `json:"nodes,omitempty"`
+	TotalNodes int      `json:"totalNodes"`
+	TotalCPUs  int      `json:"totalCpus"`
+	Default    bool     `json:"isDefault,omitempty"`
+	MaxTime    string   `json:"maxTime,omitempty"`
+}
+
+// SlurmNode is one node of an attached Slurm cluster with its state mapped
+// onto Studio's (idle, running, preparing, unusable, leaving, preempted)
+// and Slurm's reason (read-only).
+type SlurmNode struct {
+	NodeID    string `json:"nodeId"`
+	NodeState string `json:"nodeState"`
+	Reason    string `json:"reason,omitempty"`
+	CPUs      int    `json:"cpus,omitempty"`
+	MemoryMB  int    `json:"memoryMb,omitempty"`
+	GPUs      int    `json:"gpus,omitempty"`
+	RunID     string `json:"runId,omitempty"`
+	PrivateIP string `json:"privateIpAddress,omitempty"`
+}
+
 // SecretSlurmJWTKey is the secret name a Slurm JWT signing key is stored
-// under. Package compute has no name for it yet.
-const SecretSlurmJWTKey = "slurmJwtKey"
+// under (compute.SecretSlurmJWTKey).
+const SecretSlurmJWTKey = compute.SecretSlurmJWTKey

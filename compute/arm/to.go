@@ -1,7 +1,6 @@
 package arm
 
 import (
-	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,7 +14,7 @@ import (
 const (
 	FieldComputeType     = "computeType"
 	FieldSSHPublicAccess = "sshPublicAccess"
-	FieldJWTKey          = "jwtKey"
+	FieldJWTKey          = compute.FieldJWTKey
 )
 
 // ToCreateRequest turns the body of PUT /computes/{name} into a create
@@ -73,12 +72,11 @@ func ToCreateRequest(name string, c Compute) (*compute.CreateRequest, error) {
 	case *AzureBatchProperties:
 		req.Attach = &compute.AttachSpec{AccountName: in.AccountName, ResourceGroup: in.ResourceGroup}
 	case *SlurmProperties:
-		req.Attach = &compute.AttachSpec{RESTURL: strings.TrimSpace(in.RestURL), SlurmUser: in.User}
-		setSecret(req.Secrets, compute.SecretSlurmToken, in.Token)
-		if _, err := base64.StdEncoding.DecodeString(in.JWTKey); err != nil {
-			v.Add(FieldJWTKey, "The JWT key must be base64 (standard encoding).")
-		}
-		setSecret(req.Secrets, SecretSlurmJWTKey, in.JWTKey)
+		req.Attach = &compute.AttachSpec{RESTURL: strings.TrimSpace(in.RestURL), SlurmUser: in.User,
+			SlurmPartition: in.Partition, SharedDir: in.SharedDir}
+		setSecret(req.Secrets, compute.SecretSlurmToken, strings.TrimSpace(in.Token))
+		// The key's base64 is checked by req.Validate (field jwtKey).
+		setSecret(req.Secrets, compute.SecretSlurmJWTKey, strings.TrimSpace(in.JWTKey))
 	}
 	if len(req.Secrets) == 0 {
 		req.Secrets = nil

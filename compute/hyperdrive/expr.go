@@ -357,11 +357,34 @@ func (p Params) Map() map[string]string {
 	return m
 }
 
-// MergeArgs appends params to a runconfig's arguments; an argument the
-// search space also sets is removed from base together with its value, as
-// HyperDrive's `_remove_duplicate_arguments` does (hyperdrive.md §4.6):
-// the parameter space wins. A base argument "--x=1" is matched too.
+// MergeArgs builds a child's arguments from the parent's (base) and its
+// sampled params (hyperdrive.md §4.6).
+//
+//   - v2 (trainyard job create): when base holds any
+//     ${{search_space.<name>}}, it is the trial command's template. Each
+//     such placeholder is replaced by the value, in place and inside a
+//     larger word too ("--lr=${{search_space.lr}}"), as one argv word
+//     (never through a shell); nothing is appended, so a parameter the
+//     command does not mention is not passed (v2 passes values only
+//     through the command).
+//   - v1 (submit-hyperdrive, hdconfig): params are appended as
+//     "--name value"; an argument the search space also sets is removed
+//     from base together with its value, as HyperDrive's
+//     `_remove_duplicate_arguments` does: the parameter space wins. A base
+//     argument "--x=1" is matched too.
 func MergeArgs(base []string, p Params) []string {
+	if HasTemplate(base) {
+		out := make([]string, len(base))
+		for i, a := range base {
+			out[i] = searchRef.ReplaceAllStringFunc(a, func(ref string) string {
+				if v, ok := p.Get(searchRef.FindStringSubmatch(ref)[1]); ok {
+					return v.String()
+				}
+				return ref
+			})
+		}
+		return out
+	}
 	set := map[string]bool{}
 	args := p.Args()
 	for i := 0; i < len(args); i += 2 {
@@ -402,4 +425,15 @@ func cutEq(s string) (string, string, bool) {
 		}
 	}
 	return "", "", false
+}
+
+// HasTemplate reports whether args hold a ${{search_space.<name>}}
+// placeholder, i.e. are a v2 trial command's template.
+func HasTemplate(args []string) bool {
+	for _, a := range args {
+		if searchRef.MatchString(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,21 @@ import (
 	"github.com/trainyard/trainyard/compute/runconfig"
 )
 
+func init() {
+	// runconfig.Check (trainyard validate) applies these rules to sweep jobs.
+	runconfig.SweepRules = func(j *runconfig.SweepJob) ([]string, string, string) {
+		_, w, err := FromSweepJob(j, 0)
+		if err == nil {
+			return w, "", ""
+		}
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return w, fe.Field, fe.Message
+		}
+		return w, "", err.Error()
+	}
+}
+
 // FromSweepJob builds a sweep from a parsed v2 sweep job (see
 // runconfig.ParseSweepJob). seed is used when sampling_algorithm has none.
 // Errors name the v2 fields (search_space.lr.min_value,

@@ -31,6 +31,10 @@ type Result struct {
 	RunConfig *RunConfig  `json:"-"`
 	Job       *CommandJob `json:"-"`
 	HDConfig  *HDConfig   `json:"-"`
+	Sweep     *SweepJob   `json:"-"`
+	// Warnings are shown but do not make the file invalid (e.g. Bayesian
+	// sampling with fewer than 20 trials per parameter).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // CheckFile reads path and checks it as Check does.
@@ -51,8 +55,9 @@ func CheckFile(path string) (*Result, error) {
 
 // Check reads a configuration file of any kind Trainyard knows, tells which
 // kind it is, parses and validates it, and returns a one-line summary, or
-// the first problem as an *Error. Kinds recognised but not read yet (sweep
-// jobs, other v2 job types) give an *Error wrapping ErrNotSupported.
+// the first problem as an *Error. Sweep jobs get the rules of
+// POST /api/v1/sweeps (see SweepRules). Kinds recognised but not read
+// (other v2 job types) give an *Error wrapping ErrNotSupported.
 func Check(file string, data []byte) (*Result, error) {
 	root, err := parseTree(file, data)
 	if err != nil {
@@ -79,7 +84,15 @@ func Check(file string, data []byte) (*Result, error) {
 		}
 		return &Result{File: file, Kind: kind, Summary: j.Summary(), Job: j}, nil
 	case KindSweepJob:
-		return nil, &Error{File: file, Line: why, Field: "type", Message: "sweep jobs are not supported yet (they arrive with HyperDrive)", Err: ErrNotSupported}
+		j, err := decodeSweepJob(file, root)
+		if err != nil {
+			return nil, err
+		}
+		w, err := j.Validate()
+		if err != nil {
+			return nil, err
+		}
+		return &Result{File: file, Kind: kind, Summary: j.Summary(), Sweep: j, Warnings: w}, nil
 	case KindHDConfig:
 		h, err := decodeHDConfig(file, root)
 		if err != nil {
@@ -91,9 +104,9 @@ func Check(file string, data []byte) (*Result, error) {
 		return &Result{File: file, Kind: kind, Summary: h.Summary(), HDConfig: h}, nil
 	case KindOtherJob:
 		t := root.get("type")
-		return nil, &Error{File: file, Line: why, Field: "type", Message: fmt.Sprintf("%q jobs are not supported; Trainyard reads type: command", t.text), Err: ErrNotSupported}
+		return nil, &Error{File: file, Line: why, Field: "type", Message: fmt.Sprintf("%q jobs are not supported; Trainyard reads type: command and type: sweep", t.text), Err: ErrNotSupported}
 	}
-	return nil, &Error{File: file, Line: root.line, Message: "cannot tell what this file is: expected a run configuration (script, target, environment, …), a v2 job (type: command) or an hdconfig (sampling, policy, primary_metric_name, …)"}
+	return nil, &Error{File: file, Line: root.line, Message: "cannot tell what this file is: expected a run configuration (script, target, environment, …), a v2 job (type: command or sweep) or an hdconfig (sampling, policy, primary_metric_name, …)"}
 }
 
 // detect tells the kind of a parsed file and the line that shows it.

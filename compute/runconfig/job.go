@@ -384,3 +384,6 @@ func (j *CommandJob) EffectiveCompute() string {
 	}
 	return j.Compute
 }
+
+// Line is the line of a field in the file (or of its closest parent).
+func (j *CommandJob) Line(field string) int { return j.line(field) }

@@ -259,7 +259,7 @@ func TestCheckKinds(t *testing.T) {
 	}{
 		{"testdata/command-job.yml", KindCommandJob, "", false},
 		{"testdata/hdconfig.yml", KindHDConfig, "", false},
-		{"testdata/sweep-job.yml", "", "testdata/sweep-job.yml:2: type: sweep jobs are not supported yet", true},
+		{"testdata/sweep-job.yml", KindSweepJob, "", false},
 		{"testdata/nope.yml", "", "testdata/nope.yml: no such file or directory", false},
 		{"testdata", "", "testdata: is a directory", false},
 	}

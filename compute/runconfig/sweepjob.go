@@ -24,9 +24,20 @@ type SweepJob struct {
 	Limits           SweepLimits   `json:"limits"`
 	TrialCommand     string        `json:"trialCommand"`
 	TrialEnvironment string        `json:"trialEnvironment,omitempty"` // a reference, or "(inline)"
+	// TrialCode is trial.code: the local folder the trials run in (relative
+	// to the job file), or a reference.
+	TrialCode                 string            `json:"trialCode,omitempty"`
+	TrialEnvironmentVariables map[string]string `json:"trialEnvironmentVariables,omitempty"`
+	TrialInstanceCount        *int              `json:"trialInstanceCount,omitempty"`
+	// Inputs and Outputs are the job's, which trial.command refers to as
+	// ${{inputs.<name>}} and ${{outputs.<name>}}.
+	Inputs  map[string]JobInput  `json:"inputs,omitempty"`
+	Outputs map[string]JobOutput `json:"outputs,omitempty"`
+	Tags    map[string]string    `json:"tags,omitempty"`
 
 	// File is the name errors give for the file.
-	File string `json:"-"`
+	File  string `json:"-"`
+	lines map[string]int
 }
 
 // SweepSampling is sampling_algorithm: a bare name, or {type, seed, rule}.
@@ -74,6 +85,10 @@ func ParseSweepJob(file string, data []byte) (*SweepJob, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeSweepJob(file, root)
+}
+
+func decodeSweepJob(file string, root *node) (*SweepJob, error) {
 	d := newDecoder(file)
 	if root.kind != mapNode {
 		return nil, d.errf(root, "", "a sweep job is a mapping (type, trial, search_space, …), not %s", root.kind)
@@ -119,6 +134,35 @@ func ParseSweepJob(file string, data []byte) (*SweepJob, error) {
 	}
 	if strings.TrimSpace(j.TrialEnvironment) == "" {
 		return nil, d.errf(trial, "trial.environment", "required: an environment reference (azureml:name:version) or an inline environment")
+	}
+	// trial.code: a path, or (preview files) {local_path: …}.
+	if c := trial.get("code"); c != nil && c.kind == mapNode {
+		d.see(c, "trial.code")
+		j.TrialCode, err = d.str(c.get("local_path"), "trial.code.local_path")
+	} else {
+		j.TrialCode, err = d.str(c, "trial.code")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.TrialEnvironmentVariables, err = d.strMap(trial.get("environment_variables"), "trial.environment_variables"); err != nil {
+		return nil, err
+	}
+	if r, err := d.object(trial.get("resources"), "trial.resources"); err != nil {
+		return nil, err
+	} else if r != nil {
+		if j.TrialInstanceCount, err = d.int32v(r.get("instance_count"), "trial.resources.instance_count"); err != nil {
+			return nil, err
+		}
+	}
+	if j.Inputs, err = decodeInputs(d, root.get("inputs")); err != nil {
+		return nil, err
+	}
+	if j.Outputs, err = decodeOutputs(d, root.get("outputs")); err != nil {
+		return nil, err
+	}
+	if j.Tags, err = d.strMap(root.get("tags"), "tags"); err != nil {
+		return nil, err
 	}
 
 	// sampling_algorithm: random | grid | bayesian, or {type, seed, rule}.
@@ -253,5 +297,6 @@ func ParseSweepJob(file string, data []byte) (*SweepJob, error) {
 			return nil, e
 		}
 	}
+	j.lines = d.lines
 	return j, nil
 }

@@ -28,7 +28,9 @@
 // queued); an unknown or changed host key is compute.ErrConflict. Pooled
 // connections are checked every 15 s and redialled on demand, and jobs run in
 // their own session on the VM, so a lost connection or a server restart
-// re-attaches to the running job by the pid in its Handle.
+// re-attaches to the running job by the pid in its Handle; a job whose VM
+// does not answer for Config.LostGrace is reported Failed ("lost the
+// connection to <vm>: …"). CheckHealth serves the controller's probes.
 package sshvm
 
 import (
@@ -99,7 +101,22 @@ type Config struct {
 	StagingDir string
 	// Logger receives what the backend does (never secrets); nil discards.
 	Logger *slog.Logger
+	// LostGrace is how long Status keeps trying to reach the VM of a running
+	// job whose connection was lost before it reports the job Failed ("lost
+	// the connection to <vm>: <err>"); 0 = DefaultLostGrace. Within it, a VM
+	// that answers again with the job alive carries on as if nothing happened.
+	LostGrace time.Duration
+	// OnUnreachable, when set, is told (once per outage of a target) that a
+	// job's VM stopped answering, e.g. Controller.ReportUnreachable.
+	OnUnreachable func(target string, err error)
+	// SparkSubmit is the program runs on HDInsight targets are launched with
+	// (looked up on the head node's PATH); "" = "spark-submit".
+	SparkSubmit string
 }
+
+// DefaultLostGrace leaves room within a minute for the run to be finalized
+// after the last attempt.
+const DefaultLostGrace = 45 * time.Second
 
 // Backend runs jobs on attached VMs over SSH. It is safe for concurrent use.
 // Its in-memory state is a pool of connections, one per target; everything
@@ -110,6 +127,13 @@ type Backend struct {
 
 	mu    sync.Mutex
 	conns map[string]*conn // by target name
+	// lost is, per job handle ID, since when its VM could not be reached
+	// (and, after LostGrace, the outcome reported for good).
+	lost map[string]*lostJob
+	// down holds the targets OnUnreachable was told about (until they answer).
+	down map[string]bool
+	// facts is what the last check found on each target (Nodes shows it).
+	facts map[string]Facts
 
 	uploads atomic.Int64 // files sent to blobs/, for tests and logs
 }
@@ -131,11 +155,18 @@ func New(cfg Config) *Backend {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = DefaultMaxSessions
 	}
+	if cfg.LostGrace <= 0 {
+		cfg.LostGrace = DefaultLostGrace
+	}
+	if cfg.SparkSubmit == "" {
+		cfg.SparkSubmit = "spark-submit"
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Backend{cfg: cfg, log: log.With("backend", BackendName), conns: map[string]*conn{}}
+	return &Backend{cfg: cfg, log: log.With("backend", BackendName), conns: map[string]*conn{},
+		lost: map[string]*lostJob{}, down: map[string]bool{}, facts: map[string]Facts{}}
 }
 
 var _ compute.Backend = (*Backend)(nil)
@@ -339,7 +370,9 @@ func (b *Backend) dial(ctx context.Context, t *compute.Target, addr, pinned stri
 			return nil, unknown
 		case creds.err != nil:
 			return nil, creds.err
-		case strings.Contains(err.Error(), "unable to authenticate"):
+		case strings.Contains(err.Error(), "unable to authenticate"), errors.Is(err, errNoPassword), strings.Contains(err.Error(), errNoPassword.Error()):
+			// (A key that was refused ends in the password method, which
+			// has nothing to offer when only a key is stored.)
 			return nil, fmt.Errorf("signing in to %s as %s failed (wrong password or key?): %w", addr, t.Attach.UserName, compute.ErrUnavailable)
 		}
 		return nil, fmt.Errorf("SSH handshake with %s: %w: %w", addr, err, compute.ErrUnavailable)
@@ -402,6 +435,9 @@ func (b *Backend) keepalive(c *conn, target string) {
 	}
 }
 
+// errNoPassword ends the password methods when only a key is stored.
+var errNoPassword = errors.New("no password stored for the SSH user")
+
 // lazyCreds opens a target's secrets on first use, during authentication.
 type lazyCreds struct {
 	fetch func() (password, privateKey, passphrase string, err error)
@@ -445,7 +481,7 @@ func (l *lazyCreds) methods() []ssh.AuthMethod {
 				return "", err
 			}
 			if l.pw == "" {
-				return "", errors.New("no password")
+				return "", errNoPassword
 			}
 			return l.pw, nil
 		}),
@@ -454,7 +490,7 @@ func (l *lazyCreds) methods() []ssh.AuthMethod {
 				return nil, err
 			}
 			if l.pw == "" && len(qs) > 0 {
-				return nil, errors.New("no password")
+				return nil, errNoPassword
 			}
 			ans := make([]string, len(qs))
 			for i := range qs {
@@ -606,6 +642,7 @@ type Facts struct {
 	Shell                                           string // the SSH user's login shell
 	CPUs                                            int
 	FreeDiskKB                                      int64
+	MemoryKB                                        int64
 	GPUs                                            int // -1 when nvidia-smi is absent
 }
 
@@ -668,6 +705,8 @@ func parseFacts(out []byte) Facts {
 			f.CPUs, _ = strconv.Atoi(v)
 		case "diskkb":
 			f.FreeDiskKB, _ = strconv.ParseInt(v, 10, 64)
+		case "memkb":
+			f.MemoryKB, _ = strconv.ParseInt(v, 10, 64)
 		case "gpus":
 			if v != "none" {
 				f.GPUs, _ = strconv.Atoi(v)
@@ -695,7 +734,40 @@ func (b *Backend) Inspect(ctx context.Context, t *compute.Target) (Facts, error)
 		f = parseFacts(out)
 		return nil
 	})
+	if err == nil {
+		b.mu.Lock()
+		b.facts[t.Name] = f
+		b.mu.Unlock()
+	}
 	return f, err
+}
+
+// CheckHealth implements compute.HealthChecker: it connects to the VM (a
+// pooled connection that is alive counts) and reads what it offers again.
+// It also forgets a dropped connection's outage, so the next one is reported.
+func (b *Backend) CheckHealth(ctx context.Context, t *compute.Target) (string, error) {
+	f, err := b.Inspect(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	b.mu.Lock()
+	delete(b.down, t.Name)
+	b.mu.Unlock()
+	return f.String(), nil
+}
+
+// ResetConnection drops the pooled connection to t (once operations in
+// flight end), so the next operation signs in afresh, e.g. with rotated
+// credentials.
+func (b *Backend) ResetConnection(_ context.Context, t *compute.Target) {
+	b.mu.Lock()
+	c := b.conns[t.Name]
+	delete(b.conns, t.Name)
+	b.mu.Unlock()
+	if c != nil {
+		c.retire()
+	}
+	b.log.Info("connection reset", "target", t.Name)
 }
 
 // Provision checks that an attached VM is usable: the pinned host key, a
@@ -767,6 +839,12 @@ func (b *Backend) Nodes(ctx context.Context, t *compute.Target) ([]compute.Node,
 			n.Port = 22
 		}
 	}
+	if t.Attach != nil && t.Attach.Unreachable {
+		// The controller's probes found the machine away: say so without
+		// waiting for another connection attempt.
+		n.State, n.Reason = compute.NodeUnusable, t.Attach.StatusMessage
+		return []compute.Node{n}, nil
+	}
 	var running []string
 	err := b.withConn(ctx, t, func(c *conn) error {
 		out, err := b.script(ctx, c, "running", c.jobsDir())
@@ -780,6 +858,15 @@ func (b *Backend) Nodes(ctx context.Context, t *compute.Target) ([]compute.Node,
 		}
 		return nil
 	})
+	b.mu.Lock()
+	f, known := b.facts[t.Name]
+	b.mu.Unlock()
+	if !known && err == nil {
+		f, known = b.inspectQuietly(ctx, t)
+	}
+	if known {
+		n.CPUs, n.MemoryMB, n.GPUs = f.CPUs, int(f.MemoryKB/1024), max(f.GPUs, 0)
+	}
 	switch {
 	case err != nil:
 		n.State = compute.NodeUnusable
@@ -791,6 +878,11 @@ func (b *Backend) Nodes(ctx context.Context, t *compute.Target) ([]compute.Node,
 		n.State = compute.NodeIdle
 	}
 	return []compute.Node{n}, nil
+}
+
+func (b *Backend) inspectQuietly(ctx context.Context, t *compute.Target) (Facts, bool) {
+	f, err := b.Inspect(ctx, t)
+	return f, err == nil
 }
 
 // ConnectionString is the ssh command an operator uses to reach the VM.

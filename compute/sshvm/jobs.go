@@ -120,6 +120,9 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	if err := checkSpec(t, &spec); err != nil {
 		return compute.Handle{}, err
 	}
+	if t.Kind == compute.KindHDInsight {
+		spec.Argv = SparkArgv(b.cfg.SparkSubmit, spec.Argv)
+	}
 	var h compute.Handle
 	err := b.withConn(ctx, t, func(c *conn) error {
 		var err error
@@ -127,6 +130,27 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 		return err
 	})
 	return h, err
+}
+
+// SparkArgv is the command a run on an HDInsight head node runs: the
+// dispatcher's [interpreter, script, args...] becomes
+//
+//	spark-submit --master yarn --deploy-mode client <script> <args...>
+//
+// The interpreter is dropped (the cluster's Spark configuration says which
+// Python runs PySpark); client mode keeps the driver, and so the script's
+// output, on the head node, where it streams into the run's log like any
+// VM job. A command of one element is left alone. Quoting stays where it is:
+// the result is an argv, quoted once by the wrapper's launch like any other.
+func SparkArgv(sparkSubmit string, argv []string) []string {
+	if len(argv) < 2 {
+		return argv
+	}
+	if sparkSubmit == "" {
+		sparkSubmit = "spark-submit"
+	}
+	out := []string{sparkSubmit, "--master", "yarn", "--deploy-mode", "client", argv[1]}
+	return append(out, argv[2:]...)
 }
 
 func (b *Backend) submit(ctx context.Context, c *conn, t *compute.Target, spec compute.JobSpec) (compute.Handle, error) {
@@ -288,13 +312,33 @@ func (b *Backend) withJob(ctx context.Context, h compute.Handle, f func(c *conn,
 // Canceled, Failed ("exceeded the maximum run duration of ..."), Failed
 // ("exit code N"), Failed (ended without an exit status) or Completed. It
 // also escalates a stop older than the kill grace to SIGKILL.
+//
+// Lost connections: while the VM does not answer, Status returns the error
+// (the caller tries again) and remembers since when; a VM that answers again
+// with the job alive simply reports it Running, and its log carries on from
+// where it was. After Config.LostGrace without an answer the job is reported
+// Failed ("lost the connection to <vm>: <err>"), for good.
 func (b *Backend) Status(ctx context.Context, h compute.Handle) (compute.JobState, error) {
+	if st := b.lostOutcome(h.ID); st != nil {
+		return *st, nil
+	}
+	started := time.Now()
 	var st compute.JobState
 	err := b.withJob(ctx, h, func(c *conn, j job, dir string) error {
 		var err error
 		st, err = b.observe(ctx, c, j, dir)
 		return err
 	})
+	if j, perr := parseHandle(h); perr == nil {
+		switch {
+		case err == nil:
+			b.noteReached(h, j.target)
+		case unreachable(err) && ctx.Err() == nil:
+			if final := b.noteLost(h, j.target, started, err); final != nil {
+				return *final, nil
+			}
+		}
+	}
 	return st, err
 }
 
@@ -421,6 +465,9 @@ func (b *Backend) Logs(ctx context.Context, h compute.Handle, offset int64) (io.
 	if offset < 0 {
 		return nil, compute.Invalid("offset", "the log offset cannot be negative")
 	}
+	if st := b.lostOutcome(h.ID); st != nil {
+		return nil, errGaveUp(st)
+	}
 	j, err := parseHandle(h)
 	if err != nil {
 		return nil, err
@@ -506,6 +553,9 @@ func (b *Backend) Cancel(ctx context.Context, h compute.Handle) error {
 // files and folders are copied, and nothing lands outside localDir (os.Root).
 // An empty localDir means Config.StagingDir/<run-id>.
 func (b *Backend) FetchOutputs(ctx context.Context, h compute.Handle, localDir string) error {
+	if st := b.lostOutcome(h.ID); st != nil {
+		return errGaveUp(st)
+	}
 	return b.withJob(ctx, h, func(c *conn, j job, dir string) error {
 		if localDir == "" {
 			if b.cfg.StagingDir == "" {

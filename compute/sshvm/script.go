@@ -170,6 +170,7 @@ echo "setsid=$(command -v setsid)"
 echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 echo "diskkb=$(df -Pk "$HOME" | awk 'NR==2 {print $4}')"
 if command -v nvidia-smi >/dev/null 2>&1; then echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"; else echo "gpus=none"; fi
+echo "memkb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
 echo "home=$HOME"
 echo "shell=$SHELL"
 `

@@ -14,6 +14,19 @@ type ComputeDetailsVM struct {
 	Actions    []ActionVM
 	// Runs is the Runs tab: the target's runs, live.
 	Runs *RunsTableVM
+	// Partitions is a Slurm cluster's Partitions section (nil for other kinds).
+	Partitions *PartitionsVM
+	// Secrets is the write-only form that replaces an SSH target's
+	// credentials; nil when the viewer may not, or the kind has none.
+	Secrets *SecretsFormVM
+}
+
+// SecretsFormVM is the "Replace credentials" form of an SSH target. It never
+// carries a stored value: only which secrets are set.
+type SecretsFormVM struct {
+	Action string // POST URL
+	Set    string // names of the secrets stored now, e.g. "password, privateKey"
+	Error  string // why the last attempt was refused
 }
 
 // AttrVM is one row of the Details definition list.
@@ -33,6 +46,8 @@ type ComputeLiveVM struct {
 	NodesText  string
 	Counts     string
 	Unchecked  string // for attached targets not yet connected to: what that means
+	// Unusable is the last error of an attached machine that does not answer.
+	Unusable string
 	// PendingHostKey is the SSH host key fingerprint waiting for approval;
 	// ApproveURL is set when the viewer may approve it.
 	PendingHostKey string
@@ -45,6 +60,9 @@ type ComputeLiveVM struct {
 }
 
 // NodeRowVM is one row of the Nodes tab (AmlComputeNodeInformation).
+//
+// Every kind fills the same columns: Node, State, Reason, Address, CPUs,
+// Memory, GPUs, Run (empty cells show a dash).
 type NodeRowVM struct {
 	ID         string
 	State      string
@@ -52,7 +70,20 @@ type NodeRowVM struct {
 	PrivateIP  string
 	PublicIP   string
 	Port       string
+	Address    string // "host:port" or an IP, as the node is reached
+	CPUs       string
+	Memory     string
+	GPUs       string
 	RunID      string
-	Connection string
+	RunURL     string
+	Connection string // e.g. ssh -p 22 azureuser@10.0.0.4
 	Reason     string
+}
+
+// dash shows an empty cell as an en dash.
+func dash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
 }

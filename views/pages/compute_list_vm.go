@@ -83,6 +83,8 @@ func TableColumns(tab string) []Column {
 		return []Column{{"name", "Name"}, {"state", "State"}, {"vmSize", "Size"}, {"", "Created by"}, {"created", "Created on"}, {"", "Last operation"}}
 	case "clusters":
 		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (cur / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
+	case "slurm":
+		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"", "slurmrestd"}, {"", "Nodes"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
 	}
 	return []Column{{"name", "Name"}, {"kind", "Type"}, {"state", "Provisioning state"}, {"", "Address / resource"}, {"", "Created by"}, {"created", "Created on"}}
 }

@@ -46,7 +46,7 @@ func SubmitRun(vm SubmitVM) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1 class=\"mb-2 text-2xl font-semibold\">Submit a run</h1><p class=\"mb-4 max-w-3xl text-sm text-gray-700 dark:text-gray-300\">Upload the source folder, pick the script, its arguments and where it runs, as a ScriptRunConfig does. Or upload a .azureml/*.runconfig file: its script, arguments, target, node count, duration and environment are then used instead of the fields below.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1 class=\"mb-2 text-2xl font-semibold\">Submit a run</h1><p class=\"mb-4 max-w-3xl text-sm text-gray-700 dark:text-gray-300\">Upload the source folder, pick the script, its arguments and where it runs, as a ScriptRunConfig does. Or upload a .azureml/*.runconfig file: its script, arguments, target, node count, duration and environment are then used instead of the fields below. <a class=\"link\" href=\"/runs/new/hyperdrive\">Submit a HyperDrive sweep instead</a>.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

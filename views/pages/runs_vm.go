@@ -142,6 +142,7 @@ type RunVM struct {
 	RunConfig    string
 	Snapshot     SnapshotBrowserVM
 	Children     *RunsTableVM
+	Sweep        *SweepDashboardVM // a HyperDrive parent's sweep
 	CanResubmit  bool
 	ResubmitPath string
 }

@@ -72,6 +72,12 @@ type Options struct {
 	// NoDispatcher leaves the run dispatcher stopped (benchmarks over
 	// seeded runs).
 	NoDispatcher bool
+	// Clusters stands in for the node refresher of attached Slurm clusters
+	// (what the details page and the API show of their partitions and nodes).
+	Clusters handlers.ClusterInfoSource
+	// HealthInterval is how often the controller probes attached machines
+	// (default: compute.DefaultHealthInterval).
+	HealthInterval time.Duration
 }
 
 // New starts an application for tb and stops it when the test ends.
@@ -117,7 +123,8 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	var disp *compute.Dispatcher
 	ctrl := compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: 50 * time.Millisecond, Logger: log,
-		Demand: func(target string) int { return disp.Demand(target) }})
+		Demand: func(target string) int { return disp.Demand(target) }, HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second})
+	sb.NotifyUnreachable(func(target string, err error) { ctrl.ReportUnreachable(context.WithoutCancel(ctx), target, err) })
 	assets, err := static.New()
 	if err != nil {
 		tb.Fatal(err)
@@ -153,7 +160,7 @@ func New(tb testing.TB, opts Options) *Env {
 			_ = ctrl.RefuseHostKey(ctx, target, hk)
 		}})
 	hcfg := handlers.Config{Store: st, Sessions: st, Identity: st, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
-		LoginToken: Token, SecureCookies: opts.TLS, Runs: handlers.RunDeps{Store: st, Dispatcher: disp}}
+		LoginToken: Token, SecureCookies: opts.TLS, Runs: handlers.RunDeps{Store: st, Dispatcher: disp}, Clusters: opts.Clusters}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,
 			RedirectURL: srv.URL + "/auth/callback", PostLogoutRedirectURL: srv.URL + "/signed-out"}

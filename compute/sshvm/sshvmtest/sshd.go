@@ -37,8 +37,10 @@ var sshdPath = func() string {
 type SSHD struct {
 	t          testing.TB
 	cmd        *exec.Cmd
+	netns      string // the network namespace sshd runs in, or ""
 	Dir        string // the sshd's folder (config, keys, log)
-	Port       int    // it listens on 127.0.0.1:Port
+	Host       string // the address it listens on: 127.0.0.1, or the namespace's own
+	Port       int    // it listens on Host:Port
 	HostKey    string // path of the host private key
 	User       string // the current user, who may sign in with Key or KeyPass
 	Key        string // path of a client private key, unencrypted (OpenSSH PEM)
@@ -148,14 +150,14 @@ func RandomHex(t testing.TB) string {
 
 // Start starts a private sshd and stops it when the test ends. Only the
 // current user may sign in (with Key or KeyPass).
-func Start(t testing.TB) *SSHD { return start(t, false) }
+func Start(t testing.TB) *SSHD { return start(t, false, "127.0.0.1", 0, "") }
 
 // StartWithPasswordUser is Start, and as root also makes a local user with a
 // random password (PwUser, Password) that may sign in. The user is one per
 // machine, so only one test package may use this.
-func StartWithPasswordUser(t testing.TB) *SSHD { return start(t, true) }
+func StartWithPasswordUser(t testing.TB) *SSHD { return start(t, true, "127.0.0.1", 0, "") }
 
-func start(t testing.TB, withPasswordUser bool) *SSHD {
+func start(t testing.TB, withPasswordUser bool, host string, port int, netns string) *SSHD {
 	t.Helper()
 	Require(t)
 	if os.Geteuid() == 0 {
@@ -166,7 +168,10 @@ func start(t testing.TB, withPasswordUser bool) *SSHD {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &SSHD{t: t, Dir: dir, Port: FreePort(t), User: u.Username,
+	if port == 0 {
+		port = FreePort(t)
+	}
+	s := &SSHD{t: t, Dir: dir, Host: host, Port: port, netns: netns, User: u.Username,
 		HostKey: filepath.Join(dir, "host_ed25519"), Key: filepath.Join(dir, "client"),
 		KeyPass: filepath.Join(dir, "client_pass"), Passphrase: "secret phrase " + RandomHex(t)}
 	Keygen(t, s.HostKey, "")
@@ -191,7 +196,7 @@ func start(t testing.TB, withPasswordUser bool) *SSHD {
 		allow += " " + s.PwUser
 	}
 	cfg := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
+ListenAddress %s
 HostKey %s
 PidFile %s
 AuthorizedKeysFile %s
@@ -208,7 +213,7 @@ PrintMotd no
 MaxStartups 100:30:200
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
-`, s.Port, s.HostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"), allow)
+`, s.Port, s.Host, s.HostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"), allow)
 	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +238,10 @@ func (s *SSHD) Start() {
 	}
 	defer logf.Close()
 	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", filepath.Join(s.Dir, "sshd_config"))
+	if s.netns != "" {
+		// nsenter, not `ip netns exec`, which remounts /sys privately (infra.md §5).
+		s.cmd = exec.Command("nsenter", "--net=/run/netns/"+s.netns, sshdPath, "-D", "-e", "-f", filepath.Join(s.Dir, "sshd_config"))
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting sshd: %v", err)
@@ -315,7 +324,7 @@ func (s *SSHD) NewHostKey() {
 }
 
 // Addr is the sshd's host:port.
-func (s *SSHD) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
+func (s *SSHD) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
 // Fingerprint is the SHA256 fingerprint of the sshd's host key.
 func (s *SSHD) Fingerprint() string { return FingerprintOf(s.t, s.HostKey) }
@@ -327,4 +336,91 @@ func (s *SSHD) ReadKey(path string) string {
 		s.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// AddConfig appends lines to the sshd's config (e.g. "SetEnv PATH=/x:/usr/bin:/bin")
+// and restarts it so they apply.
+func (s *SSHD) AddConfig(lines ...string) {
+	s.t.Helper()
+	f, err := os.OpenFile(filepath.Join(s.Dir, "sshd_config"), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, l := range lines {
+		if _, err := f.WriteString(l + "\n"); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.Stop()
+	s.Start()
+}
+
+// Authorize replaces the authorized keys with the public halves of the
+// given private key files (e.g. only KeyPass, to check a rotated key is used).
+func (s *SSHD) Authorize(keys ...string) {
+	s.t.Helper()
+	var auth strings.Builder
+	for _, k := range keys {
+		pub, err := os.ReadFile(k + ".pub")
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		auth.Write(pub)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "authorized_keys"), []byte(auth.String()), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// StartInNetns starts an sshd on port 22 of a "remote VM" with its own
+// address: a fresh network namespace joined to this host by a veth pair
+// (host side 10.200.N.1/24, namespace side 10.200.N.2/24, N random in
+// 100–249 so that it meets no other test's 10.200.0.0/24), sshd started in it
+// with nsenter (infra.md §5). The namespace shares the filesystem and users.
+// It skips the test (with the reason) when `ip netns add` is not permitted,
+// and removes the namespace and the veth when the test ends.
+func StartInNetns(t testing.TB) *SSHD {
+	t.Helper()
+	Require(t)
+	for _, p := range []string{"ip", "nsenter"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is missing: skipping the network namespace test", p)
+		}
+	}
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	id := hex.EncodeToString(b[:])
+	ns, host, peer := "ty-ssh-"+id, "vhty"+id, "vnty"+id
+	n := 100 + int(b[0])%150
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add is not permitted here (%v: %s): skipping the network namespace test", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v %s", ns, err, out)
+		}
+	})
+	run(t, "ip", "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", host).Run() }) // gone with the namespace too
+	run(t, "ip", "link", "set", peer, "netns", ns)
+	run(t, "ip", "addr", "add", fmt.Sprintf("10.200.%d.1/24", n), "dev", host)
+	run(t, "ip", "link", "set", host, "up")
+	run(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("10.200.%d.2/24", n), "dev", peer)
+	run(t, "ip", "-n", ns, "link", "set", peer, "up")
+	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	return start(t, false, fmt.Sprintf("10.200.%d.2", n), 22, ns)
+}
+
+// HostSide is the host's address on the namespace's link (10.200.N.1), or
+// 127.0.0.1 for an sshd on loopback.
+func (s *SSHD) HostSide() string {
+	if s.netns == "" {
+		return "127.0.0.1"
+	}
+	return strings.TrimSuffix(s.Host, ".2") + ".1"
 }
