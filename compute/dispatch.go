@@ -106,6 +106,8 @@ type Dispatcher struct {
 	// knocking on the machine every pass. In memory: a restart tries at once.
 	retryAt map[string]time.Time
 	sweeps  *SweepDriver // nil without cfg.Sweeps
+	// following counts the runs followStart polls now.
+	following int
 }
 
 // unreachableRetry is how long queued runs leave an unreachable attached
@@ -610,7 +612,67 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 	if next.Status != RunStarting {
 		return next, nil
 	}
-	return d.poll(ctx, next)
+	return d.followStart(ctx, next)
+}
+
+// A job the backend accepted but holds in its own queue (Slurm: PENDING
+// until slurmctld's next scheduling pass, about once a second) is polled
+// every startFollowEvery for startFollow after its submit, rather than at
+// the next pass: waiting for the next pass added up to a whole Interval to
+// every Slurm run's start (docs/BENCHMARKS.md, Slurm). At most
+// maxFollowing runs are followed so at once (a sweep submitting many
+// children does not flood the backend); the others wait for the passes.
+const (
+	startFollow      = 1500 * time.Millisecond
+	startFollowEvery = 25 * time.Millisecond
+	maxFollowing     = 8
+)
+
+// followStart polls a just-submitted run's job until it runs or ends, or
+// startFollow has passed; a run moved meanwhile by someone else (a cancel
+// request) is left to the next pass.
+func (d *Dispatcher) followStart(ctx context.Context, r *Run) (*Run, error) {
+	d.mu.Lock()
+	follow := d.following < maxFollowing
+	if follow {
+		d.following++
+	}
+	d.mu.Unlock()
+	if !follow {
+		return d.poll(ctx, r)
+	}
+	defer func() {
+		d.mu.Lock()
+		d.following--
+		d.mu.Unlock()
+	}()
+	deadline := time.Now().Add(startFollow)
+	waiting := func(cur *Run) bool {
+		return (cur.Status == RunStarting || cur.Status == RunQueued) && cur.Handle == r.Handle
+	}
+	for {
+		next, err := d.poll(ctx, r)
+		if (err != nil && !errors.Is(err, errWait)) || (next != nil && !waiting(next)) || !time.Now().Before(deadline) {
+			return next, err
+		}
+		if next != nil { // moved (Queued ⇄ Starting): look again at once
+			r = next
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(startFollowEvery):
+		}
+		cur, err := d.cfg.Runs.GetRun(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !waiting(cur) {
+			return nil, errWait
+		}
+		r = cur
+	}
 }
 
 // backendOf returns the backend that owns a run's handle: the target's

@@ -57,6 +57,10 @@ type NodeRefresherConfig struct {
 	Logger   *slog.Logger
 	// OnChange is called after a target's nodes changed (to wake live pages).
 	OnChange func(name string)
+	// History, when set, records each target's node counts by state on
+	// every pass (the store thins them: a row per change or per 30 s) for
+	// the Monitoring tab.
+	History NodeHistory
 }
 
 // NodeRefresher keeps the nodes of targets whose machines Trainyard does not
@@ -186,6 +190,7 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, b Backend) er
 		}
 	}
 	r.store(t.Name, next)
+	r.record(ctx, t, b, nodes)
 	if sameNodes(prev.Nodes, nodes) && !prev.At.IsZero() {
 		return nil
 	}
@@ -197,6 +202,32 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, b Backend) er
 	}
 	r.cfg.OnChange(t.Name)
 	return nil
+}
+
+// record adds a node-history sample: the backend's own when it has one
+// (NodeSampler), else nodes counted by state. Failures only log: history
+// is a picture, not state.
+func (r *NodeRefresher) record(ctx context.Context, t *Target, b Backend, nodes []Node) {
+	if r.cfg.History == nil {
+		return
+	}
+	smp := SampleOf(time.Now(), nodes, 0)
+	if ns, ok := b.(NodeSampler); ok {
+		s, err := ns.NodeSample(ctx, t)
+		if err != nil {
+			r.cfg.Logger.Debug("sampling node states", "target", t.Name, "err", err)
+			return
+		}
+		s.At = smp.At
+		smp = s
+	}
+	saved, err := r.cfg.History.RecordNodeSample(ctx, t.Name, smp)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		r.cfg.Logger.Warn("recording node history", "target", t.Name, "err", err)
+	}
+	if saved {
+		r.cfg.OnChange(t.Name)
+	}
 }
 
 func (r *NodeRefresher) store(name string, ci ClusterInfo) {

@@ -203,6 +203,13 @@ type AttachSpec struct {
 	// SharedDir is a directory that this server and every Slurm node see at
 	// the same path; run snapshots are staged and job logs written there.
 	SharedDir string
+	// SlurmConf is the cluster's slurm.conf as this server sees it (the
+	// server then runs on the head node or a host sharing /etc/slurm). It
+	// is optional: with it, a partition of power-saving (CLOUD) nodes has
+	// editable min/max nodes and idle seconds, written to the
+	// Trainyard-owned include file next to it (compute/slurm.PowerConfName)
+	// and applied with scontrol reconfigure.
+	SlurmConf string
 	// Checked is false until a backend has connected to the target; the UI says so.
 	Checked bool
 	// StatusMessage is the last word from the backend about the attach, shown verbatim.

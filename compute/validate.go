@@ -57,6 +57,7 @@ const (
 	FieldJWTKey        = "jwtKey"
 	FieldPartition     = "partition"
 	FieldSharedDir     = "sharedDir"
+	FieldSlurmConf     = "slurmConf"
 	FieldLocation      = "location"
 )
 
@@ -341,6 +342,17 @@ func validateSlurmAttach(v *ValidationError, r *CreateRequest) {
 			v.Add(FieldSharedDir, "The shared directory must not contain a newline or NUL.")
 		default:
 			a.SharedDir = path.Clean(d)
+		}
+	}
+	a.SlurmConf = strings.TrimSpace(a.SlurmConf)
+	if c := a.SlurmConf; c != "" {
+		switch {
+		case !path.IsAbs(c):
+			v.Add(FieldSlurmConf, "The slurm.conf path must be absolute, e.g. /etc/slurm/slurm.conf.")
+		case strings.ContainsAny(c, "\x00\n"):
+			v.Add(FieldSlurmConf, "The slurm.conf path must not contain a newline or NUL.")
+		default:
+			a.SlurmConf = path.Clean(c)
 		}
 	}
 }

@@ -24,8 +24,20 @@ func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error 
 // computeDetailsPage renders a target's page; secretsErr is why a
 // credentials replacement was refused (shown by its form), with status.
 func (h *Handlers) computeDetailsPage(w http.ResponseWriter, r *http.Request, name, tab, secretsErr string, status int) error {
+	return h.renderDetails(w, r, name, tab, detailsExtras{secretsErr: secretsErr}, status)
+}
+
+// detailsExtras carry a refused form's values and errors back to the page.
+type detailsExtras struct {
+	secretsErr string
+	scaleForm  *pages.ScaleFormVM
+}
+
+// renderDetails renders a target's page with a refused form's state.
+func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, tab string, ex detailsExtras, status int) error {
+	secretsErr := ex.secretsErr
 	switch tab {
-	case "nodes", "runs":
+	case "nodes", "runs", "monitoring":
 	default:
 		tab = "details"
 	}
@@ -65,6 +77,12 @@ func (h *Handlers) computeDetailsPage(w http.ResponseWriter, r *http.Request, na
 			{ID: "nodes", Label: "Nodes", Href: base + "?tab=nodes", Current: tab == "nodes"},
 			{ID: "runs", Label: "Runs", Href: base + "?tab=runs", Current: tab == "runs"},
 		},
+	}
+	if tab == "monitoring" || h.hasHistory(r.Context(), t) {
+		vm.Tabs = append(vm.Tabs, pages.TabVM{ID: "monitoring", Label: "Monitoring", Href: base + "?tab=monitoring", Current: tab == "monitoring"})
+	}
+	if tab == "details" {
+		vm.Scale = h.scaleVM(r.Context(), t, ex.scaleForm)
 	}
 	if (t.Kind == compute.KindVirtualMachine || t.Kind == compute.KindHDInsight) && compute.UserFrom(r.Context()).Can(compute.RoleComputeOperator) &&
 		t.ProvisioningState != compute.ProvisioningDeleting {
@@ -120,6 +138,13 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 	if tab == "nodes" {
 		vm.ShowNodes = true
 		vm.Nodes = h.nodeRows(r, t)
+	}
+	if tab == "monitoring" {
+		rangeID, _ := monitoringRange(r.URL.Query().Get("range"))
+		vm.SelfURL += "&range=" + rangeID
+		vm.Monitoring = h.monitoringVM(r.Context(), t, rangeID)
+		// The chart moves with time: a sample a few seconds old is news.
+		vm.PollSeconds = min(vm.PollSeconds, 5)
 	}
 	return vm
 }
@@ -233,7 +258,7 @@ func attributes(t *compute.Target) []pages.AttrVM {
 		if at.Address != "" {
 			a = append(a, pages.AttrVM{Label: "Address", Value: at.Address}, pages.AttrVM{Label: "SSH port", Value: strconv.Itoa(at.SSHPort)})
 		}
-		for _, kv := range [][2]string{{"User name", at.UserName}, {"Databricks workspace", at.Workspace}, {"Resource group", at.ResourceGroup}, {"Account name", at.AccountName}, {"slurmrestd URL", at.RESTURL}, {"Slurm user", at.SlurmUser}, {"Slurm partition", at.SlurmPartition}, {"Shared directory", at.SharedDir}} {
+		for _, kv := range [][2]string{{"User name", at.UserName}, {"Databricks workspace", at.Workspace}, {"Resource group", at.ResourceGroup}, {"Account name", at.AccountName}, {"slurmrestd URL", at.RESTURL}, {"Slurm user", at.SlurmUser}, {"Slurm partition", at.SlurmPartition}, {"Shared directory", at.SharedDir}, {"slurm.conf", at.SlurmConf}} {
 			if kv[1] != "" {
 				a = append(a, pages.AttrVM{Label: kv[0], Value: kv[1]})
 			}

@@ -54,7 +54,7 @@ func attachForm(id string) *formSpec {
 	case compute.KindDataLakeAnalytics, compute.KindBatch:
 		fields = append(fields, compute.FieldAccountName, compute.FieldResourceGroup)
 	case compute.KindSlurm:
-		fields = append(fields, compute.FieldRESTURL, compute.FieldSlurmUser, compute.FieldPartition, compute.FieldSharedDir, compute.FieldJWTKey, compute.FieldToken)
+		fields = append(fields, compute.FieldRESTURL, compute.FieldSlurmUser, compute.FieldPartition, compute.FieldSharedDir, compute.FieldSlurmConf, compute.FieldJWTKey, compute.FieldToken)
 		f.secrets = []string{compute.FieldJWTKey, compute.FieldToken}
 	}
 	f.stepFields = [][]string{fields}
@@ -66,6 +66,7 @@ func attachForm(id string) *formSpec {
 			ResourceGroup: trimmed(v.Get(compute.FieldResourceGroup)), AccountName: trimmed(v.Get(compute.FieldAccountName)),
 			RESTURL: trimmed(v.Get(compute.FieldRESTURL)), SlurmUser: trimmed(v.Get(compute.FieldSlurmUser)),
 			SlurmPartition: trimmed(v.Get(compute.FieldPartition)), SharedDir: trimmed(v.Get(compute.FieldSharedDir)),
+			SlurmConf: trimmed(v.Get(compute.FieldSlurmConf)),
 		}
 		req := &compute.CreateRequest{
 			Name: trimmed(v.Get(compute.FieldName)), Kind: kind, Attach: a, ResourceID: trimmed(v.Get(compute.FieldResourceID)), CreatedBy: user,
@@ -135,6 +136,8 @@ func attachInputs(kind compute.Kind, v url.Values) []components.Input {
 				Hint: "The partition runs go to. Leave empty for the cluster's default partition."},
 			components.Input{Name: compute.FieldSharedDir, Label: "Shared directory", Value: v.Get(compute.FieldSharedDir), Autocomplete: "off",
 				Hint: "An absolute path that this server and every node see alike (NFS, or a local folder on a one-machine cluster); runs are staged and their logs written there."},
+			components.Input{Name: compute.FieldSlurmConf, Label: "slurm.conf path (optional, for autoscaling)", Value: v.Get(compute.FieldSlurmConf), Autocomplete: "off",
+				Hint: "Where this server reads slurm.conf (it must run on the head node or share its /etc/slurm). With it, min/max nodes and idle seconds of a partition of power-saving nodes can be edited; see docs/OPERATIONS.md."},
 			components.Input{Name: compute.FieldJWTKey, Label: "JWT key (base64)", Type: "textarea", Autocomplete: "off",
 				Hint: "The cluster's jwt_hs256.key as base64 (base64 -w0 jwt_hs256.key): Trainyard then makes its own short-lived tokens. Or give a token below. Stored sealed; never shown again."},
 			components.Input{Name: compute.FieldToken, Label: "slurmrestd JWT token", Type: "password", Autocomplete: "off", Hint: "A token from scontrol token lifespan=…, used until it expires. Stored sealed; never shown again."},

@@ -49,6 +49,7 @@ type attachJSON struct {
 	SlurmUser          string `json:"slurmUser,omitempty"`
 	SlurmPartition     string `json:"slurmPartition,omitempty"`
 	SharedDir          string `json:"sharedDir,omitempty"`
+	SlurmConf          string `json:"slurmConf,omitempty"`
 	Checked            bool   `json:"checked,omitempty"`
 	StatusMessage      string `json:"statusMessage,omitempty"`
 	HostKeyFingerprint string `json:"hostKeyFingerprint,omitempty"`

@@ -43,6 +43,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: compute.RoleComputeUser, Handler: w(h.ComputeAction)},
 		// Replace an SSH target's credentials (write-only form on the details page).
 		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: compute.RoleComputeOperator, Handler: w(h.UpdateSecretsPage)},
+		// Min/max nodes and idle seconds of a Slurm partition of power-saving nodes.
+		{Method: "POST", Pattern: "/computes/{name}/scale-settings", Role: compute.RoleComputeOperator, Handler: w(h.ScaleSettingsPage)},
 
 		// JSON API (Azure Resource Manager shape).
 		{Method: "GET", Pattern: "/api/v1/computes", Role: compute.RoleReader, Handler: w(h.APIListComputes)},
@@ -52,6 +54,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: compute.RoleReader, Handler: w(h.APIListNodes)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/approveHostKey", Role: compute.RoleComputeOperator, Handler: w(h.APIApproveHostKey)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateSecrets", Role: compute.RoleComputeOperator, Handler: w(h.APIUpdateSecrets)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateScaleSettings", Role: compute.RoleComputeOperator, Handler: w(h.APIUpdateScaleSettings)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleComputeUser, Handler: w(h.APIPower)}, // per object, as above
 	}
 	rs = append(rs, identityRoutes(h)...)

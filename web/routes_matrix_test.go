@@ -104,20 +104,22 @@ func TestRouteRoleMatrix(t *testing.T) {
 func TestRoleMatrixOfComputeActions(t *testing.T) {
 	env := webtest.New(t, webtest.Options{NoController: true})
 	want := map[string]compute.Role{
-		"GET /computes":                               compute.RoleReader,
-		"GET /api/v1/computes":                        compute.RoleReader,
-		"PUT /api/v1/computes/{name}":                 compute.RoleComputeOperator,
-		"DELETE /api/v1/computes/{name}":              compute.RoleComputeOperator,
-		"POST /api/v1/computes/{name}/approveHostKey": compute.RoleComputeOperator,
-		"POST /computes/new/cluster":                  compute.RoleComputeOperator,
-		"POST /computes/new/instance":                 compute.RoleComputeOperator,
-		"POST /computes/attach/virtualmachine":        compute.RoleComputeOperator,
-		"POST /computes/{name}/{action}":              compute.RoleComputeUser, // per object in the handler: power needs the assigned user or an operator, delete/detach an operator
-		"GET /audit":                                  compute.RoleAdmin,
-		"GET /audit/sessions":                         compute.RoleAdmin,
-		"POST /audit/sessions/{handle}/revoke":        compute.RoleAdmin,
-		"GET /profile":                                compute.RoleReader,
-		"POST /profile/tokens":                        compute.RoleReader,
+		"GET /computes":                                    compute.RoleReader,
+		"GET /api/v1/computes":                             compute.RoleReader,
+		"PUT /api/v1/computes/{name}":                      compute.RoleComputeOperator,
+		"DELETE /api/v1/computes/{name}":                   compute.RoleComputeOperator,
+		"POST /api/v1/computes/{name}/approveHostKey":      compute.RoleComputeOperator,
+		"POST /api/v1/computes/{name}/updateScaleSettings": compute.RoleComputeOperator,
+		"POST /computes/{name}/scale-settings":             compute.RoleComputeOperator,
+		"POST /computes/new/cluster":                       compute.RoleComputeOperator,
+		"POST /computes/new/instance":                      compute.RoleComputeOperator,
+		"POST /computes/attach/virtualmachine":             compute.RoleComputeOperator,
+		"POST /computes/{name}/{action}":                   compute.RoleComputeUser, // per object in the handler: power needs the assigned user or an operator, delete/detach an operator
+		"GET /audit":                                       compute.RoleAdmin,
+		"GET /audit/sessions":                              compute.RoleAdmin,
+		"POST /audit/sessions/{handle}/revoke":             compute.RoleAdmin,
+		"GET /profile":                                     compute.RoleReader,
+		"POST /profile/tokens":                             compute.RoleReader,
 	}
 	got := map[string]compute.Role{}
 	for _, rt := range web.Routes(env.Handlers, http.NotFoundHandler()) {

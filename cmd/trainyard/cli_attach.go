@@ -214,7 +214,7 @@ func (c *cli) attachAccount(kind compute.Kind, args []string) error {
 }
 
 func (c *cli) attachSlurm(args []string) error {
-	var name, restURL, tokenFile, keyFile, user, partition, sharedDir, description, out string
+	var name, restURL, tokenFile, keyFile, user, partition, sharedDir, slurmConf, description, out string
 	f := newFlagSet("trainyard computetarget attach slurm", "--name NAME --rest-url URL --user USER (--jwt-key-file FILE | --token-file FILE) [--partition P] [--shared-dir DIR] [flags]",
 		"Attach a Slurm cluster through its slurmrestd. With --jwt-key-file (the cluster's jwt_hs256.key, the AuthAltParameters=jwt_key file) "+
 			"the server makes its own short-lived tokens for --user; with --token-file it uses that token (e.g. from 'scontrol token lifespan=…') until it expires. "+
@@ -227,6 +227,7 @@ func (c *cli) attachSlurm(args []string) error {
 	f.String(&tokenFile, "token-file", "", "FILE", "", "read a slurmrestd JWT from FILE ('-' reads stdin)")
 	f.String(&partition, "partition", "p", "PARTITION", "", "the partition jobs go to (default: the cluster's default partition)")
 	f.String(&sharedDir, "shared-dir", "", "DIR", "", "absolute path of a folder shared by this server and every node")
+	f.String(&slurmConf, "slurm-conf", "", "FILE", "", "slurm.conf as the server sees it (optional: makes a power-saving partition's min/max nodes and idle seconds editable)")
 	f.String(&description, "description", "d", "TEXT", "", "description")
 	f.Output(&out)
 	if err := f.Parse(args, c.stdout); err != nil {
@@ -241,7 +242,7 @@ func (c *cli) attachSlurm(args []string) error {
 	if tokenFile == "-" && keyFile == "-" {
 		return f.usageErr("only one of --jwt-key-file and --token-file can read stdin")
 	}
-	inner := &arm.SlurmProperties{RestURL: restURL, User: user, Partition: partition, SharedDir: sharedDir}
+	inner := &arm.SlurmProperties{RestURL: restURL, User: user, Partition: partition, SharedDir: sharedDir, SlurmConf: slurmConf}
 	if tokenFile != "" {
 		tok, err := readSecretFile("token-file", tokenFile, c.stdin)
 		if err != nil {

@@ -37,6 +37,7 @@ Commands:
   start | stop | restart   power a compute instance on, off or around
   list-nodes               list the nodes of a compute target
   approve-host-key         trust the SSH host key of an attached VM or HDInsight cluster
+  update                   change min/max nodes and idle seconds (Slurm power-saving partitions)
   update-secrets           replace the SSH password or private key of an attached VM or HDInsight cluster
 
 Run 'trainyard computetarget <command> --help' for a command's flags.
@@ -59,6 +60,7 @@ func (c *cli) computetarget(args []string) error {
 		"list-nodes":       c.listNodes,
 		"approve-host-key": c.approveHostKey,
 		"update-secrets":   c.updateSecrets,
+		"update":           c.updateScale,
 	})
 }
 

@@ -262,7 +262,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	// seconds: the store's node table feeds the lists' counts, the rest the
 	// API's show and the details page.
 	nodes := compute.NewNodeRefresher(compute.NodeRefresherConfig{
-		Targets: st, Nodes: st, BackendFor: backendFor, Describe: slurmDescribe, Logger: log,
+		Targets: st, Nodes: st, BackendFor: backendFor, Describe: slurmDescribe, Logger: log, History: st,
 	})
 	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
 		st.Close()

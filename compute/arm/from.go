@@ -63,7 +63,7 @@ func FromTarget(t *compute.Target, idPrefix string) Compute {
 		inner = &AzureBatchProperties{AccountName: a.AccountName, ResourceGroup: a.ResourceGroup, AttachStatus: attachStatus(a)}
 	case compute.KindSlurm:
 		a := attachOf(t)
-		inner = &SlurmProperties{RestURL: a.RESTURL, User: a.SlurmUser, Partition: a.SlurmPartition, SharedDir: a.SharedDir, AttachStatus: attachStatus(a)}
+		inner = &SlurmProperties{RestURL: a.RESTURL, User: a.SlurmUser, Partition: a.SlurmPartition, SharedDir: a.SharedDir, SlurmConf: a.SlurmConf, AttachStatus: attachStatus(a)}
 	}
 	if inner != nil {
 		raw, err := json.Marshal(inner)

@@ -221,6 +221,10 @@ type SlurmProperties struct {
 	// SharedDir is an absolute path that this server and every node see
 	// alike: run folders are staged and job logs written there.
 	SharedDir string `json:"sharedDir,omitempty"`
+	// SlurmConf is the absolute path of slurm.conf on the server's host;
+	// with it the power-saving settings of a CLOUD partition are editable
+	// (updateScaleSettings).
+	SlurmConf string `json:"slurmConf,omitempty"`
 	// Version is the Slurm version slurmrestd reports (read-only).
 	Version string `json:"version,omitempty"`
 	// Partitions and Nodes are the cluster as last seen (read-only).

@@ -73,7 +73,7 @@ func ToCreateRequest(name string, c Compute) (*compute.CreateRequest, error) {
 		req.Attach = &compute.AttachSpec{AccountName: in.AccountName, ResourceGroup: in.ResourceGroup}
 	case *SlurmProperties:
 		req.Attach = &compute.AttachSpec{RESTURL: strings.TrimSpace(in.RestURL), SlurmUser: in.User,
-			SlurmPartition: in.Partition, SharedDir: in.SharedDir}
+			SlurmPartition: in.Partition, SharedDir: in.SharedDir, SlurmConf: in.SlurmConf}
 		setSecret(req.Secrets, compute.SecretSlurmToken, strings.TrimSpace(in.Token))
 		// The key's base64 is checked by req.Validate (field jwtKey).
 		setSecret(req.Secrets, compute.SecretSlurmJWTKey, strings.TrimSpace(in.JWTKey))

@@ -160,7 +160,9 @@ func (l *Loop) Tick() (Progress, error) {
 						return pr, err
 					}
 					pr.Terminated[c.ID] = d.Reason
-					c.State, c.PolicyCanceled = ChildCanceled, true
+					// Its job still runs until the cancel reaches it: it
+					// keeps its concurrency slot (Canceling) this tick too.
+					c.State, c.PolicyCanceled, c.Canceling = ChildCanceled, true, true
 					runs[i].Ended = true
 				}
 				break
@@ -170,7 +172,7 @@ func (l *Loop) Tick() (Progress, error) {
 
 	active := 0
 	for _, c := range children {
-		if !c.State.Ended() {
+		if !c.State.Ended() || c.Canceling {
 			active++
 		}
 	}

@@ -165,11 +165,17 @@ func TestLoopPolicyAndDuration(t *testing.T) {
 	if p.Terminated["c1"] != want || len(p.Terminated) != 1 || f.canceled["c1"] != want {
 		t.Fatalf("policy: %+v", p.Terminated)
 	}
-	if !reflect.DeepEqual(p.Submitted, []string{"c3"}) || p.PolicyCanceled != 1 {
-		t.Fatalf("replacement: %+v", p)
+	// The cancelled child keeps its slot until it has ended (its job may
+	// still run): no replacement in the same tick.
+	if len(p.Submitted) != 0 || p.PolicyCanceled != 1 {
+		t.Fatalf("the cancelled child's slot was reused before it ended: %+v", p)
 	}
-	if p := tick(t, l); len(p.Terminated) != 0 { // interval 2 is judged once
+	p = tick(t, l)
+	if len(p.Terminated) != 0 { // interval 2 is judged once
 		t.Fatalf("judged twice: %+v", p)
+	}
+	if !reflect.DeepEqual(p.Submitted, []string{"c3"}) { // c1 has ended
+		t.Fatalf("replacement: %+v", p)
 	}
 	f.now = f.now.Add(30 * time.Minute)
 	p = tick(t, l)

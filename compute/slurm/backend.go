@@ -45,6 +45,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
@@ -67,13 +68,21 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock (token expiry); nil = time.Now.
 	Now func() time.Time
+	// Scontrol is the scontrol binary used to read and apply power-saving
+	// settings (targets with AttachSpec.SlurmConf); "" = /usr/bin/scontrol,
+	// else scontrol on PATH.
+	Scontrol string
 }
 
 // Backend runs jobs on Slurm clusters. It is safe for concurrent use; its
 // only state is a cache of API versions and minted tokens.
 type Backend struct {
-	log *slog.Logger
-	c   *client
+	log      *slog.Logger
+	c        *client
+	scontrol string
+	// powerMu serializes UpdateScale: two edits must not interleave their
+	// include-file writes, reconfigures and node updates.
+	powerMu sync.Mutex
 }
 
 // maxRequeues bounds the attempts of a job that Slurm requeues (preemption,
@@ -89,6 +98,7 @@ const killGrace = 5
 var (
 	_ compute.Backend       = (*Backend)(nil)
 	_ compute.OutputFetcher = (*Backend)(nil)
+	_ compute.PowerManager  = (*Backend)(nil)
 )
 
 // New returns a Backend.
@@ -110,7 +120,8 @@ func New(cfg Config) *Backend {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Backend{
-		log: log.With("backend", BackendName),
+		scontrol: cfg.Scontrol,
+		log:      log.With("backend", BackendName),
 		c: &client{http: hc, creds: cfg.Credentials, now: now,
 			versions: map[string]versionInfo{}, tokens: map[string]mintedToken{}},
 	}

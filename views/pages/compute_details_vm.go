@@ -7,7 +7,7 @@ type ComputeDetailsVM struct {
 	Page       layout.Page
 	Name       string
 	KindLabel  string
-	Tab        string // details, nodes, runs
+	Tab        string // details, nodes, runs, monitoring
 	Tabs       []TabVM
 	Live       ComputeLiveVM
 	Attributes []AttrVM
@@ -16,6 +16,9 @@ type ComputeDetailsVM struct {
 	Runs *RunsTableVM
 	// Partitions is a Slurm cluster's Partitions section (nil for other kinds).
 	Partitions *PartitionsVM
+	// Scale is the Scale settings section of a Slurm partition of
+	// power-saving nodes (nil otherwise).
+	Scale *ScaleVM
 	// Secrets is the write-only form that replaces an SSH target's
 	// credentials; nil when the viewer may not, or the kind has none.
 	Secrets *SecretsFormVM
@@ -57,6 +60,9 @@ type ComputeLiveVM struct {
 	PollSeconds    int
 	ShowNodes      bool
 	ConnectString  string
+	// Monitoring is the Monitoring tab's chart; it lives in this section
+	// so that it follows the section's polling.
+	Monitoring *MonitoringVM
 }
 
 // NodeRowVM is one row of the Nodes tab (AmlComputeNodeInformation).

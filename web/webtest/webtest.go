@@ -21,6 +21,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/slurm"
 	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/static"
@@ -78,6 +79,9 @@ type Options struct {
 	// HealthInterval is how often the controller probes attached machines
 	// (default: compute.DefaultHealthInterval).
 	HealthInterval time.Duration
+	// Slurm wires the Slurm backend and the node refresher of attached Slurm
+	// clusters (as `trainyard serve` does; Clusters, when set, still wins).
+	Slurm bool
 }
 
 // New starts an application for tb and stops it when the test ends.
@@ -112,7 +116,12 @@ func New(tb testing.TB, opts Options) *Env {
 		StagingDir: filepath.Join(dir, "ssh-staging"), DialTimeout: 5 * time.Second,
 		// Test VMs are sshds on this machine: their side stays in the data folder.
 		RemoteDir: filepath.Join(dir, "ssh-remote")})
+	var slurmB compute.Backend
+	var nodes *compute.NodeRefresher
 	backendFor := func(k compute.Kind) compute.Backend {
+		if k == compute.KindSlurm && slurmB != nil {
+			return slurmB
+		}
 		switch k {
 		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
 			return lb
@@ -120,6 +129,14 @@ func New(tb testing.TB, opts Options) *Env {
 			return sb
 		}
 		return nil
+	}
+	if opts.Slurm {
+		b, describe := slurmBackend(st, slurm.Config{Logger: log})
+		slurmB = b
+		nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, BackendFor: backendFor, Describe: describe, Logger: log, History: st})
+		if opts.Clusters == nil {
+			opts.Clusters = nodes
+		}
 	}
 	var disp *compute.Dispatcher
 	ctrl := compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: 50 * time.Millisecond, Logger: log,
@@ -187,6 +204,9 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	if !opts.NoDispatcher {
 		loops.Go(func() { disp.Run(ctx) })
+	}
+	if nodes != nil {
+		loops.Go(func() { nodes.Run(ctx) })
 	}
 	go func() { loops.Wait(); close(e.done) }()
 	tb.Cleanup(e.Kill)

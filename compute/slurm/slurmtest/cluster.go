@@ -63,6 +63,11 @@ type Options struct {
 	CredExpire int
 	// Timeout bounds the start (default 60 s).
 	Timeout time.Duration
+	// PowerInclude writes SuspendTime and SuspendExcNodes into
+	// etc/trainyard-power.conf, which slurm.conf names with an Include line
+	// at its end: the layout an admin sets up so that Trainyard can edit the
+	// power-saving settings (Cluster.PowerConf). Needs CloudNodes.
+	PowerInclude bool
 }
 
 // Cluster is a running test cluster.
@@ -87,6 +92,9 @@ type Cluster struct {
 	Nodes, CloudNodes []string
 	// CtldPort and RESTPort are the ports picked at start.
 	CtldPort, RESTPort int
+	// PowerConf is the power-saving include file (Options.PowerInclude),
+	// else "".
+	PowerConf string
 
 	opts   Options
 	jwtKey []byte
@@ -189,6 +197,9 @@ func Launch(opts Options) (*Cluster, error) {
 	}
 	if opts.CloudNodes > 0 {
 		c.CloudPartition = "cloud"
+		if opts.PowerInclude {
+			c.PowerConf = filepath.Join(dir, "etc", "trainyard-power.conf")
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
@@ -368,12 +379,16 @@ func (c *Cluster) writeConfig(mungeSock string, nodePorts []int) error {
 		}
 		p("SuspendProgram=%s/bin/suspend.sh", d)
 		p("ResumeProgram=%s/bin/resume.sh", d)
-		p("SuspendTime=%d", o.SuspendTime)
+		power := fmt.Sprintf("SuspendTime=%d\nSuspendExcNodes=node[1-%d]\n", o.SuspendTime, len(c.Nodes))
+		if c.PowerConf == "" {
+			b.WriteString(power)
+		} else if err := os.WriteFile(c.PowerConf, []byte(power), 0o644); err != nil {
+			return err
+		}
 		p("SuspendTimeout=10")
 		p("ResumeTimeout=60")
 		p("ResumeRate=0")
 		p("SuspendRate=0")
-		p("SuspendExcNodes=node[1-%d]", len(c.Nodes))
 		// Without it powered-down CLOUD nodes are invisible.
 		p("PrivateData=cloud")
 	}
@@ -386,6 +401,10 @@ func (c *Cluster) writeConfig(mungeSock string, nodePorts []int) error {
 	p("PartitionName=%s Nodes=%s Default=YES MaxTime=INFINITE State=UP", c.Partition, strings.Join(c.Nodes, ","))
 	if len(c.CloudNodes) > 0 {
 		p("PartitionName=%s Nodes=%s MaxTime=INFINITE State=UP", c.CloudPartition, strings.Join(c.CloudNodes, ","))
+	}
+	if c.PowerConf != "" {
+		// Last, so that its settings win over any earlier ones.
+		p("Include %s", c.PowerConf)
 	}
 	return os.WriteFile(c.Conf, []byte(b.String()), 0o644)
 }
