@@ -21,6 +21,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/slurm"
 	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/static"
@@ -246,7 +247,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
 		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"),
 	})
-	slurmBackend, slurmDescribe := newSlurm(st, log)
+	slurmBackend := slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
 	backendFor := func(k compute.Kind) compute.Backend {
 		switch k {
 		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
@@ -262,7 +263,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	// seconds: the store's node table feeds the lists' counts, the rest the
 	// API's show and the details page.
 	nodes := compute.NewNodeRefresher(compute.NodeRefresherConfig{
-		Targets: st, Nodes: st, BackendFor: backendFor, Describe: slurmDescribe, Logger: log, History: st,
+		Targets: st, Nodes: st, BackendFor: backendFor, Describe: slurmBackend.Describe, Logger: log, History: st,
 	})
 	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
 		st.Close()
@@ -360,9 +361,4 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 		}
 		return a
 	}}))
-}
-
-// secretReader opens one sealed secret of a target (store.Store has it).
-type secretReader interface {
-	Secret(ctx context.Context, target, name string) (string, error)
 }

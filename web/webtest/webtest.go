@@ -131,9 +131,9 @@ func New(tb testing.TB, opts Options) *Env {
 		return nil
 	}
 	if opts.Slurm {
-		b, describe := slurmBackend(st, slurm.Config{Logger: log})
+		b := slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
 		slurmB = b
-		nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, BackendFor: backendFor, Describe: describe, Logger: log, History: st})
+		nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, BackendFor: backendFor, Describe: b.Describe, Logger: log, History: st})
 		if opts.Clusters == nil {
 			opts.Clusters = nodes
 		}
