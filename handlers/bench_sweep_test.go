@@ -29,6 +29,7 @@ import (
 //
 //	BENCH_REAL_SEEDS   seeds per function run as real child runs (20)
 //	BENCH_REAL_TRIALS  trials of each real-run sweep (200)
+//	BENCH_REAL_SEED0   the first seed (0): seeds are SEED0 … SEED0+SEEDS-1
 //	BENCH_REAL_PARALLEL  real-run sweeps at a time (2)
 //	BENCH_REAL_SAMPLERS  samplers run as real child runs, comma-separated: bayesian, random, sobol (bayesian)
 //	BENCH_REAL_FUNCS   only these functions (comma-separated; default all four)
@@ -118,6 +119,7 @@ func waitBenchSweep(tb testing.TB, env *webtest.Env, id string, timeout time.Dur
 // machinery does.
 func BenchmarkSweepRealRuns(b *testing.B) {
 	seeds, trials, parallel := envInt("BENCH_REAL_SEEDS", 20), envInt("BENCH_REAL_TRIALS", 200), envInt("BENCH_REAL_PARALLEL", 2)
+	seed0 := uint64(envInt("BENCH_REAL_SEED0", 0)) // first seed (to split a long run)
 	samplers := strings.Split(os.Getenv("BENCH_REAL_SAMPLERS"), ",")
 	if samplers[0] == "" {
 		samplers = []string{"bayesian"}
@@ -125,8 +127,8 @@ func BenchmarkSweepRealRuns(b *testing.B) {
 	env, snap := sweepEnv(b)
 	ctx := context.Background()
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Real child runs: %d seed(s) × %d trials per sampler and function, `%s objective.py` on the local target, %d sweeps at a time.\n\n",
-		seeds, trials, benchPython(), parallel)
+	fmt.Fprintf(&sb, "Real child runs: %d seed(s) from %d × %d trials per sampler and function, `%s objective.py` on the local target, %d sweeps at a time.\n\n",
+		seeds, seed0, trials, benchPython(), parallel)
 	sb.WriteString("| function | sampler | max_concurrent_runs | regret @25 | @50 | @100 | @200 | seeds equal to in-process | children | wall time | wall per child |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	kinds := map[string]hyperdrive.SamplingKind{"bayesian": hyperdrive.SamplingBayesian, "random": hyperdrive.SamplingRandom, "sobol": hyperdrive.SamplingSobol}
 	for range b.N {
@@ -160,7 +162,7 @@ func BenchmarkSweepRealRuns(b *testing.B) {
 						}
 						sweep := map[string]any{"sampling": map[string]any{"type": string(kind), "parameterSpace": space}, "primaryMetricName": "value",
 							"primaryMetricGoal": "minimize", "maxTotalRuns": trials, "maxConcurrentRuns": conc}
-						id := startSweep(b, env, snap, []string{"--fn", fn.Name}, sweep, uint64(s))
+						id := startSweep(b, env, snap, []string{"--fn", fn.Name}, sweep, seed0+uint64(s))
 						kids := waitBenchSweep(b, env, id, time.Duration(trials)*10*time.Second)
 						var best []float64
 						for _, k := range kids {
@@ -175,7 +177,7 @@ func BenchmarkSweepRealRuns(b *testing.B) {
 							}
 							best = append(best, y)
 						}
-						ref, err := hdbench.InProcess(fn, kind, uint64(s), trials)
+						ref, err := hdbench.InProcess(fn, kind, seed0+uint64(s), trials)
 						if err != nil {
 							b.Error(err)
 							return

@@ -154,6 +154,9 @@ func (c *cli) jobCreate(args []string) error {
 			}
 			return fmt.Errorf("%s: %w", file, err)
 		}
+		if !hyperdrive.HasTemplate(scriptArgs) {
+			fmt.Fprintf(c.stderr, "trainyard: warning: %s: trial.command mentions no ${{search_space.<name>}}: each trial gets its values appended as --name value (the v1 rule)\n", file)
+		}
 		sweep = &sweepRequest{Sweep: j.HDConfig()}
 		if sd := j.Sampling.Seed; sd != nil {
 			u := uint64(*sd)

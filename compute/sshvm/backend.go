@@ -576,12 +576,17 @@ func (b *Backend) run(ctx context.Context, c *conn, argv []string) (stdout []byt
 	defer timer.Stop()
 	select {
 	case err = <-done:
+		return out.Bytes(), errb.Bytes(), err
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-timer.C:
 		err = fmt.Errorf("remote command timed out after %s", b.cfg.CommandTimeout)
 	}
-	return out.Bytes(), errb.Bytes(), err
+	// The session's copiers may still be writing into out and errb: close
+	// the session and give back no output rather than read them while they
+	// write.
+	s.Close()
+	return nil, nil, err
 }
 
 // script runs the job wrapper in a mode, installing it first if needed.

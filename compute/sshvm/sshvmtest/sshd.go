@@ -213,6 +213,11 @@ PrintMotd no
 MaxStartups 100:30:200
 LogLevel VERBOSE
 Subsystem sftp internal-sftp
+# The login shell reads the user's rc files; where they run 'pyenv init'
+# (root's do on the CI machine), its rehash waits up to 60 s on a lock file
+# that a session killed mid-login leaves behind, and tests here kill sshd
+# mid-session on purpose. Give up on the lock at once instead.
+SetEnv PYENV_REHASH_TIMEOUT=0
 `, s.Port, s.Host, s.HostKey, filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"), allow)
 	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
