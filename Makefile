@@ -7,7 +7,7 @@ DATA    ?= ./data
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd slurm fuzz clean
+.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd slurm optuna fuzz clean
 
 ## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
 run:
@@ -66,8 +66,10 @@ optuna:
 
 ## bench: the compute list with 1,000 targets and the runs list with 100,000 runs under concurrent load,
 ## submit→Running on the local target against a bare fork/exec, and HyperDrive: regret against Optuna (20 seeds ×
-## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput (results: docs/BENCHMARKS.md)
-bench: optuna
+## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput, and
+## submit→RUNNING on a real Slurm cluster through Trainyard against raw sbatch (results: docs/BENCHMARKS.md).
+## The whole set takes about 1.5 h on a 2-core machine, most of it the 20-seed sweeps.
+bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsList100k' -benchtime 2000x -cpu 2 ./handlers/
@@ -75,6 +77,7 @@ bench: optuna
 	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'SweepRegret' -benchtime 1x -cpu 2 -timeout 120m ./compute/hyperdrive/
 	$(GO) test -run '^$$' -bench 'SweepRealRuns|SweepThroughput' -benchtime 1x -cpu 2 -timeout 120m ./handlers/
+	$(GO) test -run '^$$' -bench 'SlurmSubmitToRunning' -benchtime 30x -cpu 2 -timeout 30m ./cmd/trainyard/
 
 ## fuzz: a short run of every fuzz target
 fuzz:
