@@ -123,8 +123,11 @@ func TestControllerHealthProbes(t *testing.T) {
 	if n := vm.count("hangs"); n != 1 {
 		t.Errorf("hangs probed %d times, want 1 (one probe in flight at a time)", n)
 	}
-	if n := vm.count("vm1"); n < 5 {
-		t.Errorf("vm1 probed %d times, want many", n)
+	// vm1 went away and came back twice while hangs' probe was stuck: that
+	// took at least three probes of vm1 (the report made it Unusable at
+	// once), however slowly a loaded machine ran them.
+	if n := vm.count("vm1"); n < 3 {
+		t.Errorf("vm1 probed %d times while hangs' probe hung, want at least 3", n)
 	}
 
 	// The machine that was away at attach: checked in full when it answers.

@@ -175,6 +175,25 @@ func Launch(opts Options) (*Cluster, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
+	// The ports are picked free, then bound by the daemons a moment later:
+	// another cluster starting beside this one (tests of several packages
+	// run at once) can take one in between, and that daemon dies with
+	// "Address already in use". Start again afresh then.
+	var err error
+	for range 3 {
+		var c *Cluster
+		if c, err = launchOnce(opts); err == nil {
+			return c, nil
+		}
+		if !strings.Contains(err.Error(), "Address already in use") {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// launchOnce starts a cluster in a new folder with new ports.
+func launchOnce(opts Options) (*Cluster, error) {
 	// A short path: munged's socket and slurmd's spool must fit in a
 	// sockaddr_un (108 bytes).
 	dir, err := os.MkdirTemp("/tmp", "sl")
@@ -487,6 +506,15 @@ func (c *Cluster) waitFor(ctx context.Context, what string, ok func() bool) erro
 	for {
 		if ok() {
 			return nil
+		}
+		// A daemon that lost its port to another cluster has died: no use
+		// waiting for it (Launch starts again).
+		if outs, _ := filepath.Glob(filepath.Join(c.Dir, "log", "*.out")); len(outs) > 0 {
+			for _, f := range outs {
+				if data, _ := os.ReadFile(f); bytes.Contains(data, []byte("Address already in use")) {
+					return fmt.Errorf("waiting for %s: %s: Address already in use", what, filepath.Base(f))
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():

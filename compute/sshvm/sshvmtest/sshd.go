@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -344,19 +345,26 @@ func (s *SSHD) ReadKey(path string) string {
 }
 
 // AddConfig appends lines to the sshd's config (e.g. "SetEnv PATH=/x:/usr/bin:/bin")
-// and restarts it so they apply.
+// and restarts it so they apply. sshd takes only the first SetEnv line, so
+// a SetEnv line's variables join the one the config already has.
 func (s *SSHD) AddConfig(lines ...string) {
 	s.t.Helper()
-	f, err := os.OpenFile(filepath.Join(s.Dir, "sshd_config"), os.O_WRONLY|os.O_APPEND, 0o600)
+	path := filepath.Join(s.Dir, "sshd_config")
+	cfg, err := os.ReadFile(path)
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	conf := strings.Split(strings.TrimRight(string(cfg), "\n"), "\n")
 	for _, l := range lines {
-		if _, err := f.WriteString(l + "\n"); err != nil {
-			s.t.Fatal(err)
+		vars, isSetEnv := strings.CutPrefix(l, "SetEnv ")
+		i := slices.IndexFunc(conf, func(c string) bool { return strings.HasPrefix(c, "SetEnv ") })
+		if isSetEnv && i >= 0 {
+			conf[i] += " " + vars
+			continue
 		}
+		conf = append(conf, l)
 	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
 		s.t.Fatal(err)
 	}
 	s.Stop()
