@@ -74,7 +74,7 @@ func TestSSHRunSurvivesSSHDRestart(t *testing.T) {
 	attachVM(t, env, s, "vm1")
 	snap := uploadFolder(t, env, map[string]string{"count.py": countingScript(10, "0.5")})
 	run := submit(t, env, "vm", snap, "count.py", nil, map[string]any{"target": "vm1"})
-	waitStatus(t, env, run.RunID, 30*time.Second, "to run", func(s string) bool { return s == "Running" })
+	waitStatus(t, env, run.RunID, 90*time.Second, "to run", func(s string) bool { return s == "Running" })
 	time.Sleep(1500 * time.Millisecond) // a few lines in
 
 	browser := env.Browser(t)
@@ -124,11 +124,11 @@ func TestSSHRunFailsWhenVMStaysDown(t *testing.T) {
 	attachVM(t, env, s, "vm1")
 	snap := uploadFolder(t, env, map[string]string{"count.py": countingScript(600, "0.5")})
 	run := submit(t, env, "vm", snap, "count.py", nil, map[string]any{"target": "vm1"})
-	waitStatus(t, env, run.RunID, 30*time.Second, "to run", func(s string) bool { return s == "Running" })
+	waitStatus(t, env, run.RunID, 90*time.Second, "to run", func(s string) bool { return s == "Running" })
 
 	s.Stop()
 	t0 := time.Now()
-	webtest.WaitFor(t, 30*time.Second, "vm1 to be Unusable", func() bool {
+	webtest.WaitFor(t, 50*time.Second, "vm1 to be Unusable", func() bool {
 		_, state, _ := attachState(t, env, "vm1")
 		return state == "Unusable"
 	})

@@ -43,7 +43,10 @@ func getVM(t *testing.T, env *webtest.Env, name string) vmStatus {
 func waitVM(t *testing.T, env *webtest.Env, name, what string, ok func(vmStatus) bool) vmStatus {
 	t.Helper()
 	var v vmStatus
-	webtest.WaitFor(t, 30*time.Second, name+" "+what, func() bool { v = getVM(t, env, name); return ok(v) })
+	// A bound, not a speed goal: every SSH login here runs the machine's
+	// rc files (root's start pyenv), slow when the whole suite shares two
+	// cores.
+	webtest.WaitFor(t, 90*time.Second, name+" "+what, func() bool { v = getVM(t, env, name); return ok(v) })
 	return v
 }
 
