@@ -11,7 +11,6 @@ import (
 
 	"github.com/trainyard/trainyard/compute/hyperdrive"
 	"github.com/trainyard/trainyard/compute/runconfig"
-	"github.com/trainyard/trainyard/compute/snapshot"
 )
 
 const jobUsage = `Usage: trainyard job <command> [flags]
@@ -164,21 +163,7 @@ func (c *cli) jobCreate(args []string) error {
 		}
 	}
 
-	m, err := snapshot.Build(c.ctx, srcDir, snapshot.Options{})
-	if err != nil {
-		return err
-	}
-	for _, s := range m.Skipped {
-		fmt.Fprintf(c.stderr, "trainyard: left out of the snapshot: %s: %s\n", s.Path, s.Reason)
-	}
-	if m.Lookup(script) == nil {
-		return fmt.Errorf("script %s is not in the snapshot of %s: it does not exist there, or .amlignore/.gitignore leaves it out", script, srcDir)
-	}
-	api, err := c.client()
-	if err != nil {
-		return err
-	}
-	snapID, uploaded, upBytes, err := c.uploadSnapshot(api, m)
+	api, snapID, uploadSummary, err := c.snapshotAndUpload(srcDir, script)
 	if err != nil {
 		return err
 	}
@@ -201,7 +186,7 @@ func (c *cli) jobCreate(args []string) error {
 		if out == "json" {
 			return printRaw(c.stdout, resp.body)
 		}
-		fmt.Fprintf(c.stderr, "Snapshot %s: %d files (%s); uploaded %d (%s).\n", snapID, len(m.Files), humanBytes(m.TotalBytes()), uploaded, humanBytes(upBytes))
+		fmt.Fprintln(c.stderr, uploadSummary)
 		if err := printRunTable(c.stdout, []runInfo{r}, time.Now()); err != nil {
 			return err
 		}

@@ -241,21 +241,7 @@ func (c *cli) submitRun(args []string, sweep bool) error {
 		req.MaxRunDurationSeconds = &s
 	}
 
-	m, err := snapshot.Build(c.ctx, srcDir, snapshot.Options{})
-	if err != nil {
-		return err
-	}
-	for _, s := range m.Skipped {
-		fmt.Fprintf(c.stderr, "trainyard: left out of the snapshot: %s: %s\n", s.Path, s.Reason)
-	}
-	if m.Lookup(script) == nil {
-		return fmt.Errorf("script %s is not in the snapshot of %s: it does not exist there, or .amlignore/.gitignore leaves it out", script, srcDir)
-	}
-	api, err := c.client()
-	if err != nil {
-		return err
-	}
-	snapID, uploaded, upBytes, err := c.uploadSnapshot(api, m)
+	api, snapID, uploadSummary, err := c.snapshotAndUpload(srcDir, script)
 	if err != nil {
 		return err
 	}
@@ -280,7 +266,7 @@ func (c *cli) submitRun(args []string, sweep bool) error {
 	if out == "json" {
 		return printRaw(c.stdout, resp.body)
 	}
-	fmt.Fprintf(c.stderr, "Snapshot %s: %d files (%s); uploaded %d (%s).\n", snapID, len(m.Files), humanBytes(m.TotalBytes()), uploaded, humanBytes(upBytes))
+	fmt.Fprintln(c.stderr, uploadSummary)
 	if err := printRunTable(c.stdout, []runInfo{r}, time.Now()); err != nil {
 		return err
 	}
@@ -371,6 +357,34 @@ func scriptPath(srcDir, script string) (string, error) {
 
 // uploadSnapshot asks the server which blobs it lacks, uploads those, and
 // creates the snapshot. It returns the snapshot ID, how many files were
+
+// snapshotAndUpload builds the snapshot of srcDir (saying what it left
+// out), checks that script is in it and uploads only the files the server
+// lacks. It returns the API client, the snapshot's ID and a one-line
+// summary of the upload.
+func (c *cli) snapshotAndUpload(srcDir, script string) (*apiClient, string, string, error) {
+	m, err := snapshot.Build(c.ctx, srcDir, snapshot.Options{})
+	if err != nil {
+		return nil, "", "", err
+	}
+	for _, s := range m.Skipped {
+		fmt.Fprintf(c.stderr, "trainyard: left out of the snapshot: %s: %s\n", s.Path, s.Reason)
+	}
+	if m.Lookup(script) == nil {
+		return nil, "", "", fmt.Errorf("script %s is not in the snapshot of %s: it does not exist there, or .amlignore/.gitignore leaves it out", script, srcDir)
+	}
+	api, err := c.client()
+	if err != nil {
+		return nil, "", "", err
+	}
+	snapID, uploaded, upBytes, err := c.uploadSnapshot(api, m)
+	if err != nil {
+		return nil, "", "", err
+	}
+	summary := fmt.Sprintf("Snapshot %s: %d files (%s); uploaded %d (%s).", snapID, len(m.Files), humanBytes(m.TotalBytes()), uploaded, humanBytes(upBytes))
+	return api, snapID, summary, nil
+}
+
 // uploaded and their bytes.
 func (c *cli) uploadSnapshot(api *apiClient, m *snapshot.Manifest) (string, int, int64, error) {
 	resp, err := api.do(c.ctx, http.MethodPost, snapshotsPath+"/missing", nil, map[string]any{"files": m.Files}, nil)
