@@ -232,29 +232,38 @@ func FromHDConfig(h *runconfig.HDConfig, seed uint64) (*Sweep, []string, error) 
 		s.Space = append(s.Space, ParamSpec{Name: p.Name, Expr: e})
 	}
 	if hp := h.Policy; hp != nil {
-		s.Policy = Policy{Kind: PolicyKind(hp.Type), EvaluationInterval: 1}
-		if hp.EvaluationInterval != nil {
-			s.Policy.EvaluationInterval = *hp.EvaluationInterval
-		}
-		if hp.DelayEvaluation != nil {
-			s.Policy.DelayEvaluation = *hp.DelayEvaluation
-		}
-		if hp.SlackFactor != nil {
-			s.Policy.SlackFactor = *hp.SlackFactor
-		}
-		if hp.SlackAmount != nil {
-			s.Policy.SlackAmount = *hp.SlackAmount
-		}
-		if hp.TruncationPercentage != nil {
-			s.Policy.TruncationPercentage = *hp.TruncationPercentage
-		}
-		if hp.ExcludeFinishedJobs != nil {
-			s.Policy.ExcludeFinishedJobs = *hp.ExcludeFinishedJobs
-		}
+		s.Policy = policyFromHD(hp)
 	}
 	w, err := s.Validate()
 	if err != nil {
 		return nil, nil, err
 	}
 	return s, w, nil
+}
+
+// policyFromHD maps a parsed early-termination policy (hdconfig policy: or
+// sweep job early_termination:, both decode to runconfig.HDPolicy) onto a
+// Policy. Fields left out keep Policy's zero value, except
+// evaluation_interval, which defaults to 1 as in v1 and v2 alike.
+func policyFromHD(hp *runconfig.HDPolicy) Policy {
+	p := Policy{Kind: PolicyKind(hp.Type), EvaluationInterval: 1}
+	if hp.EvaluationInterval != nil {
+		p.EvaluationInterval = *hp.EvaluationInterval
+	}
+	if hp.DelayEvaluation != nil {
+		p.DelayEvaluation = *hp.DelayEvaluation
+	}
+	if hp.SlackFactor != nil {
+		p.SlackFactor = *hp.SlackFactor
+	}
+	if hp.SlackAmount != nil {
+		p.SlackAmount = *hp.SlackAmount
+	}
+	if hp.TruncationPercentage != nil {
+		p.TruncationPercentage = *hp.TruncationPercentage
+	}
+	if hp.ExcludeFinishedJobs != nil {
+		p.ExcludeFinishedJobs = *hp.ExcludeFinishedJobs
+	}
+	return p
 }

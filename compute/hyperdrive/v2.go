@@ -73,25 +73,7 @@ func FromSweepJob(j *runconfig.SweepJob, seed uint64) (*Sweep, []string, error) 
 		s.Space = append(s.Space, ParamSpec{Name: p.Name, Expr: e})
 	}
 	if hp := j.EarlyTermination; hp != nil {
-		s.Policy = Policy{Kind: PolicyKind(hp.Type), EvaluationInterval: 1}
-		if hp.EvaluationInterval != nil {
-			s.Policy.EvaluationInterval = *hp.EvaluationInterval
-		}
-		if hp.DelayEvaluation != nil {
-			s.Policy.DelayEvaluation = *hp.DelayEvaluation
-		}
-		if hp.SlackFactor != nil {
-			s.Policy.SlackFactor = *hp.SlackFactor
-		}
-		if hp.SlackAmount != nil {
-			s.Policy.SlackAmount = *hp.SlackAmount
-		}
-		if hp.TruncationPercentage != nil {
-			s.Policy.TruncationPercentage = *hp.TruncationPercentage
-		}
-		if hp.ExcludeFinishedJobs != nil {
-			s.Policy.ExcludeFinishedJobs = *hp.ExcludeFinishedJobs
-		}
+		s.Policy = policyFromHD(hp)
 		if hp.SlackFactor != nil && *hp.SlackFactor == 0 || hp.SlackAmount != nil && *hp.SlackAmount == 0 {
 			return nil, nil, &FieldError{"early_termination", "a slack of 0 is not allowed: give slack_factor or slack_amount more than 0"}
 		}
