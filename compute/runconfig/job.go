@@ -360,9 +360,14 @@ func (j *CommandJob) Validate() error {
 }
 
 // line returns the line of field or its closest recorded parent.
-func (j *CommandJob) line(field string) int {
+func (j *CommandJob) line(field string) int { return fieldLine(j.lines, field) }
+
+// fieldLine looks up a dotted field path (a.b.c) in a decoder's line table:
+// the field's own line, else its closest recorded parent's (a.b, then a),
+// else the document's, else 1. Command and sweep jobs share it.
+func fieldLine(lines map[string]int, field string) int {
 	for f := field; ; {
-		if l := j.lines[f]; l > 0 {
+		if l := lines[f]; l > 0 {
 			return l
 		}
 		i := strings.LastIndexByte(f, '.')
@@ -371,7 +376,7 @@ func (j *CommandJob) line(field string) int {
 		}
 		f = f[:i]
 	}
-	if l := j.lines[""]; l > 0 {
+	if l := lines[""]; l > 0 {
 		return l
 	}
 	return 1

@@ -182,22 +182,7 @@ func hasKey[V any](m map[string]V, k string) bool {
 }
 
 // line returns the line of field or its closest recorded parent.
-func (j *SweepJob) line(field string) int {
-	for f := field; ; {
-		if l := j.lines[f]; l > 0 {
-			return l
-		}
-		i := strings.LastIndexByte(f, '.')
-		if i < 0 {
-			break
-		}
-		f = f[:i]
-	}
-	if l := j.lines[""]; l > 0 {
-		return l
-	}
-	return 1
-}
+func (j *SweepJob) line(field string) int { return fieldLine(j.lines, field) }
 
 // Line is the line of a v2 field in the file (or of its closest parent).
 func (j *SweepJob) Line(field string) int { return j.line(field) }
