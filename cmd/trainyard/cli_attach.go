@@ -65,12 +65,7 @@ func (c *cli) attachSSH(kind compute.Kind, args []string) error {
 	f.String(&keyFile, "private-key-file", "k", "FILE", "", "SSH private key file (PEM or OpenSSH)")
 	f.String(&passphrase, "private-key-passphrase", "", "PASSPHRASE", "", "passphrase of the private key")
 	f.String(&hostKey, "host-key-fingerprint", "", "SHA256:…", "", "pin this SSH host key fingerprint up front (from ssh-keygen -lf on the machine); without it the key the machine presents is printed for approve-host-key")
-	f.String(&description, "description", "d", "TEXT", "", "description")
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("name", name); err != nil {
+	if err := f.parseTarget(args, c.stdout, &name, &description, nil, &out); err != nil {
 		return err
 	}
 	pass, err := f.oneSecret("password", password, "password-file", passwordFile, c.stdin)
@@ -171,12 +166,7 @@ func (c *cli) attachDatabricks(args []string) error {
 	f.String(&group, "resource-group", "g", "RG", "", "resource group of the workspace")
 	f.String(&token, "access-token", "", "TOKEN", "", "Databricks access token (visible in the process list; prefer --access-token-file)")
 	f.String(&tokenFile, "access-token-file", "", "FILE", "", "read the Databricks access token from FILE")
-	f.String(&description, "description", "d", "TEXT", "", "description")
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("name", name); err != nil {
+	if err := f.parseTarget(args, c.stdout, &name, &description, nil, &out); err != nil {
 		return err
 	}
 	secret, err := f.oneSecret("access-token", token, "access-token-file", tokenFile, c.stdin)
@@ -198,12 +188,7 @@ func (c *cli) attachAccount(kind compute.Kind, args []string) error {
 	f.Name(&name, "name for the compute target")
 	f.String(&account, "account-name", "", "ACCOUNT", "", "account name: 3–24 lower-case letters and digits")
 	f.String(&group, "resource-group", "g", "RG", "", "resource group of the account")
-	f.String(&description, "description", "d", "TEXT", "", "description")
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("name", name); err != nil {
+	if err := f.parseTarget(args, c.stdout, &name, &description, nil, &out); err != nil {
 		return err
 	}
 	var inner any = &arm.DataLakeAnalyticsProperties{DataLakeStoreAccountName: account, ResourceGroup: group}
@@ -228,12 +213,7 @@ func (c *cli) attachSlurm(args []string) error {
 	f.String(&partition, "partition", "p", "PARTITION", "", "the partition jobs go to (default: the cluster's default partition)")
 	f.String(&sharedDir, "shared-dir", "", "DIR", "", "absolute path of a folder shared by this server and every node")
 	f.String(&slurmConf, "slurm-conf", "", "FILE", "", "slurm.conf as the server sees it (optional: makes a power-saving partition's min/max nodes and idle seconds editable)")
-	f.String(&description, "description", "d", "TEXT", "", "description")
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("name", name); err != nil {
+	if err := f.parseTarget(args, c.stdout, &name, &description, nil, &out); err != nil {
 		return err
 	}
 	if tokenFile == "" && keyFile == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -48,13 +49,7 @@ func (c *cli) createCluster(args []string) error {
 	f.String(&adminPassFile, "admin-user-password-file", "", "FILE", "", "read the admin's password from FILE ('-' reads stdin)")
 	f.String(&sshKey, "admin-user-ssh-key", "", "KEY", "", "the admin's SSH public key, or @FILE to read it from a file")
 	f.String(&identity, "assign-identity", "", "IDENTITY", "", "'[system]' for a system-assigned identity, or the resource ID of a user-assigned one")
-	f.String(&description, "description", "d", "TEXT", "", "description")
-	f.String(&location, "location", "l", "REGION", "", "region label")
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("name", name); err != nil {
+	if err := f.parseTarget(args, c.stdout, &name, &description, &location, &out); err != nil {
 		return err
 	}
 	prio, ok := map[string]string{"dedicated": string(compute.Dedicated), "lowpriority": string(compute.LowPriority)}[strings.ToLower(priority)]
@@ -106,13 +101,7 @@ func (c *cli) createInstance(args []string) error {
 	f.Bool(&sshAccess, "ssh-public-access", "", "allow SSH to the instance")
 	f.String(&sshKey, "ssh-key", "", "KEY", "", "SSH public key for the admin user, or @FILE to read it from a file")
 	f.String(&assigned, "assigned-user", "", "OBJECTID", "", "create the instance for another user: their object ID, or TENANTID/OBJECTID")
-	f.String(&description, "description", "d", "TEXT", "", "description")
-	f.String(&location, "location", "l", "REGION", "", "region label")
-	f.Output(&out)
-	if err := f.Parse(args, c.stdout); err != nil {
-		return err
-	}
-	if err := f.Require("name", name); err != nil {
+	if err := f.parseTarget(args, c.stdout, &name, &description, &location, &out); err != nil {
 		return err
 	}
 	key, err := valueOrFile("ssh-key", sshKey, c.stdin)
@@ -138,6 +127,22 @@ func (c *cli) createInstance(args []string) error {
 		inner.PersonalComputeInstanceSettings = &arm.PersonalComputeInstanceSettings{AssignedUser: u}
 	}
 	return c.put(name, envelope(compute.KindInstance, description, location, ""), inner, out)
+}
+
+// parseTarget ends the flags of every create and attach command: it
+// registers what goes into the PUT body's envelope (-d/--description, and
+// -l/--location where location is not nil, as create has it) and
+// -o/--output, parses args and requires --name.
+func (f *flagSet) parseTarget(args []string, stdout io.Writer, name, description, location, out *string) error {
+	f.String(description, "description", "d", "TEXT", "", "description")
+	if location != nil {
+		f.String(location, "location", "l", "REGION", "", "region label")
+	}
+	f.Output(out)
+	if err := f.Parse(args, stdout); err != nil {
+		return err
+	}
+	return f.Require("name", *name)
 }
 
 // envelope starts a PUT body.
