@@ -49,12 +49,90 @@ type Backend interface {
 	Cancel(ctx context.Context, h Handle) error
 }
 
-// PowerController is implemented by backends whose targets can be started and
-// stopped (compute instances). Checked with a type assertion.
+// The capabilities below are what a backend may do beyond Backend. A backend
+// declares the ones it has in its Registration (registry.go), by setting the
+// matching Capabilities field, and asserts each at compile time
+// (var _ compute.Scaler = (*Backend)(nil)). Nothing asks a backend at run
+// time what it implements: callers ask the Registry.
+
+// PowerController starts, stops and restarts compute instances.
 type PowerController interface {
 	// Power carries out start, stop or restart of an instance and returns when
 	// the instance has reached its settled state.
 	Power(ctx context.Context, t *Target, a PowerAction) error
+}
+
+// Scaler grows and shrinks the nodes of clusters that Trainyard manages.
+//
+// Scale is called on every controller tick with how many nodes work wants
+// now; it takes one step toward clamp(min, demand, max) and returns the nodes
+// after that step. It updates t.Cluster's TargetNodeCount and AllocationState;
+// the caller persists t.
+type Scaler interface {
+	Scale(ctx context.Context, t *Target, demand int) ([]Node, error)
+}
+
+// HealthChecker probes attached machines that can go away and come back
+// (SSH VMs): CheckHealth connects to the target and returns what it found
+// (for Attach.StatusMessage), or why it could not. An error matching
+// ErrUnavailable makes the target Unusable until a later probe succeeds; an
+// UntrustedHostKey makes it refuse work as at provisioning.
+type HealthChecker interface {
+	CheckHealth(ctx context.Context, t *Target) (message string, err error)
+}
+
+// UnreachableNotifier tells, while a job runs, that its machine stopped
+// answering, so the controller can mark the target Unusable and probe it at
+// once. The callback is set after the controller exists.
+type UnreachableNotifier interface {
+	NotifyUnreachable(f func(target string, err error))
+}
+
+// OutputFetcher serves backends whose jobs run away from this server (over
+// SSH, on a cluster's nodes): FetchOutputs copies the job's ./outputs and
+// ./logs into localDir/outputs and localDir/logs before they are collected.
+type OutputFetcher interface {
+	FetchOutputs(ctx context.Context, h Handle, localDir string) error
+}
+
+// HostKeyApprover pins SSH host keys: ApproveHostKey checks that the machine
+// presents exactly fingerprint now, records the pin in
+// t.Attach.HostKeyFingerprint and drops connections made under an older pin.
+type HostKeyApprover interface {
+	ApproveHostKey(ctx context.Context, t *Target, fingerprint string) error
+}
+
+// ConnectionResetter serves secret rotation: after a target's credentials
+// were replaced, the pooled connection to it is dropped so that the next one
+// signs in with the new ones.
+type ConnectionResetter interface {
+	ResetConnection(ctx context.Context, t *Target)
+}
+
+// PowerManager serves clusters that scale by powering nodes up and down
+// (Slurm power saving): their scale settings are read and changed on the
+// scheduler.
+type PowerManager interface {
+	// PowerStatus reads the target's power-saving settings and node counts.
+	PowerStatus(ctx context.Context, t *Target) (PowerStatus, error)
+	// UpdateScale applies new settings; a *ValidationError names the field
+	// at fault.
+	UpdateScale(ctx context.Context, t *Target, s ScaleSettings) error
+}
+
+// Describer serves scheduler-backed targets whose nodes Trainyard does not
+// manage (Slurm): the node refresher reads their version and partitions, and
+// saves their nodes, every few seconds.
+type Describer interface {
+	Describe(ctx context.Context, t *Target) (version string, partitions []Partition, err error)
+}
+
+// NodeSampler serves backends that know more about their nodes' states than
+// Nodes tells (Slurm: powered-down nodes, which Nodes leaves out, and nodes
+// booting for a job); the node refresher records its sample instead of
+// counting Nodes. At is left for the caller to set.
+type NodeSampler interface {
+	NodeSample(ctx context.Context, t *Target) (NodeSample, error)
 }
 
 // Node is one machine, or one worker slot, of a target.

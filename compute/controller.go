@@ -21,9 +21,9 @@ type TargetStore interface {
 // ControllerConfig wires a Controller.
 type ControllerConfig struct {
 	Store TargetStore
-	// BackendFor returns the backend that serves a kind, or nil when no backend
-	// can reach that kind yet (the target is then recorded but not checked).
-	BackendFor func(Kind) Backend
+	// Backends says which backend serves a kind and what it can do; a kind
+	// no backend serves is recorded but not checked.
+	Backends *Registry
 	// Demand says how many nodes queued and running work wants on a cluster.
 	Demand   func(target string) int
 	Interval time.Duration
@@ -42,15 +42,6 @@ const (
 	DefaultHealthInterval = 30 * time.Second
 	DefaultHealthTimeout  = 20 * time.Second
 )
-
-// HealthChecker is implemented by backends of attached machines that can go
-// away and come back (SSH VMs): CheckHealth connects to the target and
-// returns what it found (for Attach.StatusMessage), or why it could not. An
-// error matching ErrUnavailable makes the target Unusable until a later
-// probe succeeds; an UntrustedHostKey makes it refuse work as at provisioning.
-type HealthChecker interface {
-	CheckHealth(ctx context.Context, t *Target) (message string, err error)
-}
 
 // Controller moves targets through their state machines (studio-compute.md
 // §4): it provisions what is Creating, deletes what is Deleting, settles
@@ -204,8 +195,8 @@ func (c *Controller) checkHealth(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	hc, ok := c.cfg.BackendFor(t.Kind).(HealthChecker)
-	if !ok || !probeable(t) {
+	hc := c.cfg.Backends.Capabilities(t.Kind).Health
+	if hc == nil || !probeable(t) {
 		return nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.cfg.HealthTimeout)
@@ -310,7 +301,7 @@ func (c *Controller) settle(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	b := c.cfg.BackendFor(t.Kind)
+	b := c.cfg.Backends.Backend(t.Kind)
 	switch {
 	case t.ProvisioningState == ProvisioningDeleting:
 		return c.remove(ctx, t, b)
@@ -319,7 +310,7 @@ func (c *Controller) settle(ctx context.Context, name string) error {
 	case t.ProvisioningState == ProvisioningUpdating:
 		return c.update(ctx, name, func(t *Target) { t.ProvisioningState = ProvisioningSucceeded; t.LastOperation.Status = "Succeeded" })
 	case t.Instance != nil && t.Instance.State.Transitional():
-		return c.power(ctx, t, b)
+		return c.power(ctx, t)
 	}
 	return nil
 }
@@ -451,9 +442,9 @@ func (c *Controller) remove(ctx context.Context, t *Target, b Backend) error {
 	return nil
 }
 
-func (c *Controller) power(ctx context.Context, t *Target, b Backend) error {
-	pc, ok := b.(PowerController)
-	if !ok {
+func (c *Controller) power(ctx context.Context, t *Target) error {
+	pc := c.cfg.Backends.Capabilities(t.Kind).Power
+	if pc == nil {
 		return fmt.Errorf("backend for %s cannot start or stop instances: %w", t.Kind, ErrInvalid)
 	}
 	var action PowerAction
@@ -486,8 +477,8 @@ func (c *Controller) power(ctx context.Context, t *Target, b Backend) error {
 }
 
 func (c *Controller) scale(ctx context.Context, t *Target) error {
-	sc, ok := c.cfg.BackendFor(t.Kind).(Scaler)
-	if !ok {
+	sc := c.cfg.Backends.Capabilities(t.Kind).Scale
+	if sc == nil {
 		return nil
 	}
 	before := *t.Cluster

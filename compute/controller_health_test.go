@@ -22,6 +22,9 @@ type healthy struct {
 	probes map[string]int
 }
 
+// Name sets it apart from the local backend it wraps.
+func (b *healthy) Name() string { return "ssh" }
+
 func (b *healthy) Provision(ctx context.Context, t *compute.Target) error {
 	if t.Name == "hangs" {
 		return nil // it hangs from then on
@@ -68,12 +71,8 @@ func TestControllerHealthProbes(t *testing.T) {
 	c := compute.NewController(compute.ControllerConfig{
 		Store: e.cs, Interval: tick, HealthInterval: 50 * time.Millisecond, HealthTimeout: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		BackendFor: func(k compute.Kind) compute.Backend {
-			if k == compute.KindVirtualMachine {
-				return vm
-			}
-			return e.backendFor(k)
-		},
+		Backends: e.backends(compute.Registration{Backend: vm, Kinds: []compute.Kind{compute.KindVirtualMachine},
+			Capabilities: compute.Capabilities{Health: vm}}),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

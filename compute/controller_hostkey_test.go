@@ -28,6 +28,9 @@ type sshLike struct {
 	provisions atomic.Int64
 }
 
+// Name sets it apart from the local backend it wraps.
+func (b *sshLike) Name() string { return "ssh" }
+
 func (b *sshLike) Provision(context.Context, *compute.Target) error {
 	b.provisions.Add(1)
 	if e := b.err.Load(); e != nil {
@@ -46,12 +49,7 @@ func TestControllerUntrustedHostKey(t *testing.T) {
 	vm.err.Store(&hostKeyErr{fp: "SHA256:first"})
 	c := compute.NewController(compute.ControllerConfig{
 		Store: e.cs, Interval: tick, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		BackendFor: func(k compute.Kind) compute.Backend {
-			if k == compute.KindVirtualMachine {
-				return vm
-			}
-			return e.backendFor(k)
-		},
+		Backends: e.backends(compute.Registration{Backend: vm, Kinds: []compute.Kind{compute.KindVirtualMachine}}),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

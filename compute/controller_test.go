@@ -198,14 +198,19 @@ func newEnvAt(t *testing.T, dir string) *env {
 
 func newEnv(t *testing.T) *env { return newEnvAt(t, t.TempDir()) }
 
-// backendFor serves the kinds the local backend runs; attached kinds have no
-// backend in this build.
-func (e *env) backendFor(k compute.Kind) compute.Backend {
-	switch k {
-	case compute.KindLocal, compute.KindCluster, compute.KindInstance:
-		return e.be
-	}
-	return nil
+// localRegistration is the local backend, behind the probe, as the app
+// registers it; attached kinds have no backend in these tests unless a test
+// registers one.
+func (e *env) localRegistration() compute.Registration {
+	reg := e.be.Backend.Registration()
+	reg.Backend = e.be
+	reg.Capabilities.Scale = e.be
+	return reg
+}
+
+// backends is the registry of the local backend alone plus extra.
+func (e *env) backends(extra ...compute.Registration) *compute.Registry {
+	return compute.MustRegistry(append([]compute.Registration{e.localRegistration()}, extra...)...)
 }
 
 // start runs a controller over the env until the returned stop is called
@@ -214,7 +219,7 @@ func (e *env) backendFor(k compute.Kind) compute.Backend {
 func (e *env) start(t *testing.T, demand func(string) int) (c *compute.Controller, stop func()) {
 	t.Helper()
 	c = compute.NewController(compute.ControllerConfig{
-		Store: e.cs, BackendFor: e.backendFor, Demand: demand, Interval: tick,
+		Store: e.cs, Backends: e.backends(), Demand: demand, Interval: tick,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	ctx, cancel := context.WithCancel(context.Background())

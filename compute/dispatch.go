@@ -48,8 +48,8 @@ type TargetGetter interface {
 type DispatcherConfig struct {
 	Runs    RunStore
 	Targets TargetGetter
-	// BackendFor returns the backend that runs jobs on a kind, or nil.
-	BackendFor func(Kind) Backend
+	// Backends says which backend runs jobs on a kind and what it can do.
+	Backends *Registry
 	// TrackingURI is the server's public URL, given to runs as
 	// MLFLOW_TRACKING_URI.
 	TrackingURI string
@@ -73,13 +73,6 @@ type DispatcherConfig struct {
 	// Sweeps, when set, lets every pass drive the HyperDrive sweeps
 	// (SweepDriver) before it dispatches runs, so new children start at once.
 	Sweeps SweepStore
-}
-
-// OutputFetcher is implemented by backends whose jobs run away from this
-// server (over SSH): FetchOutputs copies the job's ./outputs and ./logs into
-// localDir/outputs and localDir/logs. Checked with a type assertion.
-type OutputFetcher interface {
-	FetchOutputs(ctx context.Context, h Handle, localDir string) error
 }
 
 // Dispatcher carries runs through their statuses: NotStarted → Queued →
@@ -244,7 +237,7 @@ func (d *Dispatcher) admissions(ctx context.Context, runs []*Run) map[string]adm
 			}
 			continue
 		}
-		b := d.cfg.BackendFor(t.Kind)
+		b := d.cfg.Backends.Backend(t.Kind)
 		if b == nil {
 			for _, r := range rs {
 				out[r.ID] = admission{admit: true}
@@ -439,7 +432,7 @@ func (d *Dispatcher) target(ctx context.Context, r *Run) (*Target, Backend, stri
 	} else if err != nil {
 		return nil, nil, "", err
 	}
-	b := d.cfg.BackendFor(t.Kind)
+	b := d.cfg.Backends.Backend(t.Kind)
 	if b == nil {
 		return nil, nil, fmt.Sprintf("Trainyard cannot run jobs on %s (%s) yet", t.Name, t.Kind.Label()), nil
 	}
@@ -675,16 +668,11 @@ func (d *Dispatcher) followStart(ctx context.Context, r *Run) (*Run, error) {
 	}
 }
 
-// backendOf returns the backend that owns a run's handle: the target's
-// backend, or (when the target is gone) any backend of that name.
-func (d *Dispatcher) backendOf(ctx context.Context, r *Run) (Backend, string) {
-	if _, b, _, err := d.target(ctx, r); err == nil && b != nil && b.Name() == r.Handle.Backend {
-		return b, ""
-	}
-	for _, k := range Kinds() {
-		if b := d.cfg.BackendFor(k); b != nil && b.Name() == r.Handle.Backend {
-			return b, ""
-		}
+// backendOf returns the backend that owns a run's handle, by the name the
+// handle records (the target may be gone, or served by another backend now).
+func (d *Dispatcher) backendOf(r *Run) (Backend, string) {
+	if reg, ok := d.cfg.Backends.Named(r.Handle.Backend); ok {
+		return reg.Backend, ""
 	}
 	return nil, fmt.Sprintf("no backend %q can be reached to follow the job", r.Handle.Backend)
 }
@@ -697,7 +685,7 @@ func (d *Dispatcher) backendOf(ctx context.Context, r *Run) (Backend, string) {
 // run's attempt) sends a Running run back to Queued with that
 // reason, so the timeline shows every attempt.
 func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
-	b, problem := d.backendOf(ctx, r)
+	b, problem := d.backendOf(r)
 	if b == nil {
 		return d.fail(ctx, r, problem)
 	}
@@ -754,7 +742,7 @@ func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
 // finalize collects a finished job's outputs and log and ends the run with
 // the job's outcome. known is the job's state when the caller has it.
 func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Run, error) {
-	b, problem := d.backendOf(ctx, r)
+	b, problem := d.backendOf(r)
 	if b == nil {
 		return d.fail(ctx, r, problem)
 	}
@@ -776,7 +764,8 @@ func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Ru
 		return nil, errWait
 	}
 	var problems []string
-	if f, ok := b.(OutputFetcher); ok {
+	if reg, _ := d.cfg.Backends.Named(r.Handle.Backend); reg.Capabilities.Outputs != nil {
+		f := reg.Capabilities.Outputs
 		// The job ran elsewhere: its outputs come back into the working
 		// folder first, and are collected from there like a local job's.
 		if err := f.FetchOutputs(ctx, r.Handle, d.cfg.Runs.RunWorkDir(r.ID)); err != nil {
@@ -841,7 +830,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
 		}
 		r.Handle, recovered = h, true
 	}
-	b, problem := d.backendOf(ctx, r)
+	b, problem := d.backendOf(r)
 	if b == nil {
 		return d.move(ctx, r, RunCanceled, problem, nil)
 	}

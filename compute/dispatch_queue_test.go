@@ -149,12 +149,7 @@ func TestDispatchBackendQueue(t *testing.T) {
 			}
 			b := &queueBackend{state: tc.steps[0].set}
 			d := compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, Interval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-				BackendFor: func(k compute.Kind) compute.Backend {
-					if k == compute.KindSlurm {
-						return b
-					}
-					return nil
-				}})
+				Backends: compute.MustRegistry(compute.Registration{Backend: b, Kinds: []compute.Kind{compute.KindSlurm}})})
 			done := make(chan struct{})
 			go func() { d.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()

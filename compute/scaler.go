@@ -11,14 +11,3 @@ type NodeStore interface {
 	// SaveNodes replaces the target's node set with nodes.
 	SaveNodes(ctx context.Context, target string, nodes []Node) error
 }
-
-// Scaler is implemented by backends that grow and shrink a cluster's nodes.
-// Checked with a type assertion, like PowerController.
-//
-// Scale is called on every controller tick with how many nodes work wants
-// now; it takes one step toward clamp(min, demand, max) and returns the nodes
-// after that step. It updates t.Cluster's TargetNodeCount and AllocationState;
-// the caller persists t.
-type Scaler interface {
-	Scale(ctx context.Context, t *Target, demand int) ([]Node, error)
-}

@@ -32,10 +32,6 @@ type ClusterInfo struct {
 	Err        string
 }
 
-// DescribeFunc reads a target's scheduler version and partitions (for Slurm:
-// the backend's Version and Partitions).
-type DescribeFunc func(ctx context.Context, t *Target) (version string, partitions []Partition, err error)
-
 // NodeRefresherConfig wires a NodeRefresher.
 type NodeRefresherConfig struct {
 	// Targets lists the targets to refresh (store.Store has it).
@@ -44,12 +40,9 @@ type NodeRefresherConfig struct {
 	}
 	// Nodes keeps the node table the list page counts and the API reads.
 	Nodes NodeStore
-	// BackendFor returns the backend of a kind, or nil.
-	BackendFor func(Kind) Backend
-	// Describe, when set, also reads versions and partitions.
-	Describe DescribeFunc
-	// Kinds are the kinds refreshed (default: Slurm).
-	Kinds []Kind
+	// Backends are asked for the kinds to refresh: those whose backend
+	// declares Describe (schedulers whose nodes Trainyard does not manage).
+	Backends *Registry
 	// Interval between passes (default 3 s); Timeout bounds one target's
 	// reads (default 5 s).
 	Interval time.Duration
@@ -79,9 +72,6 @@ type NodeRefresher struct {
 
 // NewNodeRefresher returns a refresher; call Run to start it.
 func NewNodeRefresher(cfg NodeRefresherConfig) *NodeRefresher {
-	if len(cfg.Kinds) == 0 {
-		cfg.Kinds = []Kind{KindSlurm}
-	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 3 * time.Second
 	}
@@ -140,7 +130,11 @@ func (r *NodeRefresher) Info(name string) (ClusterInfo, bool) {
 // read (one at a time, each within Timeout) and its nodes saved when they
 // changed. Targets that are gone are forgotten.
 func (r *NodeRefresher) Refresh(ctx context.Context) error {
-	targets, _, err := r.cfg.Targets.ListTargets(ctx, TargetFilter{Kinds: r.cfg.Kinds})
+	kinds := r.cfg.Backends.KindsWith(func(c Capabilities) bool { return c.Describe != nil })
+	if len(kinds) == 0 {
+		return nil
+	}
+	targets, _, err := r.cfg.Targets.ListTargets(ctx, TargetFilter{Kinds: kinds})
 	if err != nil {
 		return err
 	}
@@ -150,11 +144,11 @@ func (r *NodeRefresher) Refresh(ctx context.Context) error {
 		if t.ProvisioningState != ProvisioningSucceeded {
 			continue
 		}
-		b := r.cfg.BackendFor(t.Kind)
-		if b == nil {
+		reg, ok := r.cfg.Backends.For(t.Kind)
+		if !ok {
 			continue
 		}
-		if err := r.refreshOne(ctx, t, b); err != nil && ctx.Err() != nil {
+		if err := r.refreshOne(ctx, t, reg); err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
@@ -168,7 +162,8 @@ func (r *NodeRefresher) Refresh(ctx context.Context) error {
 	return nil
 }
 
-func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, b Backend) error {
+func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, reg Registration) error {
+	b := reg.Backend
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	prev, _ := r.Info(t.Name)
@@ -181,8 +176,8 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, b Backend) er
 		return err
 	}
 	next.Nodes, next.At, next.Err = nodes, time.Now(), ""
-	if r.cfg.Describe != nil {
-		v, ps, err := r.cfg.Describe(ctx, t)
+	if d := reg.Capabilities.Describe; d != nil {
+		v, ps, err := d.Describe(ctx, t)
 		if err != nil {
 			next.Err = err.Error()
 		} else {
@@ -190,7 +185,7 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, b Backend) er
 		}
 	}
 	r.store(t.Name, next)
-	r.record(ctx, t, b, nodes)
+	r.record(ctx, t, reg.Capabilities.NodeSampling, nodes)
 	if sameNodes(prev.Nodes, nodes) && !prev.At.IsZero() {
 		return nil
 	}
@@ -207,13 +202,13 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, b Backend) er
 // record adds a node-history sample: the backend's own when it has one
 // (NodeSampler), else nodes counted by state. Failures only log: history
 // is a picture, not state.
-func (r *NodeRefresher) record(ctx context.Context, t *Target, b Backend, nodes []Node) {
+func (r *NodeRefresher) record(ctx context.Context, t *Target, sampler NodeSampler, nodes []Node) {
 	if r.cfg.History == nil {
 		return
 	}
 	smp := SampleOf(time.Now(), nodes, 0)
-	if ns, ok := b.(NodeSampler); ok {
-		s, err := ns.NodeSample(ctx, t)
+	if sampler != nil {
+		s, err := sampler.NodeSample(ctx, t)
 		if err != nil {
 			r.cfg.Logger.Debug("sampling node states", "target", t.Name, "err", err)
 			return

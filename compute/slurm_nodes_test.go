@@ -27,6 +27,13 @@ func (b *nodesBackend) Nodes(context.Context, *compute.Target) ([]compute.Node, 
 	return b.nodes, b.err
 }
 
+// describerFunc is a compute.Describer from a function.
+type describerFunc func(context.Context, *compute.Target) (string, []compute.Partition, error)
+
+func (f describerFunc) Describe(ctx context.Context, t *compute.Target) (string, []compute.Partition, error) {
+	return f(ctx, t)
+}
+
 func TestNodeRefresher(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, t.TempDir())
@@ -45,10 +52,10 @@ func TestNodeRefresher(t *testing.T) {
 	var describeErr error
 	var changed []string
 	r := compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, Logger: slog.New(slog.DiscardHandler),
-		BackendFor: func(k compute.Kind) compute.Backend { return b },
-		Describe: func(context.Context, *compute.Target) (string, []compute.Partition, error) {
-			return version, partitions, describeErr
-		},
+		Backends: compute.MustRegistry(compute.Registration{Backend: b, Kinds: []compute.Kind{compute.KindSlurm},
+			Capabilities: compute.Capabilities{Describe: describerFunc(func(context.Context, *compute.Target) (string, []compute.Partition, error) {
+				return version, partitions, describeErr
+			})}}),
 		OnChange: func(name string) { changed = append(changed, name) },
 	})
 	two := []compute.Node{{ID: "node1", State: compute.NodeIdle, CPUs: 2}, {ID: "node2", State: compute.NodeRunning, RunID: "r1"}}

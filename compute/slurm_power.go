@@ -30,16 +30,6 @@ type PowerStatus struct {
 	PoweredUp, PoweringUp, PoweredDown, PoweringDown, Busy, Excluded int
 }
 
-// PowerManager is implemented by backends whose clusters scale by powering
-// nodes up and down (Slurm power saving). Checked with a type assertion.
-type PowerManager interface {
-	// PowerStatus reads the target's power-saving settings and node counts.
-	PowerStatus(ctx context.Context, t *Target) (PowerStatus, error)
-	// UpdateScale applies new settings; a *ValidationError names the field
-	// at fault.
-	UpdateScale(ctx context.Context, t *Target, s ScaleSettings) error
-}
-
 // NodeSample is one point of a target's node history: how many of its nodes
 // were in each state at At.
 type NodeSample struct {
@@ -121,12 +111,4 @@ func (s ScaleSettings) Validate(cloudNodes int) *ValidationError {
 		return nil
 	}
 	return v
-}
-
-// NodeSampler is implemented by backends that know more about their nodes'
-// states than Nodes tells (Slurm: powered-down nodes, which Nodes leaves
-// out, and nodes booting for a job); the node refresher records its sample
-// instead of counting Nodes. At is left for the caller to set.
-type NodeSampler interface {
-	NodeSample(ctx context.Context, t *Target) (NodeSample, error)
 }

@@ -122,7 +122,7 @@ func (h *Handlers) APIListNodes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	b := h.cfg.BackendFor(t.Kind)
+	b := h.cfg.Backends.Backend(t.Kind)
 	if b == nil {
 		return &compute.CodedError{Kind: compute.ErrUnavailable, Code: "NotChecked", Message: t.Name + " has not been connected to yet, so its nodes are unknown."}
 	}

@@ -243,7 +243,7 @@ func (h *Handlers) newRun(r *http.Request, req *submitRequest) (*compute.Run, er
 	} else if err != nil {
 		return nil, err
 	}
-	if h.cfg.BackendFor == nil || h.cfg.BackendFor(t.Kind) == nil {
+	if h.cfg.Backends.Backend(t.Kind) == nil {
 		return nil, compute.Conflictf("TargetCannotRunJobs", "target", "Trainyard cannot run jobs on %s (%s) yet.", t.Name, t.Kind.Label())
 	}
 	switch {
@@ -513,15 +513,8 @@ func (h *Handlers) readRunLog(ctx context.Context, run *compute.Run, offset int6
 
 // backendNamed finds a backend by its Name.
 func (h *Handlers) backendNamed(name string) compute.Backend {
-	if h.cfg.BackendFor == nil || name == "" {
-		return nil
-	}
-	for _, k := range compute.Kinds() {
-		if b := h.cfg.BackendFor(k); b != nil && b.Name() == name {
-			return b
-		}
-	}
-	return nil
+	reg, _ := h.cfg.Backends.Named(name)
+	return reg.Backend
 }
 
 // APIRunOutputs handles GET /api/v1/runs/{runId}/outputs.

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -161,11 +160,6 @@ func (h *Handlers) remove(r *http.Request, name string, detach bool) (err error)
 	return nil
 }
 
-// hostKeyApprover is implemented by the SSH backend.
-type hostKeyApprover interface {
-	ApproveHostKey(ctx context.Context, t *compute.Target, fingerprint string) error
-}
-
 // approveHostKey pins fingerprint as the SSH host key of an attached target
 // after the backend has seen the machine present exactly that key, clears
 // the pending key and has the controller check the target again.
@@ -182,8 +176,8 @@ func (h *Handlers) approveHostKey(r *http.Request, name, fingerprint string) (_ 
 	if err != nil {
 		return nil, err
 	}
-	approver, ok := h.cfg.BackendFor(t.Kind).(hostKeyApprover)
-	if !ok || t.Attach == nil {
+	approver := h.cfg.Backends.Capabilities(t.Kind).HostKeys
+	if approver == nil || t.Attach == nil {
 		return nil, compute.Conflictf("OperationNotSupported", "name", "%s is a %s; only machines reached over SSH have a host key.", name, t.Kind.Label())
 	}
 	if t.ProvisioningState == compute.ProvisioningDeleting {

@@ -150,7 +150,7 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 }
 
 func (h *Handlers) nodeRows(r *http.Request, t *compute.Target) []pages.NodeRowVM {
-	b := h.cfg.BackendFor(t.Kind)
+	b := h.cfg.Backends.Backend(t.Kind)
 	if b == nil {
 		return nil
 	}

@@ -182,9 +182,6 @@ func (h *Handlers) ScaleSettingsPage(w http.ResponseWriter, r *http.Request) err
 // and negative ones given by a user are refused before they get here).
 const keep = math.MinInt
 
-// kicker is the node refresher's "read now".
-type kicker interface{ Kick() }
-
 // updateScale applies scale settings to a Slurm target (compute
 // operators), audited, and returns the state read back. A setting that is
 // keep stays as it is.
@@ -198,8 +195,8 @@ func (h *Handlers) updateScale(r *http.Request, name string, s compute.ScaleSett
 	if err != nil {
 		return compute.PowerStatus{}, err
 	}
-	pm, ok := h.cfg.BackendFor(t.Kind).(compute.PowerManager)
-	if t.Kind != compute.KindSlurm || !ok {
+	pm := h.cfg.Backends.Capabilities(t.Kind).ScaleSettings
+	if pm == nil {
 		return compute.PowerStatus{}, compute.Conflictf("OperationNotSupported", "name", "%s is a %s; scale settings here apply to Slurm partitions of power-saving nodes.", name, t.Kind.Label())
 	}
 	if t.ProvisioningState != compute.ProvisioningSucceeded {
@@ -225,8 +222,8 @@ func (h *Handlers) updateScale(r *http.Request, name string, s compute.ScaleSett
 	if err := pm.UpdateScale(ctx, t, s); err != nil {
 		return compute.PowerStatus{}, err
 	}
-	if k, ok := h.cfg.Clusters.(kicker); ok {
-		k.Kick()
+	if h.cfg.Clusters != nil {
+		h.cfg.Clusters.Kick()
 	}
 	return pm.PowerStatus(ctx, t)
 }
@@ -235,11 +232,8 @@ func (h *Handlers) updateScale(r *http.Request, name string, s compute.ScaleSett
 // nil for other kinds and for partitions without power-saving nodes. form
 // carries refused values back.
 func (h *Handlers) scaleVM(ctx context.Context, t *compute.Target, form *pages.ScaleFormVM) *pages.ScaleVM {
-	if t.Kind != compute.KindSlurm || t.ProvisioningState != compute.ProvisioningSucceeded {
-		return nil
-	}
-	pm, ok := h.cfg.BackendFor(t.Kind).(compute.PowerManager)
-	if !ok {
+	pm := h.cfg.Backends.Capabilities(t.Kind).ScaleSettings
+	if pm == nil || t.ProvisioningState != compute.ProvisioningSucceeded {
 		return nil
 	}
 	ps, err := pm.PowerStatus(ctx, t)

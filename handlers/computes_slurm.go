@@ -11,9 +11,11 @@ import (
 )
 
 // ClusterInfoSource tells what was last read from a scheduler-backed target
-// (compute.NodeRefresher has it).
+// and reads it again on Kick (compute.NodeRefresher has it; tests stand in
+// for a cluster with a fixed answer).
 type ClusterInfoSource interface {
 	Info(name string) (compute.ClusterInfo, bool)
+	Kick()
 }
 
 // clusterInfo is what is known of a Slurm target's cluster: the refresher's

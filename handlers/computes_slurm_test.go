@@ -15,6 +15,8 @@ import (
 // fakeClusters stands in for the node refresher.
 type fakeClusters map[string]compute.ClusterInfo
 
+func (f fakeClusters) Kick() {}
+
 func (f fakeClusters) Info(name string) (compute.ClusterInfo, bool) {
 	ci, ok := f[name]
 	return ci, ok

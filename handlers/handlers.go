@@ -35,10 +35,11 @@ type Config struct {
 	Store      Store
 	Sessions   Sessions
 	Controller Controller
-	BackendFor func(compute.Kind) compute.Backend
-	Assets     *static.Assets
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Backends says which backend serves a kind and what it can do.
+	Backends *compute.Registry
+	Assets   *static.Assets
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// LoginToken is the embedded default's secret for /login?token= and bearer auth.
 	LoginToken string
 	// SecureCookies is true when the public URL is https.

@@ -14,12 +14,6 @@ import (
 	"github.com/trainyard/trainyard/compute/arm"
 )
 
-// connectionResetter is implemented by the SSH backend: the pooled
-// connection to a target is dropped, so the next one signs in afresh.
-type connectionResetter interface {
-	ResetConnection(ctx context.Context, t *compute.Target)
-}
-
 // secretWriter is the store's sealed-secrets writer (store.Store has it).
 type secretWriter interface {
 	SetSecrets(ctx context.Context, target string, secrets map[string]string) error
@@ -107,7 +101,7 @@ func (h *Handlers) updateSecrets(r *http.Request, name string, req updateSecrets
 			return nil, err
 		}
 	}
-	if rc, ok := h.cfg.BackendFor(t.Kind).(connectionResetter); ok {
+	if rc := h.cfg.Backends.Capabilities(t.Kind).SecretRotation; rc != nil {
 		rc.ResetConnection(ctx, t)
 	}
 	t, err = h.cfg.Store.UpdateTarget(ctx, name, func(cur *compute.Target) error {

@@ -530,7 +530,7 @@ func (h *Handlers) targetOptions(r *http.Request, current string) ([]components.
 	var out []components.Option
 	found := strings.TrimSpace(current) == ""
 	for _, t := range targets {
-		if h.cfg.BackendFor == nil || h.cfg.BackendFor(t.Kind) == nil {
+		if h.cfg.Backends.Backend(t.Kind) == nil {
 			continue
 		}
 		out = append(out, components.Option{Value: t.Name, Label: t.Name + " (" + t.Kind.Label() + ")"})

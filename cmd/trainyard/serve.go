@@ -248,22 +248,12 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"),
 	})
 	slurmBackend := slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
-	backendFor := func(k compute.Kind) compute.Backend {
-		switch k {
-		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
-			return localBackend
-		case compute.KindVirtualMachine, compute.KindHDInsight:
-			return sshBackend
-		case compute.KindSlurm:
-			return slurmBackend
-		}
-		return nil
-	}
+	backends := compute.MustRegistry(localBackend.Registration(), sshBackend.Registration(), slurmBackend.Registration())
 	// Attached Slurm clusters' nodes, partitions and version, read every few
 	// seconds: the store's node table feeds the lists' counts, the rest the
 	// API's show and the details page.
 	nodes := compute.NewNodeRefresher(compute.NodeRefresherConfig{
-		Targets: st, Nodes: st, BackendFor: backendFor, Describe: slurmBackend.Describe, Logger: log, History: st,
+		Targets: st, Nodes: st, Backends: backends, Logger: log, History: st,
 	})
 	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
 		st.Close()
@@ -274,7 +264,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	// runs wait for nodes.
 	var ctrl *compute.Controller
 	disp := compute.NewDispatcher(compute.DispatcherConfig{
-		Runs: st, Targets: st, Sweeps: st, BackendFor: backendFor, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
+		Runs: st, Targets: st, Sweeps: st, Backends: backends, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
 		KickTargets: func() { ctrl.Kick() },
 		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
 			if err := ctrl.RefuseHostKey(ctx, target, hk); err != nil {
@@ -282,7 +272,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 			}
 		},
 	})
-	ctrl = compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: cfg.Interval, Logger: log, Demand: disp.Demand})
+	ctrl = compute.NewController(compute.ControllerConfig{Store: st, Backends: backends, Interval: cfg.Interval, Logger: log, Demand: disp.Demand})
 	// A run that lost its VM marks the target Unusable and has it probed now.
 	sshBackend.NotifyUnreachable(func(target string, err error) {
 		ctrl.ReportUnreachable(context.WithoutCancel(ctx), target, err)
@@ -308,7 +298,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		log.Info("sign-in with OpenID Connect", "issuer", cfg.OIDC.Issuer, "client_id", cfg.OIDC.ClientID, "redirect_url", cfg.OIDC.RedirectURL, "tenants", strings.Join(cfg.OIDC.Tenants, ","))
 	}
 	h := handlers.New(handlers.Config{
-		Store: st, Sessions: st, Identity: st, OIDC: provider, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
+		Store: st, Sessions: st, Identity: st, OIDC: provider, Controller: ctrl, Backends: backends, Assets: assets, Logger: log,
 		LoginToken: cfg.Token, SecureCookies: secure, SessionTTL: cfg.SessionMax,
 		Runs: handlers.RunDeps{Store: st, Dispatcher: disp}, Clusters: nodes,
 	})

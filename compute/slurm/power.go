@@ -511,8 +511,6 @@ func (b *Backend) UpdateScale(ctx context.Context, t *compute.Target, s compute.
 	return nil
 }
 
-var _ compute.NodeSampler = (*Backend)(nil)
-
 // NodeSample implements compute.NodeSampler: the partition's nodes by
 // state for the Monitoring tab. Two things differ from Nodes: powered-down
 // nodes are counted (Nodes leaves them out), and a node whose jobs are all

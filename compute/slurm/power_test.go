@@ -256,7 +256,7 @@ func TestCloudJobHistory(t *testing.T) {
 	tgt.ProvisioningState = compute.ProvisioningSucceeded
 	hist := &fakeHistory{}
 	r := compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: oneTarget{tgt}, Nodes: noNodes{},
-		BackendFor: func(compute.Kind) compute.Backend { return b }, History: hist, Interval: 200 * time.Millisecond})
+		Backends: compute.MustRegistry(b.Registration()), History: hist, Interval: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.Run(ctx)

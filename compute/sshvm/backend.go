@@ -169,8 +169,6 @@ func New(cfg Config) *Backend {
 		lost: map[string]*lostJob{}, down: map[string]bool{}, facts: map[string]Facts{}}
 }
 
-var _ compute.Backend = (*Backend)(nil)
-
 // Name implements compute.Backend.
 func (b *Backend) Name() string { return BackendName }
 

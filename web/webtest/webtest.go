@@ -116,30 +116,20 @@ func New(tb testing.TB, opts Options) *Env {
 		StagingDir: filepath.Join(dir, "ssh-staging"), DialTimeout: 5 * time.Second,
 		// Test VMs are sshds on this machine: their side stays in the data folder.
 		RemoteDir: filepath.Join(dir, "ssh-remote")})
-	var slurmB compute.Backend
 	var nodes *compute.NodeRefresher
-	backendFor := func(k compute.Kind) compute.Backend {
-		if k == compute.KindSlurm && slurmB != nil {
-			return slurmB
-		}
-		switch k {
-		case compute.KindLocal, compute.KindCluster, compute.KindInstance:
-			return lb
-		case compute.KindVirtualMachine, compute.KindHDInsight:
-			return sb
-		}
-		return nil
-	}
+	regs := []compute.Registration{lb.Registration(), sb.Registration()}
 	if opts.Slurm {
-		b := slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
-		slurmB = b
-		nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, BackendFor: backendFor, Describe: b.Describe, Logger: log, History: st})
+		regs = append(regs, slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log}).Registration())
+	}
+	backends := compute.MustRegistry(regs...)
+	if opts.Slurm {
+		nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, Backends: backends, Logger: log, History: st})
 		if opts.Clusters == nil {
 			opts.Clusters = nodes
 		}
 	}
 	var disp *compute.Dispatcher
-	ctrl := compute.NewController(compute.ControllerConfig{Store: st, BackendFor: backendFor, Interval: 50 * time.Millisecond, Logger: log,
+	ctrl := compute.NewController(compute.ControllerConfig{Store: st, Backends: backends, Interval: 50 * time.Millisecond, Logger: log,
 		Demand: func(target string) int { return disp.Demand(target) }, HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second})
 	sb.NotifyUnreachable(func(target string, err error) { ctrl.ReportUnreachable(context.WithoutCancel(ctx), target, err) })
 	assets, err := static.New()
@@ -171,12 +161,12 @@ func New(tb testing.TB, opts Options) *Env {
 	} else {
 		srv.Start()
 	}
-	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, Sweeps: st, BackendFor: backendFor, TrackingURI: srv.URL,
+	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, Sweeps: st, Backends: backends, TrackingURI: srv.URL,
 		Interval: 50 * time.Millisecond, Logger: log, KickTargets: ctrl.Kick,
 		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
 			_ = ctrl.RefuseHostKey(ctx, target, hk)
 		}})
-	hcfg := handlers.Config{Store: st, Sessions: st, Identity: st, Controller: ctrl, BackendFor: backendFor, Assets: assets, Logger: log,
+	hcfg := handlers.Config{Store: st, Sessions: st, Identity: st, Controller: ctrl, Backends: backends, Assets: assets, Logger: log,
 		LoginToken: Token, SecureCookies: opts.TLS, Runs: handlers.RunDeps{Store: st, Dispatcher: disp}, Clusters: opts.Clusters}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,

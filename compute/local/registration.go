@@ -1,0 +1,24 @@
+package local
+
+import "github.com/trainyard/trainyard/compute"
+
+// What the local backend implements beyond compute.Backend.
+var (
+	_ compute.Backend         = (*Backend)(nil)
+	_ compute.PowerController = (*Backend)(nil)
+	_ compute.Scaler          = (*Backend)(nil)
+)
+
+// Registration declares the kinds the local backend serves (the built-in
+// target, compute clusters and compute instances on this machine) and what
+// it can do: power instances, scale clusters' node pools.
+func (b *Backend) Registration() compute.Registration {
+	return compute.Registration{
+		Backend: b,
+		Kinds:   []compute.Kind{compute.KindLocal, compute.KindCluster, compute.KindInstance},
+		Capabilities: compute.Capabilities{
+			Power: b,
+			Scale: b,
+		},
+	}
+}
