@@ -13,20 +13,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/trainyard/trainyard/compute"
-	"github.com/trainyard/trainyard/compute/local"
-	"github.com/trainyard/trainyard/compute/slurm"
-	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
-	"github.com/trainyard/trainyard/static"
-	"github.com/trainyard/trainyard/store"
 	"github.com/trainyard/trainyard/web"
+	"github.com/trainyard/trainyard/web/app"
 )
 
 // serveConfig is `trainyard serve`'s settings, from flags and environment.
@@ -170,18 +163,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else if cfg.Token == "" {
 		cfg.Token = randomToken()
 	}
-	app, err := newApp(ctx, cfg, getenv, log)
+	a, err := newApp(ctx, cfg, getenv, log)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
+	defer a.Close()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           app.Handler,
+		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute, // uploads; no WriteTimeout: it would cut live streams
 		IdleTimeout:       2 * time.Minute,
@@ -190,7 +183,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan struct{})
-	go func() { app.runLoops(runCtx); close(done) }()
+	go func() { a.Run(runCtx); close(done) }()
 
 	if cfg.OIDC.Issuer != "" {
 		fmt.Fprintf(stdout, "Trainyard is running on %s (data in %s).\nSign in with %s at:\n\n    %s/login\n\n", cfg.Addr, cfg.DataDir, cfg.OIDC.Issuer, cfg.PublicURL)
@@ -215,115 +208,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// app is the wired application: store, backends, controller, HTTP handler.
-type app struct {
-	Store      *store.Store
-	Controller *compute.Controller
-	Dispatcher *compute.Dispatcher
-	// Nodes keeps attached Slurm clusters' nodes and partitions fresh.
-	Nodes   *compute.NodeRefresher
-	Handler http.Handler
-	Local   *local.Backend
-	SSH     *sshvm.Backend
-}
-
-// newApp wires everything the server needs; tests use it to run the real program.
-func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, log *slog.Logger) (*app, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+// newApp builds the application from serve's settings (web/app does the
+// wiring; tests use this to run the real program).
+func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, log *slog.Logger) (*app.App, error) {
+	ac := app.Config{
+		DataDir: cfg.DataDir, Getenv: getenv, PublicURL: cfg.PublicURL, LoginToken: cfg.Token,
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, LoginRate: cfg.LoginRate,
+		Interval: cfg.Interval, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log,
 	}
-	keys, err := store.LoadKeyring(cfg.DataDir, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("secrets key: %w", err)
-	}
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{Keyring: keys, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	localBackend := local.New(local.Config{
-		DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log,
-	})
-	sshBackend := sshvm.New(sshvm.Config{
-		Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
-		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"),
-	})
-	slurmBackend := slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
-	backends := compute.MustRegistry(localBackend.Registration(), sshBackend.Registration(), slurmBackend.Registration())
-	// Attached Slurm clusters' nodes, partitions and version, read every few
-	// seconds: the store's node table feeds the lists' counts, the rest the
-	// API's show and the details page.
-	nodes := compute.NewNodeRefresher(compute.NodeRefresherConfig{
-		Targets: st, Nodes: st, Backends: backends, Logger: log, History: st,
-	})
-	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
-		st.Close()
-		return nil, err
-	}
-	// The dispatcher runs submitted runs; it feeds the controller the demand
-	// of queued and running runs (clusters scale to it) and wakes it when
-	// runs wait for nodes.
-	var ctrl *compute.Controller
-	disp := compute.NewDispatcher(compute.DispatcherConfig{
-		Runs: st, Targets: st, Sweeps: st, Backends: backends, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
-		KickTargets: func() { ctrl.Kick() },
-		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
-			if err := ctrl.RefuseHostKey(ctx, target, hk); err != nil {
-				log.Error("recording a refused host key", "target", target, "err", err)
-			}
-		},
-	})
-	ctrl = compute.NewController(compute.ControllerConfig{Store: st, Backends: backends, Interval: cfg.Interval, Logger: log, Demand: disp.Demand})
-	// A run that lost its VM marks the target Unusable and has it probed now.
-	sshBackend.NotifyUnreachable(func(target string, err error) {
-		ctrl.ReportUnreachable(context.WithoutCancel(ctx), target, err)
-	})
-	assets, err := static.New()
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	secure := strings.HasPrefix(cfg.PublicURL, "https://")
-	var provider *handlers.OIDC
 	if cfg.OIDC.Issuer != "" {
-		if provider, err = handlers.NewOIDC(ctx, cfg.OIDC); err != nil {
-			st.Close()
-			return nil, err
-		}
-		// Sessions started with the login token must not outlive the switch
-		// to the identity provider (their tokens are refused too).
-		if _, err := st.RevokeUserSessions(ctx, handlers.LocalUser().ID); err != nil {
-			st.Close()
-			return nil, err
-		}
-		log.Info("sign-in with OpenID Connect", "issuer", cfg.OIDC.Issuer, "client_id", cfg.OIDC.ClientID, "redirect_url", cfg.OIDC.RedirectURL, "tenants", strings.Join(cfg.OIDC.Tenants, ","))
+		oc := cfg.OIDC
+		ac.OIDC = &oc
 	}
-	h := handlers.New(handlers.Config{
-		Store: st, Sessions: st, Identity: st, OIDC: provider, Controller: ctrl, Backends: backends, Assets: assets, Logger: log,
-		LoginToken: cfg.Token, SecureCookies: secure, SessionTTL: cfg.SessionMax,
-		Runs: handlers.RunDeps{Store: st, Dispatcher: disp}, Clusters: nodes,
-	})
-	handler := web.NewServer(web.Config{
-		Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure, SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate,
-		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)},
-	})
-	return &app{Store: st, Controller: ctrl, Dispatcher: disp, Nodes: nodes, Handler: handler, Local: localBackend, SSH: sshBackend}, nil
-}
-
-// runLoops runs the controller, the dispatcher and the node refresher until
-// ctx ends, and returns when all three have stopped.
-func (a *app) runLoops(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context){a.Dispatcher.Run, a.Nodes.Run, a.Controller.Run} {
-		wg.Add(1)
-		go func() { defer wg.Done(); run(ctx) }()
-	}
-	wg.Wait()
-}
-
-// Close closes the SSH connections and releases the store.
-func (a *app) Close() error {
-	_ = a.SSH.Close()
-	return a.Store.Close()
+	return app.New(ctx, ac)
 }
 
 func randomToken() string {

@@ -59,7 +59,7 @@ func realServer(t *testing.T) string {
 	}
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	loops := make(chan struct{})
-	go func() { a.runLoops(ctx); close(loops) }()
+	go func() { a.Run(ctx); close(loops) }()
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = srv.Close()

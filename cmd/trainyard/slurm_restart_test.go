@@ -18,6 +18,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute/slurm"
 	"github.com/trainyard/trainyard/compute/slurm/slurmtest"
+	"github.com/trainyard/trainyard/web/app"
 )
 
 // slurmServer is one real server (newApp, as `trainyard serve` wires it) on
@@ -26,7 +27,7 @@ import (
 // finalised, and Slurm jobs keep running.
 type slurmServer struct {
 	url  string
-	app  *app
+	app  *app.App
 	kill func()
 }
 
@@ -61,7 +62,7 @@ func startSlurmServer(tb testing.TB, dir, addr string, interval time.Duration) *
 	}
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second}
 	loops := make(chan struct{})
-	go func() { a.runLoops(ctx); close(loops) }()
+	go func() { a.Run(ctx); close(loops) }()
 	go func() { _ = srv.Serve(ln) }()
 	var once sync.Once
 	s := &slurmServer{url: cfg.PublicURL, app: a}

@@ -21,12 +21,10 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
-	"github.com/trainyard/trainyard/compute/slurm"
 	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
-	"github.com/trainyard/trainyard/static"
 	"github.com/trainyard/trainyard/store"
-	"github.com/trainyard/trainyard/web"
+	"github.com/trainyard/trainyard/web/app"
 )
 
 // Token is the login token of every test server.
@@ -34,8 +32,10 @@ const Token = "test-login-token-0123456789"
 
 // Env is one running application.
 type Env struct {
-	URL        string
-	Server     *httptest.Server
+	URL    string
+	Server *httptest.Server
+	// App is the application under test; the fields below are its parts.
+	App        *app.App
 	Store      *store.Store
 	Controller *compute.Controller
 	Dispatcher *compute.Dispatcher
@@ -98,51 +98,14 @@ func New(tb testing.TB, opts Options) *Env {
 	if opts.LogOutput != nil {
 		log = slog.New(slog.NewTextHandler(opts.LogOutput, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	getenv := func(k string) string { return "" }
-	keys, err := store.LoadKeyring(dir, getenv)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, dir, store.Options{Keyring: keys, Logger: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
-		tb.Fatal(err)
-	}
-	lb := local.New(local.Config{DataDir: filepath.Join(dir, "local"), Nodes: st, BootDelay: opts.BootDelay, PowerDelay: 100 * time.Millisecond, KillGrace: 500 * time.Millisecond, Logger: log})
-	sb := sshvm.New(sshvm.Config{Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
-		StagingDir: filepath.Join(dir, "ssh-staging"), DialTimeout: 5 * time.Second,
-		// Test VMs are sshds on this machine: their side stays in the data folder.
-		RemoteDir: filepath.Join(dir, "ssh-remote")})
-	var nodes *compute.NodeRefresher
-	regs := []compute.Registration{lb.Registration(), sb.Registration()}
-	if opts.Slurm {
-		regs = append(regs, slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log}).Registration())
-	}
-	backends := compute.MustRegistry(regs...)
-	if opts.Slurm {
-		nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, Backends: backends, Logger: log, History: st})
-		if opts.Clusters == nil {
-			opts.Clusters = nodes
-		}
-	}
-	var disp *compute.Dispatcher
-	ctrl := compute.NewController(compute.ControllerConfig{Store: st, Backends: backends, Interval: 50 * time.Millisecond, Logger: log,
-		Demand: func(target string) int { return disp.Demand(target) }, HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second})
-	sb.NotifyUnreachable(func(target string, err error) { ctrl.ReportUnreachable(context.WithoutCancel(ctx), target, err) })
-	assets, err := static.New()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	// The app's URL is needed for its OIDC redirect URL before the app is
 	// built, so the server starts first and the handler is plugged in after.
 	// Until then (a client of a server that restarts on the same address
 	// may knock early) requests get 503, as from a server still starting.
-	var app atomic.Pointer[http.Handler]
+	var handler atomic.Pointer[http.Handler]
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := app.Load(); h != nil {
+		if h := handler.Load(); h != nil {
 			(*h).ServeHTTP(w, r)
 			return
 		}
@@ -161,13 +124,14 @@ func New(tb testing.TB, opts Options) *Env {
 	} else {
 		srv.Start()
 	}
-	disp = compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, Sweeps: st, Backends: backends, TrackingURI: srv.URL,
-		Interval: 50 * time.Millisecond, Logger: log, KickTargets: ctrl.Kick,
-		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
-			_ = ctrl.RefuseHostKey(ctx, target, hk)
-		}})
-	hcfg := handlers.Config{Store: st, Sessions: st, Identity: st, Controller: ctrl, Backends: backends, Assets: assets, Logger: log,
-		LoginToken: Token, SecureCookies: opts.TLS, Runs: handlers.RunDeps{Store: st, Dispatcher: disp}, Clusters: opts.Clusters}
+	cfg := app.Config{
+		DataDir: dir, PublicURL: srv.URL, LoginToken: Token, LoginRate: opts.LoginRate,
+		Interval: 50 * time.Millisecond, BootDelay: opts.BootDelay, PowerDelay: 100 * time.Millisecond, KillGrace: 500 * time.Millisecond,
+		HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second,
+		// Test VMs are sshds on this machine: their side stays in the data folder.
+		SSHDialTimeout: 5 * time.Second, SSHRemoteDir: filepath.Join(dir, "ssh-remote"),
+		Clusters: opts.Clusters, NoSlurm: !opts.Slurm, Logger: log,
+	}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,
 			RedirectURL: srv.URL + "/auth/callback", PostLogoutRedirectURL: srv.URL + "/signed-out"}
@@ -175,30 +139,33 @@ func New(tb testing.TB, opts Options) *Env {
 			opts.OIDC(&oc)
 		}
 		p.RegisterRedirectURI(oc.RedirectURL)
-		o, err := handlers.NewOIDC(ctx, oc)
-		if err != nil {
-			srv.Close()
-			tb.Fatal(err)
-		}
-		hcfg.OIDC, hcfg.LoginToken = o, ""
+		cfg.OIDC = &oc
 	}
-	h := handlers.New(hcfg)
-	var handler http.Handler = web.NewServer(web.Config{Handlers: h, Sessions: st, Static: assets.Handler(), Logger: log, Secure: opts.TLS, LoginRate: opts.LoginRate,
-		Tokens: []web.TokenResolver{web.TokenResolverFunc(h.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)}})
-	app.Store(&handler)
-	e := &Env{URL: srv.URL, Server: srv, Store: st, Controller: ctrl, Dispatcher: disp, Local: lb, SSH: sb, DataDir: dir, Handlers: h, Provider: opts.Provider,
-		cancel: cancel, done: make(chan struct{})}
-	var loops sync.WaitGroup
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		srv.Close()
+		cancel()
+		tb.Fatal(err)
+	}
+	handler.Store(&a.Handler)
+	e := &Env{URL: srv.URL, Server: srv, App: a, Store: a.Store, Controller: a.Controller, Dispatcher: a.Dispatcher, Local: a.Local, SSH: a.SSH,
+		DataDir: dir, Handlers: a.Handlers, Provider: opts.Provider, cancel: cancel, done: make(chan struct{})}
+	loops := []app.Loop{}
 	if !opts.NoController {
-		loops.Go(func() { ctrl.Run(ctx) })
+		loops = append(loops, app.LoopController)
 	}
 	if !opts.NoDispatcher {
-		loops.Go(func() { disp.Run(ctx) })
+		loops = append(loops, app.LoopDispatcher)
 	}
-	if nodes != nil {
-		loops.Go(func() { nodes.Run(ctx) })
+	if opts.Slurm {
+		loops = append(loops, app.LoopNodes)
 	}
-	go func() { loops.Wait(); close(e.done) }()
+	go func() {
+		if len(loops) > 0 {
+			a.Run(ctx, loops...)
+		}
+		close(e.done)
+	}()
 	tb.Cleanup(e.Kill)
 	return e
 }
@@ -215,8 +182,7 @@ func (e *Env) Kill() {
 		e.Server.Close()
 		e.cancel()
 		<-e.done
-		_ = e.SSH.Close()
-		e.Store.Close()
+		_ = e.App.Close()
 	})
 }
 

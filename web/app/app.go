@@ -1,0 +1,224 @@
+// Package app builds the whole Trainyard application from one Config: the
+// store, the backend registry, the target controller, the run dispatcher
+// (which drives HyperDrive sweeps), the node refresher, the handlers and
+// the router. `trainyard serve`, the test harness (web/webtest) and the
+// benchmarks all call New; nothing else wires these parts together.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/slurm"
+	"github.com/trainyard/trainyard/compute/sshvm"
+	"github.com/trainyard/trainyard/handlers"
+	"github.com/trainyard/trainyard/static"
+	"github.com/trainyard/trainyard/store"
+	"github.com/trainyard/trainyard/web"
+)
+
+// Config is everything the application is built from. Zero values take the
+// defaults `trainyard serve` documents.
+type Config struct {
+	// DataDir holds the SQLite database, the secrets key and job files.
+	DataDir string
+	// Getenv reads the secrets key's variables (TRAINYARD_SECRET_KEY…);
+	// nil reads nothing.
+	Getenv func(string) string
+	// PublicURL is where users and runs reach the server (runs' tracking
+	// URI, the OpenID redirect URL); https turns on secure cookies and HSTS.
+	PublicURL string
+	// LoginToken is the login-token mode's secret; ignored with OIDC.
+	LoginToken string
+	// OIDC, when set, signs people in with that OpenID provider instead of
+	// the login token.
+	OIDC *handlers.OIDCConfig
+	// SessionIdle and SessionMax end browser sessions; LoginRate limits
+	// /login and /auth/* per client address and minute.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	LoginRate   int
+	// Interval is how often the controller and the dispatcher pass over
+	// their work when nothing wakes them.
+	Interval time.Duration
+	// Local backend: how long new cluster nodes boot, instances take to
+	// start or stop, and a stopped job has between SIGTERM and SIGKILL.
+	BootDelay  time.Duration
+	PowerDelay time.Duration
+	KillGrace  time.Duration
+	// HealthInterval and HealthTimeout set the probes of attached machines.
+	HealthInterval time.Duration
+	HealthTimeout  time.Duration
+	// SSHDialTimeout bounds connecting to a VM; SSHRemoteDir is where
+	// Trainyard keeps its files on each VM (tests keep them in DataDir).
+	SSHDialTimeout time.Duration
+	SSHRemoteDir   string
+	// Clusters, when set, answers for the node refresher on the pages and
+	// the API (tests stand in for a Slurm cluster with it).
+	Clusters handlers.ClusterInfoSource
+	// NoSlurm leaves the Slurm backend out: Slurm targets are then recorded
+	// but never contacted (tests whose clusters are stand-ins).
+	NoSlurm bool
+	Logger  *slog.Logger
+}
+
+// App is the built application. Run its loops with Run, serve Handler, and
+// Close it when done.
+type App struct {
+	Store      *store.Store
+	Backends   *compute.Registry
+	Local      *local.Backend
+	SSH        *sshvm.Backend
+	Slurm      *slurm.Backend // nil with Config.NoSlurm
+	Controller *compute.Controller
+	Dispatcher *compute.Dispatcher
+	// Nodes keeps attached schedulers' nodes and partitions fresh.
+	Nodes    *compute.NodeRefresher
+	Handlers *handlers.Handlers
+	Handler  http.Handler
+}
+
+// New builds the application over cfg.DataDir, creating it (0700) on first
+// start. Nothing runs until Run.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg.Getenv == nil {
+		cfg.Getenv = func(string) string { return "" }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	keys, err := store.LoadKeyring(cfg.DataDir, cfg.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DataDir, store.Options{Keyring: keys, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if err := compute.EnsureLocalTarget(ctx, st, time.Now()); err != nil {
+		return nil, err
+	}
+	a := &App{Store: st}
+	a.Local = local.New(local.Config{DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st,
+		BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, KillGrace: cfg.KillGrace, Logger: log})
+	a.SSH = sshvm.New(sshvm.Config{Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
+		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"), DialTimeout: cfg.SSHDialTimeout, RemoteDir: cfg.SSHRemoteDir})
+	regs := []compute.Registration{a.Local.Registration(), a.SSH.Registration()}
+	if !cfg.NoSlurm {
+		a.Slurm = slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
+		regs = append(regs, a.Slurm.Registration())
+	}
+	if a.Backends, err = compute.NewRegistry(regs...); err != nil {
+		return nil, err
+	}
+
+	// The dispatcher runs submitted runs (and drives sweeps); it feeds the
+	// controller the demand of queued and running runs (clusters scale to
+	// it) and wakes it when runs wait for nodes.
+	a.Dispatcher = compute.NewDispatcher(compute.DispatcherConfig{
+		Runs: st, Targets: st, Sweeps: st, Backends: a.Backends, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
+		KickTargets: func() { a.Controller.Kick() },
+		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
+			if err := a.Controller.RefuseHostKey(ctx, target, hk); err != nil {
+				log.Error("recording a refused host key", "target", target, "err", err)
+			}
+		},
+	})
+	a.Controller = compute.NewController(compute.ControllerConfig{Store: st, Backends: a.Backends, Interval: cfg.Interval, Logger: log,
+		Demand: a.Dispatcher.Demand, HealthInterval: cfg.HealthInterval, HealthTimeout: cfg.HealthTimeout})
+	// A run that lost its machine marks the target Unusable and has it probed now.
+	for _, reg := range a.Backends.All() {
+		if n := reg.Capabilities.Unreachable; n != nil {
+			n.NotifyUnreachable(func(target string, err error) {
+				a.Controller.ReportUnreachable(context.WithoutCancel(ctx), target, err)
+			})
+		}
+	}
+	// Attached schedulers' nodes, partitions and version, read every few
+	// seconds: the store's node table feeds the lists' counts, the rest the
+	// API's show and the details page.
+	a.Nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, Backends: a.Backends, Logger: log, History: st})
+
+	assets, err := static.New()
+	if err != nil {
+		return nil, err
+	}
+	secure := strings.HasPrefix(cfg.PublicURL, "https://")
+	hcfg := handlers.Config{
+		Store: st, Sessions: st, Identity: st, Controller: a.Controller, Backends: a.Backends, Assets: assets, Logger: log,
+		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax,
+		Runs: handlers.RunDeps{Store: st, Dispatcher: a.Dispatcher}, Clusters: a.Nodes,
+	}
+	if cfg.Clusters != nil {
+		hcfg.Clusters = cfg.Clusters
+	}
+	if cfg.OIDC != nil {
+		if hcfg.OIDC, err = handlers.NewOIDC(ctx, *cfg.OIDC); err != nil {
+			return nil, err
+		}
+		hcfg.LoginToken = ""
+		// Sessions started with the login token must not outlive the switch
+		// to the identity provider (their tokens are refused too).
+		if _, err := st.RevokeUserSessions(ctx, handlers.LocalUser().ID); err != nil {
+			return nil, err
+		}
+		log.Info("sign-in with OpenID Connect", "issuer", cfg.OIDC.Issuer, "client_id", cfg.OIDC.ClientID,
+			"redirect_url", cfg.OIDC.RedirectURL, "tenants", strings.Join(cfg.OIDC.Tenants, ","))
+	}
+	a.Handlers = handlers.New(hcfg)
+	a.Handler = web.NewServer(web.Config{
+		Handlers: a.Handlers, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure,
+		SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate,
+		Tokens: []web.TokenResolver{web.TokenResolverFunc(a.Handlers.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)},
+	})
+	return a, nil
+}
+
+// Loop names one of the app's background loops.
+type Loop int
+
+// The app's loops: the target controller, the run dispatcher (with the
+// sweep driver) and the node refresher of attached schedulers.
+const (
+	LoopController Loop = iota
+	LoopDispatcher
+	LoopNodes
+)
+
+// Run runs the given loops (all of them when none is named) until ctx ends,
+// and returns when every one has stopped.
+func (a *App) Run(ctx context.Context, loops ...Loop) {
+	if len(loops) == 0 {
+		loops = []Loop{LoopController, LoopDispatcher, LoopNodes}
+	}
+	runs := map[Loop]func(context.Context){LoopController: a.Controller.Run, LoopDispatcher: a.Dispatcher.Run, LoopNodes: a.Nodes.Run}
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		wg.Go(func() { runs[l](ctx) })
+	}
+	wg.Wait()
+}
+
+// Close closes the backends' open connections and releases the store.
+func (a *App) Close() error {
+	return errors.Join(a.Backends.Close(), a.Store.Close())
+}
