@@ -43,10 +43,11 @@ const (
 	DefaultHealthTimeout  = 20 * time.Second
 )
 
-// Controller moves targets through their state machines (studio-compute.md
-// §4): it provisions what is Creating, deletes what is Deleting, settles
-// instance power actions and scales clusters. All state it acts on is in the
-// store, so after a restart it carries on where it stopped.
+// Controller moves targets through their state machines
+// (docs/design/studio-compute.md §4): it provisions what is Creating, deletes
+// what is Deleting, settles instance power actions and scales clusters. All
+// state it acts on is in the store, so after a restart it carries on where it
+// stopped.
 type Controller struct {
 	cfg      ControllerConfig
 	kick     chan struct{}

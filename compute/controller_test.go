@@ -408,7 +408,7 @@ func TestControllerClusterReachesMinNodes(t *testing.T) {
 		if n.State != compute.NodeIdle || n.RunID != "" {
 			t.Errorf("node %s is %s running %q, want idle", n.ID, n.State, n.RunID)
 		}
-		// Standard_DS3_v2: 4 vCPUs, 14 GB, no GPU (studio-compute.md §6).
+		// Standard_DS3_v2: 4 vCPUs, 14 GB, no GPU (docs/design/studio-compute.md §6).
 		if n.CPUs != 4 || n.MemoryMB != 14*1024 || n.GPUs != 0 {
 			t.Errorf("node %s has %d CPUs, %d MB, %d GPUs; want a Standard_DS3_v2's 4, 14336, 0", n.ID, n.CPUs, n.MemoryMB, n.GPUs)
 		}

@@ -62,7 +62,7 @@ type User struct {
 func (u *User) Can(want Role) bool { return u != nil && u.Role.Includes(want) }
 
 // Includes reports whether a user with role r may do what a route or action
-// that needs want allows. The roles are not a ladder (security.md §5): a
+// that needs want allows. The roles are not a ladder (docs/design/security.md §5): a
 // DataScientist and a ComputeOperator both include Reader, Admin includes
 // everything, but neither of the two middle roles includes the other — an
 // operator manages compute but submits no runs, a data scientist runs work

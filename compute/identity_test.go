@@ -2,7 +2,7 @@ package compute
 
 import "testing"
 
-// TestRoleIncludes pins the role matrix of security.md §5: the two middle
+// TestRoleIncludes pins the role matrix of docs/design/security.md §5: the two middle
 // roles are not a ladder.
 func TestRoleIncludes(t *testing.T) {
 	roles := []Role{RoleReader, RoleDataScientist, RoleComputeOperator, RoleAdmin}

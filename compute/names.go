@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-// Name length limits for compute targets (studio-compute.md §3).
+// Name length limits for compute targets (docs/design/studio-compute.md §3).
 const (
 	NameMinLen = 3
 	NameMaxLen = 24

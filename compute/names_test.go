@@ -21,7 +21,7 @@ func TestValidateName(t *testing.T) {
 		name string
 		want string // "" = accepted
 	}{
-		// Accepted: Studio's rule (studio-compute.md §1.4, §3).
+		// Accepted: Studio's rule (docs/design/studio-compute.md §1.4, §3).
 		{"abc", ""},
 		{"cpu-cluster", ""},
 		{"GPU-Cluster-2x", ""},

@@ -35,7 +35,7 @@ func (r ResourceID) String() string {
 }
 
 // The resource types that can be attached by ID, with the exact provider and
-// type segments of studio-compute.md §1.7.
+// type segments of docs/design/studio-compute.md §1.7.
 var (
 	ResourceTypeVM        = ResourceType{Provider: "Microsoft.Compute", Types: []string{"virtualMachines"}, Example: "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<vm>"}
 	ResourceTypeHDInsight = ResourceType{Provider: "Microsoft.HDInsight", Types: []string{"clusters"}, Example: "/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.HDInsight/clusters/<cluster>"}

@@ -10,7 +10,7 @@ import (
 	"github.com/trainyard/trainyard/compute/hyperdrive"
 )
 
-// RunStatus is where a run is, with Azure ML's names (hyperdrive.md §4.4).
+// RunStatus is where a run is, with Azure ML's names (docs/design/hyperdrive.md §4.4).
 type RunStatus string
 
 // The run statuses, in Azure's order.
@@ -118,7 +118,7 @@ type GitInfo struct {
 }
 
 // RunEnvironment is the part of a runconfig's environment that Trainyard
-// honours or keeps for display (hyperdrive.md §5.2).
+// honours or keeps for display (docs/design/hyperdrive.md §5.2).
 type RunEnvironment struct {
 	// Variables are environment.environmentVariables, passed to the script.
 	Variables map[string]string
@@ -312,7 +312,7 @@ type KeyValue struct {
 	Value string
 }
 
-// Snapshot limits (hyperdrive.md §5.4): Azure's defaults.
+// Snapshot limits (docs/design/hyperdrive.md §5.4): Azure's defaults.
 const (
 	SnapshotMaxBytes = 300 << 20
 	SnapshotMaxFiles = 2000

@@ -5,7 +5,7 @@ import "fmt"
 // ProvisioningState is Azure's provisioningState of a compute resource.
 type ProvisioningState string
 
-// The provisioning states (studio-compute.md §2.2).
+// The provisioning states (docs/design/studio-compute.md §2.2).
 const (
 	ProvisioningUnknown   ProvisioningState = "Unknown"
 	ProvisioningCreating  ProvisioningState = "Creating"  // being created or attached
@@ -21,7 +21,7 @@ func (s ProvisioningState) Transitional() bool {
 	return s == ProvisioningCreating || s == ProvisioningUpdating || s == ProvisioningDeleting
 }
 
-// provisioningMoves is the state machine of studio-compute.md §4.1/§4.3,
+// provisioningMoves is the state machine of docs/design/studio-compute.md §4.1/§4.3,
 // with the two moves the controller adds: Creating → Unknown for an attached
 // target no backend can check yet, and Deleting → Failed when the backend
 // could not delete (the user sees why and can delete again).
@@ -48,7 +48,7 @@ func (s ProvisioningState) CanMoveTo(to ProvisioningState) bool {
 // InstanceState is a compute instance's power state (properties.properties.state).
 type InstanceState string
 
-// The compute instance states (studio-compute.md §2.4, §4.2).
+// The compute instance states (docs/design/studio-compute.md §2.4, §4.2).
 const (
 	InstanceCreating     InstanceState = "Creating"
 	InstanceCreateFailed InstanceState = "CreateFailed"
@@ -135,7 +135,7 @@ func operationFor(s InstanceState) string {
 // NodeState is the state of one node of a cluster (Azure's nodeState).
 type NodeState string
 
-// The node states (studio-compute.md §4.1).
+// The node states (docs/design/studio-compute.md §4.1).
 const (
 	NodePreparing NodeState = "preparing" // being set up, not yet usable
 	NodeIdle      NodeState = "idle"      // ready, no job

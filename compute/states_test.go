@@ -12,7 +12,7 @@ var allInstanceStates = []InstanceState{
 }
 
 func TestBeginPower(t *testing.T) {
-	// studio-compute.md §4.2: start only from Stopped; stop and restart only
+	// docs/design/studio-compute.md §4.2: start only from Stopped; stop and restart only
 	// from Running (JobRunning is Running with jobs on it).
 	allowed := map[PowerAction]map[InstanceState]InstanceState{
 		ActionStart:   {InstanceStopped: InstanceStarting},
@@ -140,7 +140,7 @@ var allProvisioningStates = []ProvisioningState{
 }
 
 func TestProvisioningStateCanMoveTo(t *testing.T) {
-	// studio-compute.md §4.1/§4.3 plus what the controller writes:
+	// docs/design/studio-compute.md §4.1/§4.3 plus what the controller writes:
 	//   create/attach: Creating → Succeeded | Failed, and → Unknown for an
 	//     attached target no backend can check yet;
 	//   scale settings: Succeeded → Updating → Succeeded | Failed;

@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// Limits of the creation rules (studio-compute.md §3). Where Azure documents
-// no limit, docs/decisions.md says why these were chosen.
+// Limits of the creation rules (docs/design/studio-compute.md §3). Where Azure documents
+// no limit, docs/DECISIONS.md says why these were chosen.
 const (
 	MaxNodesPerCluster      = 100 // Azure's default per-cluster node limit
 	MinIdleSecondsScaleDown = 30  // shorter would thrash nodes up and down

@@ -35,7 +35,7 @@ func (s VMSize) Price(p VMPriority) float64 {
 	return s.HourlyUSD
 }
 
-// vmSizes is studio-compute.md §6, the sizes the picker offers.
+// vmSizes is docs/design/studio-compute.md §6, the sizes the picker offers.
 var vmSizes = []VMSize{
 	{"Standard_DS1_v2", "standardDSv2Family", "General purpose", 1, 3.5, 0, "", 0.073},
 	{"Standard_D2_v2", "standardDv2Family", "General purpose", 2, 7, 0, "", 0.146},

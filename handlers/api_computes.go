@@ -71,7 +71,7 @@ func (h *Handlers) APIGetCompute(w http.ResponseWriter, r *http.Request) error {
 // APIPutCompute handles PUT /api/v1/computes/{name}: create or attach. As in
 // ARM the answer is 201 with the resource in Creating; poll GET for the end.
 // A PUT on an existing name is a conflict (Trainyard never silently replaces
-// a target: Azure's "overwrite" surprised users, studio-compute.md §5 #13).
+// a target: Azure's "overwrite" surprised users, docs/design/studio-compute.md §5 #13).
 func (h *Handlers) APIPutCompute(w http.ResponseWriter, r *http.Request) error {
 	name := chi.URLParam(r, "name")
 	body, err := arm.DecodeCompute(http.MaxBytesReader(w, r.Body, maxBodyBytes))

@@ -24,7 +24,7 @@ var attachTypes = []struct {
 	{"slurm", compute.KindSlurm, "Slurm cluster"},
 }
 
-// attachForm is the form for one attach type (studio-compute.md §1.7).
+// attachForm is the form for one attach type (docs/design/studio-compute.md §1.7).
 func attachForm(id string) *formSpec {
 	var kind compute.Kind
 	var label string

@@ -10,7 +10,7 @@ import (
 	"github.com/trainyard/trainyard/views/pages"
 )
 
-// clusterForm is the Create compute cluster wizard (studio-compute.md §1.5).
+// clusterForm is the Create compute cluster wizard (docs/design/studio-compute.md §1.5).
 func clusterForm() *formSpec {
 	return &formSpec{
 		id: "cluster", path: "/computes/new/cluster", heading: "Create compute cluster", crumbTab: compute.TabClusters,

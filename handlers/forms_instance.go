@@ -19,7 +19,7 @@ const (
 	fieldSSHEnabled     = "sshEnabled"
 )
 
-// instanceForm is the Create compute instance wizard (studio-compute.md §1.4).
+// instanceForm is the Create compute instance wizard (docs/design/studio-compute.md §1.4).
 func instanceForm() *formSpec {
 	return &formSpec{
 		id: "instance", path: "/computes/new/instance", heading: "Create compute instance", crumbTab: compute.TabInstances,

@@ -17,7 +17,7 @@ import (
 )
 
 // The MLflow tracking REST API, as the real client calls it
-// (../shared/design/mlflow-api.md): under /api/2.0/mlflow/, JSON bodies,
+// (docs/design/mlflow-api.md): under /api/2.0/mlflow/, JSON bodies,
 // errors as {"error_code","message"}. A run's own tracking token may call
 // these routes for its run only; a user's token works with the user's rights
 // (reads: Reader; writes: the run's submitter or an Admin).

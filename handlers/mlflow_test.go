@@ -17,7 +17,7 @@ import (
 )
 
 // mlClient replays the requests the real MLflow client sends
-// (shared/design/mlflow-api.md): Bearer token, its User-Agent, JSON POSTs,
+// (docs/design/mlflow-api.md): Bearer token, its User-Agent, JSON POSTs,
 // GET fields in the query string.
 type mlClient struct {
 	t     *testing.T

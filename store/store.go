@@ -4,7 +4,7 @@
 // map errors to HTTP statuses without knowing SQL.
 //
 // Concurrency: a Store is safe for use by many goroutines. Writes go through a
-// single connection (SQLite allows one writer; see toolchain.md §5), reads
+// single connection (SQLite allows one writer; see docs/design/toolchain.md §5), reads
 // through a small pool that never blocks on the writer (WAL mode).
 package store
 

@@ -23,7 +23,7 @@ var publicRoutes = []string{
 	"GET /auth/callback",
 }
 
-// definedRoles are the roles users hold (security.md §5).
+// definedRoles are the roles users hold (docs/design/security.md §5).
 var definedRoles = []compute.Role{compute.RoleReader, compute.RoleDataScientist, compute.RoleComputeOperator, compute.RoleAdmin}
 
 // requirableRoles are what a route may require: a held role, or
@@ -99,8 +99,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 	}
 }
 
-// TestRoleMatrixOfComputeActions pins the per-route roles that security.md
-// §5 asks for, so a loosened role in the table is caught by name.
+// TestRoleMatrixOfComputeActions pins the per-route roles that
+// docs/design/security.md §5 asks for, so a loosened role in the table is
+// caught by name.
 func TestRoleMatrixOfComputeActions(t *testing.T) {
 	env := webtest.New(t, webtest.Options{NoController: true})
 	want := map[string]compute.Role{

@@ -41,7 +41,7 @@ func runRoutes(h *handlers.Handlers) []Route {
 		{Method: "GET", Pattern: "/api/v1/runs/{runId}/outputs/*", Role: reader, Handler: w(h.APIRunOutputFile)},
 		{Method: "GET", Pattern: "/api/v1/runs/{runId}/metrics/*", Role: reader, Handler: w(h.APIRunMetric)},
 
-		// MLflow tracking REST API (mlflow-api.md).
+		// MLflow tracking REST API (docs/design/mlflow-api.md).
 		mlflow("GET", "runs/get", reader, h.MLflowGetRun),
 		mlflow("POST", "runs/update", ds, h.MLflowUpdateRun),
 		mlflow("POST", "runs/create", ds, h.MLflowCreateRun),

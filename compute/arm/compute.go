@@ -1,6 +1,6 @@
 // Package arm is the Azure Resource Manager shape of a
 // Microsoft.MachineLearningServices compute: the JSON that Trainyard's API
-// sends and accepts, modelled on the REST API (studio-compute.md §2). It
+// sends and accepts, modelled on the REST API (docs/design/studio-compute.md §2). It
 // converts between that shape and the domain types of package compute.
 //
 // The envelope (Compute, Properties) is typed. The per-kind inner object,

@@ -11,7 +11,7 @@ import (
 
 // BayesianSampler is Bayesian optimisation with a Gaussian process.
 //
-//   - Space: choice, uniform and quniform only (hyperdrive.md §2). Each
+//   - Space: choice, uniform and quniform only (docs/design/hyperdrive.md §2). Each
 //     parameter is one coordinate u ∈ [0, 1) of a latent unit cube, mapped
 //     to a value by Expression.FromUnit. The GP sees features of the value,
 //     not of u: uniform and quniform as their position between the bounds

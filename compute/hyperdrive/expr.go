@@ -1,5 +1,5 @@
 // Package hyperdrive is the pure-logic core of HyperDrive sweeps
-// (docs: ../shared/design/hyperdrive.md): parameter expressions, the
+// (docs/design/hyperdrive.md): parameter expressions, the
 // samplers (random, Sobol, grid, Bayesian), the early-termination policies
 // and the sweep specification. Nothing here does I/O or reads the clock, so
 // every decision is reproducible from its inputs and unit-testable.
@@ -11,7 +11,7 @@ import (
 	"strconv"
 )
 
-// Kind names a parameter expression, spelled as in the SDK (hyperdrive.md §1).
+// Kind names a parameter expression, spelled as in the SDK (docs/design/hyperdrive.md §1).
 type Kind string
 
 // The ten parameter expressions.
@@ -32,7 +32,7 @@ const (
 var Kinds = []Kind{Choice, RandInt, Uniform, QUniform, LogUniform, QLogUniform, Normal, QNormal, LogNormal, QLogNormal}
 
 // argNames are each numeric expression's positional arguments: the hdconfig
-// `values` list maps onto them in this order (hyperdrive.md §8.6, decided
+// `values` list maps onto them in this order (docs/design/hyperdrive.md §8.6, decided
 // positional as the runconfig package already does).
 var argNames = map[Kind][]string{
 	RandInt:     {"upper"},
@@ -101,7 +101,7 @@ type Expression struct {
 
 // ExprError is a rejected expression: the parameter, the argument at fault
 // (empty when the whole expression is), and the SDK-style message
-// "{expression} expects {condition}" (hyperdrive.md §1).
+// "{expression} expects {condition}" (docs/design/hyperdrive.md §1).
 type ExprError struct {
 	Param   string
 	Arg     string
@@ -358,7 +358,7 @@ func (p Params) Map() map[string]string {
 }
 
 // MergeArgs builds a child's arguments from the parent's (base) and its
-// sampled params (hyperdrive.md §4.6).
+// sampled params (docs/design/hyperdrive.md §4.6).
 //
 //   - v2 (trainyard job create): when base holds any
 //     ${{search_space.<name>}}, it is the trial command's template. Each

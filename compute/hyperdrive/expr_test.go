@@ -77,7 +77,7 @@ func mustExpr(t testing.TB, k Kind, v ...any) Expression {
 }
 
 // TestFromUnitMaths checks each expression's documented formula at fixed
-// quantiles (hyperdrive.md §1).
+// quantiles (docs/design/hyperdrive.md §1).
 func TestFromUnitMaths(t *testing.T) {
 	z := math.Sqrt2 * math.Erfinv(2*0.975-1) // Φ⁻¹(0.975) ≈ 1.959964
 	tests := []struct {

@@ -41,7 +41,7 @@ type Child struct {
 	Canceling bool
 }
 
-// Score is the child's best primary metric (hyperdrive.md §4.5), and
+// Score is the child's best primary metric (docs/design/hyperdrive.md §4.5), and
 // whether it logged any.
 func (c Child) Score(goal Goal) (float64, bool) {
 	b := goal.Best(c.Metrics)
@@ -209,7 +209,7 @@ func (l *Loop) Tick() (Progress, error) {
 
 // Cancel cancels every active child with reason; the dispatcher calls it
 // when the parent run is cancelled (decision: an explicit parent cancel
-// cancels queued and running children, like the timeouts do — §8.5).
+// cancels queued and running children, like the timeouts do — docs/design/hyperdrive.md §8.5).
 func (l *Loop) Cancel(reason string) error {
 	children, err := l.CB.List()
 	if err != nil {
@@ -257,7 +257,7 @@ func (l *Loop) count(pr *Progress, children []Child) {
 }
 
 // BestChild is get_best_run_by_primary_metric with its defaults
-// (hyperdrive.md §4.5): the child whose best logged primary metric is best,
+// (docs/design/hyperdrive.md §4.5): the child whose best logged primary metric is best,
 // failed and cancelled children included, children without the metric left
 // out; on a tie the earliest child. It returns "" and NaN when none logged.
 func BestChild(goal Goal, children []Child) (string, float64) {

@@ -18,7 +18,7 @@ const (
 )
 
 // ParseGoal reads "maximize" or "minimize" in any case, as the SDK's
-// PrimaryMetricGoal.from_str does (hyperdrive.md §4.1).
+// PrimaryMetricGoal.from_str does (docs/design/hyperdrive.md §4.1).
 func ParseGoal(s string) (Goal, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "maximize":
@@ -70,7 +70,7 @@ const (
 	TruncationSelection PolicyKind = "TruncationSelectionPolicy"
 )
 
-// Policy is an early-termination policy (hyperdrive.md §3). The zero value
+// Policy is an early-termination policy (docs/design/hyperdrive.md §3). The zero value
 // is NoTermination. A zero SlackFactor or SlackAmount means unset.
 type Policy struct {
 	Kind                 PolicyKind
@@ -92,7 +92,7 @@ type PolicyError struct {
 func (e *PolicyError) Error() string { return e.Field + ": " + e.Message }
 
 // Validate applies the SDK's rules plus Trainyard's: evaluation_interval
-// at least 1 (0, the v2 Python default, is undefined — §8.4 — and is read
+// at least 1 (0, the v2 Python default, is undefined — docs/design/hyperdrive.md §8.4 — and is read
 // as 1 by the v2 constructors, never here), delay_evaluation not negative,
 // exactly one positive slack for Bandit, truncation 1..99.
 func (p Policy) Validate() error {
@@ -131,7 +131,7 @@ func (p Policy) Active() bool { return p.Kind != "" && p.Kind != NoTermination }
 
 // Applies reports whether the policy is evaluated at interval k (the k-th
 // logging of the primary metric): k is a multiple of evaluation_interval
-// and k ≥ delay_evaluation (hyperdrive.md §3.1).
+// and k ≥ delay_evaluation (docs/design/hyperdrive.md §3.1).
 func (p Policy) Applies(k int) bool {
 	ev := max(p.EvaluationInterval, 1)
 	return p.Active() && k >= 1 && k%ev == 0 && k >= p.DelayEvaluation
@@ -155,7 +155,7 @@ type Decision struct {
 }
 
 // Evaluate judges runs[r] at interval n (1-based; runs[r] must have logged
-// at least n values). Fairness (hyperdrive.md §3.4): every run is looked at
+// at least n values). Fairness (docs/design/hyperdrive.md §3.4): every run is looked at
 // only up to interval n, and runs that logged fewer than n values take no
 // part. The run under evaluation is part of the population. Evaluate does
 // not check Applies: the caller decides when to ask.

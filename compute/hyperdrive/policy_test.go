@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestPolicyApplies reproduces hyperdrive.md §3.1's table of intervals.
+// TestPolicyApplies reproduces docs/design/hyperdrive.md §3.1's table of intervals.
 func TestPolicyApplies(t *testing.T) {
 	tests := []struct {
 		interval, delay int
@@ -62,7 +62,7 @@ func runAt(id string, n int, v float64, goal Goal) RunMetrics {
 	return RunMetrics{ID: id, Values: vals}
 }
 
-// TestBanditWorkedExamples reproduces §3.2 to the digit.
+// TestBanditWorkedExamples reproduces docs/design/hyperdrive.md §3.2 to the digit.
 func TestBanditWorkedExamples(t *testing.T) {
 	// TH1: B = 0.8 at interval 10, slack_factor 0.2: cancel if Y < 0.8/1.2 = 0.6667.
 	pf := Policy{Kind: Bandit, EvaluationInterval: 1, SlackFactor: 0.2}
@@ -142,7 +142,7 @@ func TestBanditUsesValueAtInterval(t *testing.T) {
 	}
 }
 
-// TestMedianStoppingWorkedExample reproduces the §3.3 illustration.
+// TestMedianStoppingWorkedExample reproduces the docs/design/hyperdrive.md §3.3 illustration.
 func TestMedianStoppingWorkedExample(t *testing.T) {
 	p := Policy{Kind: MedianStopping, EvaluationInterval: 1, DelayEvaluation: 0}
 	runs := []RunMetrics{
@@ -195,7 +195,7 @@ func TestMedianStoppingWorkedExample(t *testing.T) {
 	}
 }
 
-// TestTruncationWorkedExample reproduces §3.4: interval 1, 20 %, delay 5:
+// TestTruncationWorkedExample reproduces docs/design/hyperdrive.md §3.4: interval 1, 20 %, delay 5:
 // a run in the lowest 20 % at interval 5 is cancelled there.
 func TestTruncationWorkedExample(t *testing.T) {
 	p := Policy{Kind: TruncationSelection, EvaluationInterval: 1, TruncationPercentage: 20, DelayEvaluation: 5}

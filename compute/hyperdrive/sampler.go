@@ -18,7 +18,7 @@ type Space []ParamSpec
 // Trial is what a sampler knows of one child already asked for: the params
 // it was given, whether it has ended, and its score — the best value of the
 // primary metric it logged (max when maximizing, min when minimizing;
-// hyperdrive.md §4.5), nil when it logged none.
+// docs/design/hyperdrive.md §4.5), nil when it logged none.
 type Trial struct {
 	Params Params
 	Ended  bool
@@ -91,7 +91,7 @@ func (s *SobolSampler) Next(history []Trial) (Params, error) {
 // row-major order: the first parameter varies slowest, the last fastest
 // (as Python's itertools.product). Child i gets combination i; after the
 // last Next returns ErrExhausted. When max_total_runs is smaller than the
-// grid, the first max_total_runs combinations run (hyperdrive.md §8.7).
+// grid, the first max_total_runs combinations run (docs/design/hyperdrive.md §8.7).
 type GridSampler struct {
 	Space Space
 }

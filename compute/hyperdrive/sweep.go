@@ -20,7 +20,7 @@ const (
 	SamplingBayesian SamplingKind = "Bayesian"
 )
 
-// Service limits and defaults (hyperdrive.md §4.1).
+// Service limits and defaults (docs/design/hyperdrive.md §4.1).
 const (
 	MaxTotalRunsLimit       = 1000
 	MaxConcurrentRunsLimit  = 100
@@ -38,7 +38,7 @@ const (
 type Sweep struct {
 	Space    Space
 	Sampling SamplingKind
-	// Seed makes sampling reproducible. v1 has no seed (§8.8): whoever
+	// Seed makes sampling reproducible. v1 has no seed (docs/design/hyperdrive.md §8.8): whoever
 	// creates the sweep draws one and stores it, so a restarted sweep
 	// continues the same sequence.
 	Seed               uint64

@@ -164,7 +164,7 @@ func checkCommand(cmd string, space Space) error {
 }
 
 // SubstituteCommand replaces every ${{search_space.<name>}} in a v2 trial
-// command with the child's value (hyperdrive.md §4.6). Values that are not
+// command with the child's value (docs/design/hyperdrive.md §4.6). Values that are not
 // plain words (spaces, quotes, shell characters) are single-quoted for a
 // POSIX shell, since the command runs through one.
 func SubstituteCommand(cmd string, p Params) (string, error) {

@@ -9,7 +9,7 @@ import (
 
 // HDConfig is an az ml v1 HyperDrive configuration file (hdconfig.yml):
 // the sampling, the early-termination policy, the primary metric and the
-// budget of a hyperparameter sweep (hyperdrive.md §6).
+// budget of a hyperparameter sweep (docs/design/hyperdrive.md §6).
 type HDConfig struct {
 	Sampling           Sampling  `json:"sampling"`
 	Policy             *HDPolicy `json:"policy,omitempty"`
@@ -203,7 +203,7 @@ func (h *HDConfig) line(field string) int {
 var wantArgs = map[string]int{"randint": 1, "uniform": 2, "quniform": 3, "loguniform": 2, "qloguniform": 3, "normal": 2, "qnormal": 3, "lognormal": 2, "qlognormal": 3}
 
 // Validate checks the rules of HyperDriveConfig and the samplers and
-// policies (hyperdrive.md §1–§4) and returns the first problem in file
+// policies (docs/design/hyperdrive.md §1–§4) and returns the first problem in file
 // order as an *Error, or nil.
 func (h *HDConfig) Validate() error {
 	var probs []*Error

@@ -6,7 +6,7 @@ import (
 )
 
 // SweepJob is the sweep part of an Azure ML v2 sweep job YAML (type: sweep,
-// hyperdrive.md §6 and SWY): sampling, search space, objective, early
+// docs/design/hyperdrive.md §6 and SWY): sampling, search space, objective, early
 // termination and limits, plus the trial's command and environment as
 // written. The rest of the trial (code, inputs, distribution) is read by the
 // command-job decoder once it accepts ${{search_space.…}} in a trial.

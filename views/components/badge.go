@@ -4,7 +4,7 @@ package components
 // Tone is the colour family of a state badge.
 type Tone string
 
-// The badge tones (ui.md "States").
+// The badge tones (docs/design/ui.md "States").
 const (
 	ToneOK      Tone = "ok"      // Succeeded, Running (instance), idle
 	ToneBusy    Tone = "busy"    // transitional: spinner dot

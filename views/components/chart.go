@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Line charts are drawn by the server as inline SVG (ui.md "Pictures"): the
+// Line charts are drawn by the server as inline SVG (docs/design/ui.md "Pictures"): the
 // geometry is computed here, in plain Go that tests can check, and
 // chart.templ only writes it out. Every mark carries a <title> (hover shows
 // its value), the axes carry their units, and series differ by marker shape

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// A parallel-coordinates chart of a sweep (ui.md "Pictures"): one vertical
+// A parallel-coordinates chart of a sweep (docs/design/ui.md "Pictures"): one vertical
 // axis per hyperparameter and one for the primary metric, one polyline per
 // completed child through its values. Choice axes place their options
 // evenly spaced in the search space's order; numeric axes are linear, or

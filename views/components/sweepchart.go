@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// A sweep's pictures (ui.md "Pictures"): its progress as a bar of child
+// A sweep's pictures (docs/design/ui.md "Pictures"): its progress as a bar of child
 // states, and its primary metric per child over time with the best so far.
 // As for the line charts, the geometry is plain Go and the templ only
 // writes it out; every mark has a <title>, and states differ by text and

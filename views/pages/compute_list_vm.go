@@ -76,7 +76,7 @@ type LinkVM struct {
 	Href  string
 }
 
-// TableColumns returns the columns a tab shows (studio-compute.md §1.3).
+// TableColumns returns the columns a tab shows (docs/design/studio-compute.md §1.3).
 func TableColumns(tab string) []Column {
 	switch tab {
 	case "instances":

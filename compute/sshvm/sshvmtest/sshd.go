@@ -245,7 +245,7 @@ func (s *SSHD) Start() {
 	defer logf.Close()
 	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", filepath.Join(s.Dir, "sshd_config"))
 	if s.netns != "" {
-		// nsenter, not `ip netns exec`, which remounts /sys privately (infra.md §5).
+		// nsenter, not `ip netns exec`, which remounts /sys privately (docs/design/infra.md §5).
 		s.cmd = exec.Command("nsenter", "--net=/run/netns/"+s.netns, sshdPath, "-D", "-e", "-f", filepath.Join(s.Dir, "sshd_config"))
 	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
@@ -392,7 +392,7 @@ func (s *SSHD) Authorize(keys ...string) {
 // address: a fresh network namespace joined to this host by a veth pair
 // (host side 10.200.N.1/24, namespace side 10.200.N.2/24, N random in
 // 100–249 so that it meets no other test's 10.200.0.0/24), sshd started in it
-// with nsenter (infra.md §5). The namespace shares the filesystem and users.
+// with nsenter (docs/design/infra.md §5). The namespace shares the filesystem and users.
 // It skips the test (with the reason) when `ip netns add` is not permitted,
 // and removes the namespace and the veth when the test ends.
 func StartInNetns(t testing.TB) *SSHD {
