@@ -11,7 +11,7 @@ import (
 )
 
 // ClusterInfoSource tells what was last read from a scheduler-backed target
-// and reads it again on Kick (compute.NodeRefresher has it; tests stand in
+// and reads it again on Kick (orchestrate.NodeRefresher has it; tests stand in
 // for a cluster with a fixed answer).
 type ClusterInfoSource interface {
 	Info(name string) (compute.ClusterInfo, bool)

@@ -10,12 +10,13 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/static"
 )
 
 // Store is what the handlers need from storage (store.Store has it).
 type Store interface {
-	compute.TargetStore
+	orchestrate.TargetStore
 	CreateTarget(ctx context.Context, t *compute.Target, secrets map[string]string) error
 }
 
@@ -25,7 +26,7 @@ type Sessions interface {
 	RevokeSession(ctx context.Context, token string) error
 }
 
-// Controller is the part of compute.Controller the handlers use.
+// Controller is the part of orchestrate.Controller the handlers use.
 type Controller interface {
 	Kick()
 }
@@ -55,7 +56,7 @@ type Config struct {
 	// (api_runs.go).
 	Runs RunDeps
 	// Clusters tells what was last read from attached Slurm clusters
-	// (compute.NodeRefresher): nodes, partitions, version. Optional.
+	// (orchestrate.NodeRefresher): nodes, partitions, version. Optional.
 	Clusters ClusterInfoSource
 	// ARMPrefix is the ID prefix of compute resources in API bodies.
 	ARMPrefix string

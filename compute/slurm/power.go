@@ -436,7 +436,7 @@ func (b *Backend) UpdateScale(ctx context.Context, t *compute.Target, s compute.
 	if why := editable(t); why != "" {
 		return compute.Invalid(compute.FieldScaleSettings, "%s", why)
 	}
-	if verr := s.Validate(len(nodes)); verr != nil {
+	if verr := validateScaleSettings(s, len(nodes)); verr != nil {
 		return verr
 	}
 	conf := t.Attach.SlurmConf

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/compute/slurm/slurmtest"
 )
 
@@ -103,7 +104,7 @@ func TestScaleSettingsValidate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			if v := tc.s.Validate(2); v != nil {
+			if v := validateScaleSettings(tc.s, 2); v != nil {
 				for _, f := range v.Fields {
 					got = append(got, f.Field)
 				}
@@ -255,7 +256,7 @@ func TestCloudJobHistory(t *testing.T) {
 	tgt := powerTarget(c)
 	tgt.ProvisioningState = compute.ProvisioningSucceeded
 	hist := &fakeHistory{}
-	r := compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: oneTarget{tgt}, Nodes: noNodes{},
+	r := orchestrate.NewNodeRefresher(orchestrate.NodeRefresherConfig{Targets: oneTarget{tgt}, Nodes: noNodes{},
 		Backends: compute.MustRegistry(b.Registration()), History: hist, Interval: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

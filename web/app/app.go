@@ -19,6 +19,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/compute/slurm"
 	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
@@ -80,10 +81,10 @@ type App struct {
 	Local      *local.Backend
 	SSH        *sshvm.Backend
 	Slurm      *slurm.Backend // nil with Config.NoSlurm
-	Controller *compute.Controller
-	Dispatcher *compute.Dispatcher
+	Controller *orchestrate.Controller
+	Dispatcher *orchestrate.Dispatcher
 	// Nodes keeps attached schedulers' nodes and partitions fresh.
-	Nodes    *compute.NodeRefresher
+	Nodes    *orchestrate.NodeRefresher
 	Handlers *handlers.Handlers
 	Handler  http.Handler
 }
@@ -134,7 +135,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	// The dispatcher runs submitted runs (and drives sweeps); it feeds the
 	// controller the demand of queued and running runs (clusters scale to
 	// it) and wakes it when runs wait for nodes.
-	a.Dispatcher = compute.NewDispatcher(compute.DispatcherConfig{
+	a.Dispatcher = orchestrate.NewDispatcher(orchestrate.DispatcherConfig{
 		Runs: st, Targets: st, Sweeps: st, Backends: a.Backends, TrackingURI: cfg.PublicURL, Interval: cfg.Interval, Logger: log,
 		KickTargets: func() { a.Controller.Kick() },
 		UntrustedHostKey: func(ctx context.Context, target string, hk compute.UntrustedHostKey) {
@@ -143,7 +144,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			}
 		},
 	})
-	a.Controller = compute.NewController(compute.ControllerConfig{Store: st, Backends: a.Backends, Interval: cfg.Interval, Logger: log,
+	a.Controller = orchestrate.NewController(orchestrate.ControllerConfig{Store: st, Backends: a.Backends, Interval: cfg.Interval, Logger: log,
 		Demand: a.Dispatcher.Demand, HealthInterval: cfg.HealthInterval, HealthTimeout: cfg.HealthTimeout})
 	// A run that lost its machine marks the target Unusable and has it probed now.
 	for _, reg := range a.Backends.All() {
@@ -156,7 +157,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	// Attached schedulers' nodes, partitions and version, read every few
 	// seconds: the store's node table feeds the lists' counts, the rest the
 	// API's show and the details page.
-	a.Nodes = compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, Backends: a.Backends, Logger: log, History: st})
+	a.Nodes = orchestrate.NewNodeRefresher(orchestrate.NodeRefresherConfig{Targets: st, Nodes: st, Backends: a.Backends, Logger: log, History: st})
 
 	assets, err := static.New()
 	if err != nil {

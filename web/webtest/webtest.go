@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/compute/sshvm"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/store"
@@ -37,8 +37,8 @@ type Env struct {
 	// App is the application under test; the fields below are its parts.
 	App        *app.App
 	Store      *store.Store
-	Controller *compute.Controller
-	Dispatcher *compute.Dispatcher
+	Controller *orchestrate.Controller
+	Dispatcher *orchestrate.Dispatcher
 	Local      *local.Backend
 	SSH        *sshvm.Backend
 	DataDir    string
@@ -77,7 +77,7 @@ type Options struct {
 	// (what the details page and the API show of their partitions and nodes).
 	Clusters handlers.ClusterInfoSource
 	// HealthInterval is how often the controller probes attached machines
-	// (default: compute.DefaultHealthInterval).
+	// (default: orchestrate.DefaultHealthInterval).
 	HealthInterval time.Duration
 	// Slurm wires the Slurm backend and the node refresher of attached Slurm
 	// clusters (as `trainyard serve` does; Clusters, when set, still wins).

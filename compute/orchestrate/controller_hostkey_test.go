@@ -1,4 +1,4 @@
-package compute_test
+package orchestrate_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 )
 
 // hostKeyErr is a backend's untrusted host key, as compute/sshvm returns it.
@@ -47,7 +48,7 @@ func TestControllerUntrustedHostKey(t *testing.T) {
 	e := newEnv(t)
 	vm := &sshLike{Backend: e.be}
 	vm.err.Store(&hostKeyErr{fp: "SHA256:first"})
-	c := compute.NewController(compute.ControllerConfig{
+	c := orchestrate.NewController(orchestrate.ControllerConfig{
 		Store: e.cs, Interval: tick, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Backends: e.backends(compute.Registration{Backend: vm, Kinds: []compute.Kind{compute.KindVirtualMachine}}),
 	})

@@ -1,4 +1,4 @@
-package compute
+package orchestrate
 
 import (
 	"context"
@@ -7,42 +7,21 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/trainyard/trainyard/compute"
 )
-
-// Partition is one partition (queue) of a scheduler-backed target such as a
-// Slurm cluster, as its backend reports it.
-type Partition struct {
-	Name       string
-	State      string // UP, DOWN, DRAIN, INACTIVE
-	Nodes      []string
-	TotalNodes int
-	TotalCPUs  int
-	Default    bool
-	MaxTime    string // as the scheduler writes it, e.g. "UNLIMITED" or "1-00:00:00"
-}
-
-// ClusterInfo is what Trainyard last read from a scheduler-backed target: its
-// nodes, partitions and version. Err is the last read's error when it failed;
-// the rest is then from the last read that worked.
-type ClusterInfo struct {
-	Version    string
-	Partitions []Partition
-	Nodes      []Node
-	At         time.Time // when Nodes and Partitions were read
-	Err        string
-}
 
 // NodeRefresherConfig wires a NodeRefresher.
 type NodeRefresherConfig struct {
 	// Targets lists the targets to refresh (store.Store has it).
 	Targets interface {
-		ListTargets(ctx context.Context, f TargetFilter) ([]*Target, int, error)
+		ListTargets(ctx context.Context, f compute.TargetFilter) ([]*compute.Target, int, error)
 	}
 	// Nodes keeps the node table the list page counts and the API reads.
-	Nodes NodeStore
+	Nodes compute.NodeStore
 	// Backends are asked for the kinds to refresh: those whose backend
 	// declares Describe (schedulers whose nodes Trainyard does not manage).
-	Backends *Registry
+	Backends *compute.Registry
 	// Interval between passes (default 3 s); Timeout bounds one target's
 	// reads (default 5 s).
 	Interval time.Duration
@@ -53,7 +32,7 @@ type NodeRefresherConfig struct {
 	// History, when set, records each target's node counts by state on
 	// every pass (the store thins them: a row per change or per 30 s) for
 	// the Monitoring tab.
-	History NodeHistory
+	History compute.NodeHistory
 }
 
 // NodeRefresher keeps the nodes of targets whose machines Trainyard does not
@@ -67,7 +46,7 @@ type NodeRefresher struct {
 	cfg  NodeRefresherConfig
 	kick chan struct{}
 	mu   sync.Mutex
-	info map[string]ClusterInfo
+	info map[string]compute.ClusterInfo
 }
 
 // NewNodeRefresher returns a refresher; call Run to start it.
@@ -84,7 +63,7 @@ func NewNodeRefresher(cfg NodeRefresherConfig) *NodeRefresher {
 	if cfg.OnChange == nil {
 		cfg.OnChange = func(string) {}
 	}
-	return &NodeRefresher{cfg: cfg, kick: make(chan struct{}, 1), info: map[string]ClusterInfo{}}
+	return &NodeRefresher{cfg: cfg, kick: make(chan struct{}, 1), info: map[string]compute.ClusterInfo{}}
 }
 
 // Kick asks for a pass now (after an attach).
@@ -116,9 +95,9 @@ func (r *NodeRefresher) Run(ctx context.Context) {
 }
 
 // Info returns what was last read from a target, if anything.
-func (r *NodeRefresher) Info(name string) (ClusterInfo, bool) {
+func (r *NodeRefresher) Info(name string) (compute.ClusterInfo, bool) {
 	if r == nil {
-		return ClusterInfo{}, false
+		return compute.ClusterInfo{}, false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -130,18 +109,18 @@ func (r *NodeRefresher) Info(name string) (ClusterInfo, bool) {
 // read (one at a time, each within Timeout) and its nodes saved when they
 // changed. Targets that are gone are forgotten.
 func (r *NodeRefresher) Refresh(ctx context.Context) error {
-	kinds := r.cfg.Backends.KindsWith(func(c Capabilities) bool { return c.Describe != nil })
+	kinds := r.cfg.Backends.KindsWith(func(c compute.Capabilities) bool { return c.Describe != nil })
 	if len(kinds) == 0 {
 		return nil
 	}
-	targets, _, err := r.cfg.Targets.ListTargets(ctx, TargetFilter{Kinds: kinds})
+	targets, _, err := r.cfg.Targets.ListTargets(ctx, compute.TargetFilter{Kinds: kinds})
 	if err != nil {
 		return err
 	}
 	seen := map[string]bool{}
 	for _, t := range targets {
 		seen[t.Name] = true
-		if t.ProvisioningState != ProvisioningSucceeded {
+		if t.ProvisioningState != compute.ProvisioningSucceeded {
 			continue
 		}
 		reg, ok := r.cfg.Backends.For(t.Kind)
@@ -162,7 +141,7 @@ func (r *NodeRefresher) Refresh(ctx context.Context) error {
 	return nil
 }
 
-func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, reg Registration) error {
+func (r *NodeRefresher) refreshOne(ctx context.Context, t *compute.Target, reg compute.Registration) error {
 	b := reg.Backend
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
@@ -190,7 +169,7 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, reg Registrat
 		return nil
 	}
 	if err := r.cfg.Nodes.SaveNodes(ctx, t.Name, nodes); err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, compute.ErrNotFound) {
 			r.cfg.Logger.Warn("saving a cluster's nodes", "target", t.Name, "err", err)
 		}
 		return err
@@ -202,11 +181,11 @@ func (r *NodeRefresher) refreshOne(ctx context.Context, t *Target, reg Registrat
 // record adds a node-history sample: the backend's own when it has one
 // (NodeSampler), else nodes counted by state. Failures only log: history
 // is a picture, not state.
-func (r *NodeRefresher) record(ctx context.Context, t *Target, sampler NodeSampler, nodes []Node) {
+func (r *NodeRefresher) record(ctx context.Context, t *compute.Target, sampler compute.NodeSampler, nodes []compute.Node) {
 	if r.cfg.History == nil {
 		return
 	}
-	smp := SampleOf(time.Now(), nodes, 0)
+	smp := compute.SampleOf(time.Now(), nodes, 0)
 	if sampler != nil {
 		s, err := sampler.NodeSample(ctx, t)
 		if err != nil {
@@ -217,7 +196,7 @@ func (r *NodeRefresher) record(ctx context.Context, t *Target, sampler NodeSampl
 		smp = s
 	}
 	saved, err := r.cfg.History.RecordNodeSample(ctx, t.Name, smp)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, compute.ErrNotFound) {
 		r.cfg.Logger.Warn("recording node history", "target", t.Name, "err", err)
 	}
 	if saved {
@@ -225,15 +204,15 @@ func (r *NodeRefresher) record(ctx context.Context, t *Target, sampler NodeSampl
 	}
 }
 
-func (r *NodeRefresher) store(name string, ci ClusterInfo) {
+func (r *NodeRefresher) store(name string, ci compute.ClusterInfo) {
 	r.mu.Lock()
 	r.info[name] = ci
 	r.mu.Unlock()
 }
 
 // sameNodes reports whether two node lists say the same, ignoring Since.
-func sameNodes(a, b []Node) bool {
-	return slices.EqualFunc(a, b, func(x, y Node) bool {
+func sameNodes(a, b []compute.Node) bool {
+	return slices.EqualFunc(a, b, func(x, y compute.Node) bool {
 		x.Since, y.Since = time.Time{}, time.Time{}
 		return x == y
 	})

@@ -1,4 +1,4 @@
-package compute_test
+package orchestrate_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 )
 
 // nodesBackend answers Nodes with what the test sets.
@@ -51,7 +52,7 @@ func TestNodeRefresher(t *testing.T) {
 	version, partitions := "22.05.8", []compute.Partition{{Name: "debug", Default: true, TotalNodes: 2}}
 	var describeErr error
 	var changed []string
-	r := compute.NewNodeRefresher(compute.NodeRefresherConfig{Targets: st, Nodes: st, Logger: slog.New(slog.DiscardHandler),
+	r := orchestrate.NewNodeRefresher(orchestrate.NodeRefresherConfig{Targets: st, Nodes: st, Logger: slog.New(slog.DiscardHandler),
 		Backends: compute.MustRegistry(compute.Registration{Backend: b, Kinds: []compute.Kind{compute.KindSlurm},
 			Capabilities: compute.Capabilities{Describe: describerFunc(func(context.Context, *compute.Target) (string, []compute.Partition, error) {
 				return version, partitions, describeErr

@@ -1,4 +1,4 @@
-package compute
+package orchestrate
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trainyard/trainyard/compute"
 )
 
 // TargetStore is what the controller needs from storage (store.Store has it).
 type TargetStore interface {
-	ListTargets(ctx context.Context, f TargetFilter) ([]*Target, int, error)
-	GetTarget(ctx context.Context, name string) (*Target, error)
-	UpdateTarget(ctx context.Context, name string, fn func(t *Target) error) (*Target, error)
+	ListTargets(ctx context.Context, f compute.TargetFilter) ([]*compute.Target, int, error)
+	GetTarget(ctx context.Context, name string) (*compute.Target, error)
+	UpdateTarget(ctx context.Context, name string, fn func(t *compute.Target) error) (*compute.Target, error)
 	DeleteTarget(ctx context.Context, name string) error
 }
 
@@ -23,7 +25,7 @@ type ControllerConfig struct {
 	Store TargetStore
 	// Backends says which backend serves a kind and what it can do; a kind
 	// no backend serves is recorded but not checked.
-	Backends *Registry
+	Backends *compute.Registry
 	// Demand says how many nodes queued and running work wants on a cluster.
 	Demand   func(target string) int
 	Interval time.Duration
@@ -126,8 +128,8 @@ func (c *Controller) ReportUnreachable(ctx context.Context, name string, cause e
 	if cause == nil {
 		return
 	}
-	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *Target) error {
-		if t.Attach == nil || t.ProvisioningState != ProvisioningSucceeded || t.Attach.Unreachable {
+	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *compute.Target) error {
+		if t.Attach == nil || t.ProvisioningState != compute.ProvisioningSucceeded || t.Attach.Unreachable {
 			return errUnchanged
 		}
 		t.Attach.Unreachable = true
@@ -150,7 +152,7 @@ func (c *Controller) ReportUnreachable(ctx context.Context, name string, cause e
 var errUnchanged = errors.New("unchanged")
 
 func unreachableMessage(err error) string {
-	return "Unusable: the machine does not answer: " + strings.TrimSuffix(err.Error(), ": "+ErrUnavailable.Error())
+	return "Unusable: the machine does not answer: " + strings.TrimSuffix(err.Error(), ": "+compute.ErrUnavailable.Error())
 }
 
 // ProbeAll starts a health probe of every attached target whose backend is
@@ -158,7 +160,7 @@ func unreachableMessage(err error) string {
 // machine did not answer. Each probe runs on its own, so a machine that
 // hangs delays no other target.
 func (c *Controller) ProbeAll(ctx context.Context) error {
-	all, _, err := c.cfg.Store.ListTargets(ctx, TargetFilter{})
+	all, _, err := c.cfg.Store.ListTargets(ctx, compute.TargetFilter{})
 	if err != nil {
 		return fmt.Errorf("list targets: %w", err)
 	}
@@ -170,14 +172,14 @@ func (c *Controller) ProbeAll(ctx context.Context) error {
 	return nil
 }
 
-func probeable(t *Target) bool {
+func probeable(t *compute.Target) bool {
 	if t.Attach == nil || !t.Kind.IsAttached() {
 		return false
 	}
 	switch t.ProvisioningState {
-	case ProvisioningSucceeded:
+	case compute.ProvisioningSucceeded:
 		return true
-	case ProvisioningFailed:
+	case compute.ProvisioningFailed:
 		return t.Attach.Unreachable
 	}
 	return false
@@ -206,11 +208,11 @@ func (c *Controller) checkHealth(ctx context.Context, name string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	var hk UntrustedHostKey
+	var hk compute.UntrustedHostKey
 	if errors.As(perr, &hk) {
 		return c.RefuseHostKey(ctx, name, hk)
 	}
-	_, err = c.cfg.Store.UpdateTarget(ctx, name, func(cur *Target) error {
+	_, err = c.cfg.Store.UpdateTarget(ctx, name, func(cur *compute.Target) error {
 		if cur.Attach == nil || !probeable(cur) {
 			return errUnchanged
 		}
@@ -228,8 +230,8 @@ func (c *Controller) checkHealth(ctx context.Context, name string) error {
 		}
 		cur.Attach.Unreachable = false
 		cur.Attach.StatusMessage = msg
-		if cur.ProvisioningState == ProvisioningFailed {
-			cur.ProvisioningState = ProvisioningCreating
+		if cur.ProvisioningState == compute.ProvisioningFailed {
+			cur.ProvisioningState = compute.ProvisioningCreating
 			cur.ProvisioningErrors = nil
 			cur.LastOperation.Status = "InProgress"
 		}
@@ -254,19 +256,19 @@ func (c *Controller) checkHealth(ctx context.Context, name string) error {
 // Reconcile makes one pass: starts an operation for every unsettled target
 // that has none under way, and scales the clusters.
 func (c *Controller) Reconcile(ctx context.Context) error {
-	unsettled, _, err := c.cfg.Store.ListTargets(ctx, TargetFilter{Unsettled: true})
+	unsettled, _, err := c.cfg.Store.ListTargets(ctx, compute.TargetFilter{Unsettled: true})
 	if err != nil {
 		return fmt.Errorf("list unsettled targets: %w", err)
 	}
 	for _, t := range unsettled {
 		c.start(ctx, t.Name, func(ctx context.Context) error { return c.settle(ctx, t.Name) })
 	}
-	clusters, _, err := c.cfg.Store.ListTargets(ctx, TargetFilter{Kinds: []Kind{KindCluster}})
+	clusters, _, err := c.cfg.Store.ListTargets(ctx, compute.TargetFilter{Kinds: []compute.Kind{compute.KindCluster}})
 	if err != nil {
 		return fmt.Errorf("list clusters: %w", err)
 	}
 	for _, t := range clusters {
-		if t.ProvisioningState == ProvisioningSucceeded {
+		if t.ProvisioningState == compute.ProvisioningSucceeded {
 			c.start(ctx, t.Name, func(ctx context.Context) error { return c.scale(ctx, t) })
 		}
 	}
@@ -290,7 +292,7 @@ func (c *Controller) start(ctx context.Context, name string, op func(context.Con
 			delete(c.inflight, name)
 			c.mu.Unlock()
 		}()
-		if err := op(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotFound) {
+		if err := op(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, compute.ErrNotFound) {
 			c.cfg.Logger.Error("compute operation", "target", name, "err", err)
 		}
 	}()
@@ -304,24 +306,27 @@ func (c *Controller) settle(ctx context.Context, name string) error {
 	}
 	b := c.cfg.Backends.Backend(t.Kind)
 	switch {
-	case t.ProvisioningState == ProvisioningDeleting:
+	case t.ProvisioningState == compute.ProvisioningDeleting:
 		return c.remove(ctx, t, b)
-	case t.ProvisioningState == ProvisioningCreating:
+	case t.ProvisioningState == compute.ProvisioningCreating:
 		return c.provision(ctx, t, b)
-	case t.ProvisioningState == ProvisioningUpdating:
-		return c.update(ctx, name, func(t *Target) { t.ProvisioningState = ProvisioningSucceeded; t.LastOperation.Status = "Succeeded" })
+	case t.ProvisioningState == compute.ProvisioningUpdating:
+		return c.update(ctx, name, func(t *compute.Target) {
+			t.ProvisioningState = compute.ProvisioningSucceeded
+			t.LastOperation.Status = "Succeeded"
+		})
 	case t.Instance != nil && t.Instance.State.Transitional():
 		return c.power(ctx, t)
 	}
 	return nil
 }
 
-func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error {
+func (c *Controller) provision(ctx context.Context, t *compute.Target, b compute.Backend) error {
 	if b == nil {
 		// Attached kinds whose backend is not part of this build are recorded
 		// honestly: nothing has connected to them yet.
-		return c.update(ctx, t.Name, func(t *Target) {
-			t.ProvisioningState = ProvisioningUnknown
+		return c.update(ctx, t.Name, func(t *compute.Target) {
+			t.ProvisioningState = compute.ProvisioningUnknown
 			t.LastOperation.Status = "Succeeded"
 			if t.Attach != nil {
 				t.Attach.Checked = false
@@ -333,34 +338,34 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	var hk UntrustedHostKey
+	var hk compute.UntrustedHostKey
 	if errors.As(perr, &hk) {
-		return c.update(ctx, t.Name, func(cur *Target) { untrusted(cur, hk) })
+		return c.update(ctx, t.Name, func(cur *compute.Target) { untrusted(cur, hk) })
 	}
-	return c.update(ctx, t.Name, func(cur *Target) {
+	return c.update(ctx, t.Name, func(cur *compute.Target) {
 		if perr != nil {
-			cur.ProvisioningState = ProvisioningFailed
+			cur.ProvisioningState = compute.ProvisioningFailed
 			cur.ProvisioningErrors = []string{perr.Error()}
 			cur.LastOperation.Status = "Failed"
 			if cur.Instance != nil {
-				cur.Instance.State = InstanceCreateFailed
+				cur.Instance.State = compute.InstanceCreateFailed
 			}
 			if cur.Attach != nil && t.Attach != nil && t.Attach.StatusMessage != "" {
 				cur.Attach.Checked = false
 				cur.Attach.StatusMessage = t.Attach.StatusMessage
 			}
-			if cur.Attach != nil && errors.Is(perr, ErrUnavailable) {
+			if cur.Attach != nil && errors.Is(perr, compute.ErrUnavailable) {
 				// The machine did not answer: the health probes check it
 				// again and carry on with the attach when it answers.
 				cur.Attach.Unreachable = true
 			}
 			return
 		}
-		cur.ProvisioningState = ProvisioningSucceeded
+		cur.ProvisioningState = compute.ProvisioningSucceeded
 		cur.ProvisioningErrors = nil
 		cur.LastOperation.Status = "Succeeded"
 		if cur.Instance != nil && t.Instance != nil {
-			cur.Instance.State = InstanceRunning
+			cur.Instance.State = compute.InstanceRunning
 			cur.Instance.WorkDir = t.Instance.WorkDir
 		}
 		if cur.Attach != nil && t.Attach != nil {
@@ -378,7 +383,7 @@ func (c *Controller) provision(ctx context.Context, t *Target, b Backend) error 
 // (Unknown: settled, so the controller does not knock on the machine again
 // until the key is approved); a changed key makes the target Failed with the
 // warning, refusing all work until the new key is approved.
-func untrusted(cur *Target, hk UntrustedHostKey) {
+func untrusted(cur *compute.Target, hk compute.UntrustedHostKey) {
 	fp, changed := hk.HostKeyPresented()
 	approve := fmt.Sprintf("trainyard computetarget approve-host-key -n %s --fingerprint %s", cur.Name, fp)
 	if cur.Attach != nil {
@@ -387,7 +392,7 @@ func untrusted(cur *Target, hk UntrustedHostKey) {
 	}
 	if changed {
 		msg := "host key changed: approve the new fingerprint " + fp + " once you have checked it (" + approve + "). " + hk.Error()
-		cur.ProvisioningState = ProvisioningFailed
+		cur.ProvisioningState = compute.ProvisioningFailed
 		cur.ProvisioningErrors = []string{msg}
 		cur.LastOperation.Status = "Failed"
 		if cur.Attach != nil {
@@ -395,7 +400,7 @@ func untrusted(cur *Target, hk UntrustedHostKey) {
 		}
 		return
 	}
-	cur.ProvisioningState = ProvisioningUnknown
+	cur.ProvisioningState = compute.ProvisioningUnknown
 	cur.ProvisioningErrors = nil
 	cur.LastOperation.Status = "Succeeded"
 	if cur.Attach != nil {
@@ -407,8 +412,8 @@ func untrusted(cur *Target, hk UntrustedHostKey) {
 // RefuseHostKey records that a target presented an untrusted host key while
 // it was in use (a run's submit met it): the target becomes Failed with the
 // warning until an operator approves the key.
-func (c *Controller) RefuseHostKey(ctx context.Context, name string, hk UntrustedHostKey) error {
-	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *Target) error {
+func (c *Controller) RefuseHostKey(ctx context.Context, name string, hk compute.UntrustedHostKey) error {
+	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *compute.Target) error {
 		if t.ProvisioningState.Transitional() {
 			return nil // the controller is at it; it meets the key itself
 		}
@@ -423,14 +428,14 @@ func (c *Controller) RefuseHostKey(ctx context.Context, name string, hk Untruste
 	return nil
 }
 
-func (c *Controller) remove(ctx context.Context, t *Target, b Backend) error {
+func (c *Controller) remove(ctx context.Context, t *compute.Target, b compute.Backend) error {
 	if b != nil {
 		if err := b.Deprovision(ctx, t); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return c.update(ctx, t.Name, func(cur *Target) {
-				cur.ProvisioningState = ProvisioningFailed
+			return c.update(ctx, t.Name, func(cur *compute.Target) {
+				cur.ProvisioningState = compute.ProvisioningFailed
 				cur.ProvisioningErrors = []string{"Delete failed: " + err.Error()}
 				cur.LastOperation.Status = "Failed"
 			})
@@ -443,19 +448,19 @@ func (c *Controller) remove(ctx context.Context, t *Target, b Backend) error {
 	return nil
 }
 
-func (c *Controller) power(ctx context.Context, t *Target) error {
+func (c *Controller) power(ctx context.Context, t *compute.Target) error {
 	pc := c.cfg.Backends.Capabilities(t.Kind).Power
 	if pc == nil {
-		return fmt.Errorf("backend for %s cannot start or stop instances: %w", t.Kind, ErrInvalid)
+		return fmt.Errorf("backend for %s cannot start or stop instances: %w", t.Kind, compute.ErrInvalid)
 	}
-	var action PowerAction
+	var action compute.PowerAction
 	switch t.Instance.State {
-	case InstanceStarting:
-		action = ActionStart
-	case InstanceStopping:
-		action = ActionStop
-	case InstanceRestarting:
-		action = ActionRestart
+	case compute.InstanceStarting:
+		action = compute.ActionStart
+	case compute.InstanceStopping:
+		action = compute.ActionStop
+	case compute.InstanceRestarting:
+		action = compute.ActionRestart
 	default:
 		return nil
 	}
@@ -463,21 +468,21 @@ func (c *Controller) power(ctx context.Context, t *Target) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return c.update(ctx, t.Name, func(cur *Target) {
+	return c.update(ctx, t.Name, func(cur *compute.Target) {
 		if perr != nil {
-			cur.Instance.State = InstanceUnusable
+			cur.Instance.State = compute.InstanceUnusable
 			cur.ProvisioningErrors = []string{perr.Error()}
 			cur.LastOperation.Status = "Failed"
 			return
 		}
-		if next, _, err := EndPower(cur.Instance.State); err == nil {
+		if next, _, err := compute.EndPower(cur.Instance.State); err == nil {
 			cur.Instance.State = next
 		}
 		cur.LastOperation.Status = "Succeeded"
 	})
 }
 
-func (c *Controller) scale(ctx context.Context, t *Target) error {
+func (c *Controller) scale(ctx context.Context, t *compute.Target) error {
 	sc := c.cfg.Backends.Capabilities(t.Kind).Scale
 	if sc == nil {
 		return nil
@@ -491,14 +496,14 @@ func (c *Controller) scale(ctx context.Context, t *Target) error {
 		c.cfg.OnChange(t.Name)
 		return nil
 	}
-	return c.update(ctx, t.Name, func(cur *Target) {
+	return c.update(ctx, t.Name, func(cur *compute.Target) {
 		cur.Cluster.TargetNodeCount = t.Cluster.TargetNodeCount
 		cur.Cluster.AllocationState = t.Cluster.AllocationState
 	})
 }
 
-func (c *Controller) update(ctx context.Context, name string, fn func(t *Target)) error {
-	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *Target) error { fn(t); return nil })
+func (c *Controller) update(ctx context.Context, name string, fn func(t *compute.Target)) error {
+	_, err := c.cfg.Store.UpdateTarget(ctx, name, func(t *compute.Target) error { fn(t); return nil })
 	if err != nil {
 		return fmt.Errorf("update %s: %w", name, err)
 	}

@@ -1,4 +1,4 @@
-package compute_test
+package orchestrate_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/local"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/store"
 )
 
@@ -216,9 +217,9 @@ func (e *env) backends(extra ...compute.Registration) *compute.Registry {
 // start runs a controller over the env until the returned stop is called
 // (or the test ends); stop returns once Run has returned, i.e. once every
 // operation under way has ended.
-func (e *env) start(t *testing.T, demand func(string) int) (c *compute.Controller, stop func()) {
+func (e *env) start(t *testing.T, demand func(string) int) (c *orchestrate.Controller, stop func()) {
 	t.Helper()
-	c = compute.NewController(compute.ControllerConfig{
+	c = orchestrate.NewController(orchestrate.ControllerConfig{
 		Store: e.cs, Backends: e.backends(), Demand: demand, Interval: tick,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -264,7 +265,7 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
-func get(t *testing.T, st compute.TargetStore, name string) *compute.Target {
+func get(t *testing.T, st orchestrate.TargetStore, name string) *compute.Target {
 	t.Helper()
 	tg, err := st.GetTarget(context.Background(), name)
 	if err != nil {
@@ -274,7 +275,7 @@ func get(t *testing.T, st compute.TargetStore, name string) *compute.Target {
 }
 
 // waitTarget waits until the stored target satisfies cond.
-func waitTarget(t *testing.T, st compute.TargetStore, name, what string, cond func(*compute.Target) bool) *compute.Target {
+func waitTarget(t *testing.T, st orchestrate.TargetStore, name, what string, cond func(*compute.Target) bool) *compute.Target {
 	t.Helper()
 	var last *compute.Target
 	waitFor(t, name+" "+what, func() (bool, string) {
@@ -341,7 +342,7 @@ func instanceRequest(name string) *compute.CreateRequest {
 }
 
 // userPower does what the start/stop/restart handler does.
-func userPower(t *testing.T, st *store.Store, c *compute.Controller, name string, a compute.PowerAction) {
+func userPower(t *testing.T, st *store.Store, c *orchestrate.Controller, name string, a compute.PowerAction) {
 	t.Helper()
 	_, err := st.UpdateTarget(context.Background(), name, func(tg *compute.Target) error {
 		next, err := compute.BeginPower(tg.Instance.State, a)
@@ -359,7 +360,7 @@ func userPower(t *testing.T, st *store.Store, c *compute.Controller, name string
 }
 
 // userDelete does what the delete handler does.
-func userDelete(t *testing.T, st *store.Store, c *compute.Controller, name string) {
+func userDelete(t *testing.T, st *store.Store, c *orchestrate.Controller, name string) {
 	t.Helper()
 	_, err := st.UpdateTarget(context.Background(), name, func(tg *compute.Target) error {
 		tg.ProvisioningState = compute.ProvisioningDeleting

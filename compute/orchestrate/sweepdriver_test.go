@@ -1,4 +1,4 @@
-package compute_test
+package orchestrate_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/hyperdrive"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 )
 
 // TestSweepDriverMaxDuration: at max_duration_minutes the driver cancels the
@@ -34,7 +35,7 @@ func TestSweepDriverMaxDuration(t *testing.T) {
 	if err := st.CreateRun(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	d := &compute.SweepDriver{Store: st, Logger: slog.New(slog.DiscardHandler), Now: clock}
+	d := &orchestrate.SweepDriver{Store: st, Logger: slog.New(slog.DiscardHandler), Now: clock}
 	if err := d.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}

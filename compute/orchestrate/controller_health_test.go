@@ -1,4 +1,4 @@
-package compute_test
+package orchestrate_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 )
 
 // healthy is an SSH-like backend whose machines answer or not, per target;
@@ -68,7 +69,7 @@ func (b *healthy) count(name string) int {
 func TestControllerHealthProbes(t *testing.T) {
 	e := newEnv(t)
 	vm := &healthy{Backend: e.be, down: map[string]bool{}, probes: map[string]int{}}
-	c := compute.NewController(compute.ControllerConfig{
+	c := orchestrate.NewController(orchestrate.ControllerConfig{
 		Store: e.cs, Interval: tick, HealthInterval: 50 * time.Millisecond, HealthTimeout: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Backends: e.backends(compute.Registration{Backend: vm, Kinds: []compute.Kind{compute.KindVirtualMachine},

@@ -1,4 +1,4 @@
-package compute
+package orchestrate
 
 import (
 	"context"
@@ -8,16 +8,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trainyard/trainyard/compute"
+
 	"github.com/trainyard/trainyard/compute/hyperdrive"
 )
 
 // SweepStore is what the sweep driver needs from storage (store.Store has it).
 type SweepStore interface {
-	ListRuns(ctx context.Context, f RunFilter) (RunPage, error)
-	GetRun(ctx context.Context, id string) (*Run, error)
-	CreateRun(ctx context.Context, r *Run) error
-	UpdateRun(ctx context.Context, id string, fn func(r *Run) error) (*Run, error)
-	MetricHistory(ctx context.Context, runID, key string) ([]Metric, error)
+	ListRuns(ctx context.Context, f compute.RunFilter) (compute.RunPage, error)
+	GetRun(ctx context.Context, id string) (*compute.Run, error)
+	CreateRun(ctx context.Context, r *compute.Run) error
+	UpdateRun(ctx context.Context, id string, fn func(r *compute.Run) error) (*compute.Run, error)
+	MetricHistory(ctx context.Context, runID, key string) ([]compute.Metric, error)
 }
 
 // SweepDriver runs HyperDrive sweeps: every Tick it drives hyperdrive.Loop
@@ -53,7 +55,7 @@ func (d *SweepDriver) Tick(ctx context.Context) error {
 	if d.loops == nil {
 		d.loops, d.ended = map[string]*hyperdrive.Loop{}, map[string][]float64{}
 	}
-	page, err := d.Store.ListRuns(ctx, RunFilter{Kind: RunKindHyperdrive, ActiveOnly: true, Limit: 1000})
+	page, err := d.Store.ListRuns(ctx, compute.RunFilter{Kind: compute.RunKindHyperdrive, ActiveOnly: true, Limit: 1000})
 	if err != nil {
 		return fmt.Errorf("list sweeps: %w", err)
 	}
@@ -90,10 +92,10 @@ func (d *SweepDriver) changed(id string) {
 }
 
 // drive ticks one parent's loop and moves the parent when the sweep ends.
-func (d *SweepDriver) drive(ctx context.Context, p *Run) error {
+func (d *SweepDriver) drive(ctx context.Context, p *compute.Run) error {
 	if p.Sweep == nil {
-		_, err := d.Store.UpdateRun(ctx, p.ID, func(cur *Run) error {
-			cur.Status, cur.Error = RunFailed, "the sweep has no definition"
+		_, err := d.Store.UpdateRun(ctx, p.ID, func(cur *compute.Run) error {
+			cur.Status, cur.Error = compute.RunFailed, "the sweep has no definition"
 			return nil
 		})
 		return err
@@ -116,8 +118,8 @@ func (d *SweepDriver) drive(ctx context.Context, p *Run) error {
 		var err error
 		l, err = hyperdrive.NewLoop(p.Sweep, start, d.now, none)
 		if err != nil {
-			_, uerr := d.Store.UpdateRun(ctx, p.ID, func(cur *Run) error {
-				cur.Status, cur.Error = RunFailed, "the sweep definition is not valid: "+err.Error()
+			_, uerr := d.Store.UpdateRun(ctx, p.ID, func(cur *compute.Run) error {
+				cur.Status, cur.Error = compute.RunFailed, "the sweep definition is not valid: "+err.Error()
 				return nil
 			})
 			return uerr
@@ -131,11 +133,11 @@ func (d *SweepDriver) drive(ctx context.Context, p *Run) error {
 	}
 	d.loops[p.ID] = l
 
-	if p.Status == RunCancelRequested {
+	if p.Status == compute.RunCancelRequested {
 		if err := l.Cancel(sweepParentCanceled); err != nil {
 			return err
 		}
-		return d.finish(ctx, p, RunCanceled, p.StatusReason)
+		return d.finish(ctx, p, compute.RunCanceled, p.StatusReason)
 	}
 	timedOut := d.now().Sub(l.Start) >= time.Duration(p.Sweep.DurationMinutes())*time.Minute
 	policyCancel = !timedOut
@@ -144,7 +146,7 @@ func (d *SweepDriver) drive(ctx context.Context, p *Run) error {
 		d.changed(p.ID)
 	}
 	if pr.BestID != "" && pr.BestID != p.BestChildID {
-		if _, uerr := d.Store.UpdateRun(ctx, p.ID, func(cur *Run) error { cur.BestChildID = pr.BestID; return nil }); uerr != nil {
+		if _, uerr := d.Store.UpdateRun(ctx, p.ID, func(cur *compute.Run) error { cur.BestChildID = pr.BestID; return nil }); uerr != nil {
 			return uerr
 		}
 		p.BestChildID = pr.BestID
@@ -156,13 +158,13 @@ func (d *SweepDriver) drive(ctx context.Context, p *Run) error {
 		return nil
 	}
 	if timedOut {
-		return d.finish(ctx, p, RunCanceled, "Canceled: the sweep reached max_duration_minutes ("+fmt.Sprint(p.Sweep.DurationMinutes())+")")
+		return d.finish(ctx, p, compute.RunCanceled, "Canceled: the sweep reached max_duration_minutes ("+fmt.Sprint(p.Sweep.DurationMinutes())+")")
 	}
-	return d.finish(ctx, p, RunCompleted, pr.Reason)
+	return d.finish(ctx, p, compute.RunCompleted, pr.Reason)
 }
 
 // finish ends the parent once none of its children is active any more.
-func (d *SweepDriver) finish(ctx context.Context, p *Run, to RunStatus, reason string) error {
+func (d *SweepDriver) finish(ctx context.Context, p *compute.Run, to compute.RunStatus, reason string) error {
 	kids, err := d.children(ctx, p)
 	if err != nil {
 		return err
@@ -175,12 +177,12 @@ func (d *SweepDriver) finish(ctx context.Context, p *Run, to RunStatus, reason s
 	if id, _ := hyperdrive.BestChild(p.Sweep.Goal, kids); id != "" {
 		p.BestChildID = id
 	}
-	_, err = d.Store.UpdateRun(ctx, p.ID, func(cur *Run) error {
+	_, err = d.Store.UpdateRun(ctx, p.ID, func(cur *compute.Run) error {
 		if cur.Status.Terminal() {
 			return nil
 		}
-		if cur.Status == RunCancelRequested {
-			to = RunCanceled
+		if cur.Status == compute.RunCancelRequested {
+			to = compute.RunCanceled
 			if reason == "" {
 				reason = cur.StatusReason
 			}
@@ -198,21 +200,21 @@ func (d *SweepDriver) finish(ctx context.Context, p *Run, to RunStatus, reason s
 // submit creates child index of the sweep: the parent's script, snapshot,
 // target and environment, with the sampled values appended to the
 // runconfig's arguments (the search space wins over duplicates).
-func (d *SweepDriver) submit(ctx context.Context, p *Run, index int, hp hyperdrive.Params) (string, error) {
+func (d *SweepDriver) submit(ctx context.Context, p *compute.Run, index int, hp hyperdrive.Params) (string, error) {
 	// Lists leave out the environment and the run configuration.
 	p, err := d.Store.GetRun(ctx, p.ID)
 	if err != nil {
 		return "", err
 	}
-	c := &Run{
-		Kind: RunKindScript, ExperimentName: p.ExperimentName, Status: RunNotStarted, Target: p.Target, ParentID: p.ID,
+	c := &compute.Run{
+		Kind: compute.RunKindScript, ExperimentName: p.ExperimentName, Status: compute.RunNotStarted, Target: p.Target, ParentID: p.ID,
 		SubmittedBy: p.SubmittedBy, SubmittedByID: p.SubmittedByID,
 		Script: p.Script, Arguments: hyperdrive.MergeArgs(p.Arguments, hp), NodeCount: p.NodeCount,
 		MaxRunDuration: p.MaxRunDuration, SnapshotID: p.SnapshotID, Git: p.Git, Environment: p.Environment,
 		RunConfiguration: p.RunConfiguration, ChildIndex: index, Hyperparameters: hp,
 		ID: fmt.Sprintf("%s_%d", p.ID, index),
 	}
-	if !ValidRunID(c.ID) {
+	if !compute.ValidRunID(c.ID) {
 		c.ID = ""
 	}
 	if err := d.Store.CreateRun(ctx, c); err != nil {
@@ -225,11 +227,11 @@ func (d *SweepDriver) submit(ctx context.Context, p *Run, index int, hp hyperdri
 // cancel asks for a child's cancel with reason, shown as its error. A child
 // that has ended or is being cancelled is left alone.
 func (d *SweepDriver) cancel(ctx context.Context, id, reason string, policy bool) error {
-	_, err := d.Store.UpdateRun(ctx, id, func(cur *Run) error {
-		if cur.Status.Terminal() || cur.Status == RunCancelRequested {
+	_, err := d.Store.UpdateRun(ctx, id, func(cur *compute.Run) error {
+		if cur.Status.Terminal() || cur.Status == compute.RunCancelRequested {
 			return nil
 		}
-		cur.Status, cur.StatusReason, cur.Error = RunCancelRequested, reason, reason
+		cur.Status, cur.StatusReason, cur.Error = compute.RunCancelRequested, reason, reason
 		if policy {
 			cur.PolicyCancelReason = reason
 		}
@@ -242,21 +244,21 @@ func (d *SweepDriver) cancel(ctx context.Context, id, reason string, policy bool
 }
 
 // children lists a sweep's children as the loop sees them.
-func (d *SweepDriver) children(ctx context.Context, p *Run) ([]hyperdrive.Child, error) {
-	page, err := d.Store.ListRuns(ctx, RunFilter{Parent: p.ID, Limit: 1000})
+func (d *SweepDriver) children(ctx context.Context, p *compute.Run) ([]hyperdrive.Child, error) {
+	page, err := d.Store.ListRuns(ctx, compute.RunFilter{Parent: p.ID, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]hyperdrive.Child, 0, len(page.Runs))
 	for _, r := range page.Runs {
-		if r.Kind != RunKindScript {
+		if r.Kind != compute.RunKindScript {
 			continue
 		}
 		c := hyperdrive.Child{ID: r.ID, Index: r.ChildIndex, Params: r.Hyperparameters, PolicyCanceled: r.PolicyCancelReason != ""}
 		switch r.Status {
-		case RunCompleted, RunFailed, RunCanceled:
+		case compute.RunCompleted, compute.RunFailed, compute.RunCanceled:
 			c.State = ChildStateOf(r.Status)
-		case RunCancelRequested:
+		case compute.RunCancelRequested:
 			c.Canceling = true
 		}
 		if vs, ok := d.ended[r.ID]; ok {
@@ -279,13 +281,13 @@ func (d *SweepDriver) children(ctx context.Context, p *Run) ([]hyperdrive.Child,
 }
 
 // ChildStateOf maps a run status onto the loop's child states.
-func ChildStateOf(s RunStatus) hyperdrive.ChildState {
+func ChildStateOf(s compute.RunStatus) hyperdrive.ChildState {
 	switch s {
-	case RunCompleted:
+	case compute.RunCompleted:
 		return hyperdrive.ChildCompleted
-	case RunFailed:
+	case compute.RunFailed:
 		return hyperdrive.ChildFailed
-	case RunCanceled:
+	case compute.RunCanceled:
 		return hyperdrive.ChildCanceled
 	}
 	return hyperdrive.ChildActive

@@ -1,4 +1,4 @@
-package compute_test
+package orchestrate_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/orchestrate"
 )
 
 // queueBackend is a backend whose jobs wait in a queue of their own (as
@@ -148,7 +149,7 @@ func TestDispatchBackendQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := &queueBackend{state: tc.steps[0].set}
-			d := compute.NewDispatcher(compute.DispatcherConfig{Runs: st, Targets: st, Interval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+			d := orchestrate.NewDispatcher(orchestrate.DispatcherConfig{Runs: st, Targets: st, Interval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 				Backends: compute.MustRegistry(compute.Registration{Backend: b, Kinds: []compute.Kind{compute.KindSlurm}})})
 			done := make(chan struct{})
 			go func() { d.Run(ctx); close(done) }()

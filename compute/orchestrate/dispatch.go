@@ -1,4 +1,4 @@
-package compute
+package orchestrate
 
 import (
 	"context"
@@ -13,16 +13,18 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/trainyard/trainyard/compute"
 )
 
 // RunStore is what the dispatcher needs from storage (store.Store has it).
 type RunStore interface {
 	// ActiveRuns lists the script runs that have not ended, oldest first.
-	ActiveRuns(ctx context.Context) ([]*Run, error)
+	ActiveRuns(ctx context.Context) ([]*compute.Run, error)
 	// GetRun reads one run with its history.
-	GetRun(ctx context.Context, id string) (*Run, error)
+	GetRun(ctx context.Context, id string) (*compute.Run, error)
 	// UpdateRun changes a run in one transaction, recording status changes.
-	UpdateRun(ctx context.Context, id string, fn func(r *Run) error) (*Run, error)
+	UpdateRun(ctx context.Context, id string, fn func(r *compute.Run) error) (*compute.Run, error)
 	// IssueRunToken makes a tracking token valid for the run until it ends.
 	IssueRunToken(ctx context.Context, runID string) (string, error)
 	// MaterializeSnapshot writes a snapshot's files into an emptied folder.
@@ -41,7 +43,7 @@ type RunStore interface {
 
 // TargetGetter reads one target (store.Store has it).
 type TargetGetter interface {
-	GetTarget(ctx context.Context, name string) (*Target, error)
+	GetTarget(ctx context.Context, name string) (*compute.Target, error)
 }
 
 // DispatcherConfig wires a Dispatcher.
@@ -49,7 +51,7 @@ type DispatcherConfig struct {
 	Runs    RunStore
 	Targets TargetGetter
 	// Backends says which backend runs jobs on a kind and what it can do.
-	Backends *Registry
+	Backends *compute.Registry
 	// TrackingURI is the server's public URL, given to runs as
 	// MLFLOW_TRACKING_URI.
 	TrackingURI string
@@ -69,7 +71,7 @@ type DispatcherConfig struct {
 	// UntrustedHostKey is told when a submit met an SSH host key that is not
 	// the pinned one, so the target can refuse all work until an operator
 	// approves the key (Controller.RefuseHostKey); optional.
-	UntrustedHostKey func(ctx context.Context, target string, hk UntrustedHostKey)
+	UntrustedHostKey func(ctx context.Context, target string, hk compute.UntrustedHostKey)
 	// Sweeps, when set, lets every pass drive the HyperDrive sweeps
 	// (SweepDriver) before it dispatches runs, so new children start at once.
 	Sweeps SweepStore
@@ -197,17 +199,17 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 	admit := d.admissions(ctx, runs)
 	for _, r := range runs {
 		a := admit[r.ID]
-		if r.Status == RunQueued && !a.admit && r.StatusReason == a.reason {
+		if r.Status == compute.RunQueued && !a.admit && r.StatusReason == a.reason {
 			continue // still waiting, and it already says why
 		}
-		if r.Status == RunQueued && d.backingOff(r.Target) {
+		if r.Status == compute.RunQueued && d.backingOff(r.Target) {
 			continue // its machine was unreachable a moment ago
 		}
 		d.start(ctx, r, a, listed)
 	}
 	d.mu.Lock()
 	for id, end := range d.stepEnded {
-		if end.Before(listed) && !slices.ContainsFunc(runs, func(r *Run) bool { return r.ID == id }) {
+		if end.Before(listed) && !slices.ContainsFunc(runs, func(r *compute.Run) bool { return r.ID == id }) {
 			delete(d.stepEnded, id) // the run has ended
 		}
 	}
@@ -218,20 +220,20 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 // admissions decides, per cluster, which queued runs fit on the idle nodes.
 // Runs in Preparing or in Starting without a handle have been admitted but
 // not claimed their nodes yet, so they are counted as using them.
-func (d *Dispatcher) admissions(ctx context.Context, runs []*Run) map[string]admission {
+func (d *Dispatcher) admissions(ctx context.Context, runs []*compute.Run) map[string]admission {
 	out := map[string]admission{}
-	byTarget := map[string][]*Run{}
+	byTarget := map[string][]*compute.Run{}
 	for _, r := range runs {
 		byTarget[r.Target] = append(byTarget[r.Target], r)
 	}
 	kicked := false
 	for name, rs := range byTarget {
-		queued := slices.ContainsFunc(rs, func(r *Run) bool { return r.Status == RunQueued || r.Status == RunNotStarted })
+		queued := slices.ContainsFunc(rs, func(r *compute.Run) bool { return r.Status == compute.RunQueued || r.Status == compute.RunNotStarted })
 		if !queued {
 			continue
 		}
 		t, err := d.cfg.Targets.GetTarget(ctx, name)
-		if err != nil || t.Kind != KindCluster {
+		if err != nil || t.Kind != compute.KindCluster {
 			for _, r := range rs {
 				out[r.ID] = admission{admit: true} // the step reports a missing target
 			}
@@ -252,16 +254,16 @@ func (d *Dispatcher) admissions(ctx context.Context, runs []*Run) map[string]adm
 		idle, busy, preparing := 0, 0, 0
 		for _, n := range nodes {
 			switch n.State {
-			case NodeIdle:
+			case compute.NodeIdle:
 				idle++
-			case NodeRunning:
+			case compute.NodeRunning:
 				busy++
-			case NodePreparing:
+			case compute.NodePreparing:
 				preparing++
 			}
 		}
 		for _, r := range rs {
-			if r.Status == RunPreparing || (r.Status == RunStarting && r.Handle.ID == "") {
+			if r.Status == compute.RunPreparing || (r.Status == compute.RunStarting && r.Handle.ID == "") {
 				idle -= max(r.NodeCount, 1)
 			}
 		}
@@ -275,7 +277,7 @@ func (d *Dispatcher) admissions(ctx context.Context, runs []*Run) map[string]adm
 		}
 		blocked := false
 		for _, r := range rs {
-			if r.Status != RunQueued && r.Status != RunNotStarted {
+			if r.Status != compute.RunQueued && r.Status != compute.RunNotStarted {
 				continue
 			}
 			need := max(r.NodeCount, 1)
@@ -311,7 +313,7 @@ func (d *Dispatcher) backingOff(target string) bool {
 // start runs a step for a run unless one is under way for it, or one ended
 // after the run was listed (r is then stale: a step from it could submit a
 // job that was just submitted; the next pass takes the run as it is now).
-func (d *Dispatcher) start(ctx context.Context, r *Run, a admission, listed time.Time) {
+func (d *Dispatcher) start(ctx context.Context, r *compute.Run, a admission, listed time.Time) {
 	d.mu.Lock()
 	if d.inflight[r.ID] {
 		d.mu.Unlock()
@@ -351,7 +353,7 @@ var errWait = errors.New("waiting")
 // advance moves a run as far as it can go now, one status at a time. The
 // queue decision of this pass holds for one trip through Queued; a run sent
 // back to Queued (its nodes were taken meanwhile) waits for the next pass.
-func (d *Dispatcher) advance(ctx context.Context, r *Run, a admission) error {
+func (d *Dispatcher) advance(ctx context.Context, r *compute.Run, a admission) error {
 	for range 10 {
 		next, err := d.step(ctx, r, a)
 		if errors.Is(err, errWait) {
@@ -360,7 +362,7 @@ func (d *Dispatcher) advance(ctx context.Context, r *Run, a admission) error {
 		if err != nil {
 			return err
 		}
-		if next == nil || next.Status.Terminal() || (next.Status == RunQueued && r.Status != RunNotStarted) {
+		if next == nil || next.Status.Terminal() || (next.Status == compute.RunQueued && r.Status != compute.RunNotStarted) {
 			return nil
 		}
 		r = next
@@ -369,37 +371,37 @@ func (d *Dispatcher) advance(ctx context.Context, r *Run, a admission) error {
 }
 
 // step takes one transition of a run and returns the run after it.
-func (d *Dispatcher) step(ctx context.Context, r *Run, a admission) (*Run, error) {
+func (d *Dispatcher) step(ctx context.Context, r *compute.Run, a admission) (*compute.Run, error) {
 	switch r.Status {
-	case RunNotStarted:
-		return d.move(ctx, r, RunQueued, "", nil)
-	case RunQueued:
+	case compute.RunNotStarted:
+		return d.move(ctx, r, compute.RunQueued, "", nil)
+	case compute.RunQueued:
 		if r.Handle.ID != "" {
 			// Submitted, and waiting in the backend's own queue (a Slurm job
 			// PENDING, or requeued): follow the job.
 			return d.poll(ctx, r)
 		}
 		return d.queued(ctx, r, a)
-	case RunPreparing:
+	case compute.RunPreparing:
 		return d.prepare(ctx, r)
-	case RunStarting:
+	case compute.RunStarting:
 		if r.Handle.ID == "" {
 			return d.submit(ctx, r)
 		}
 		return d.poll(ctx, r)
-	case RunRunning:
+	case compute.RunRunning:
 		return d.poll(ctx, r)
-	case RunFinalizing:
+	case compute.RunFinalizing:
 		return d.finalize(ctx, r, nil)
-	case RunCancelRequested:
+	case compute.RunCancelRequested:
 		return d.cancel(ctx, r)
 	}
 	return nil, errWait
 }
 
 // move changes a run's status unless someone else changed it first.
-func (d *Dispatcher) move(ctx context.Context, r *Run, to RunStatus, reason string, edit func(*Run)) (*Run, error) {
-	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+func (d *Dispatcher) move(ctx context.Context, r *compute.Run, to compute.RunStatus, reason string, edit func(*compute.Run)) (*compute.Run, error) {
+	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *compute.Run) error {
 		if cur.Status != r.Status {
 			return errRunMoved
 		}
@@ -418,16 +420,16 @@ func (d *Dispatcher) move(ctx context.Context, r *Run, to RunStatus, reason stri
 }
 
 // fail ends a run as Failed with a reason for the user.
-func (d *Dispatcher) fail(ctx context.Context, r *Run, reason string) (*Run, error) {
+func (d *Dispatcher) fail(ctx context.Context, r *compute.Run, reason string) (*compute.Run, error) {
 	d.cfg.Logger.Info("run failed", "run", r.ID, "reason", reason)
-	return d.move(ctx, r, RunFailed, reason, func(cur *Run) { cur.Error = reason })
+	return d.move(ctx, r, compute.RunFailed, reason, func(cur *compute.Run) { cur.Error = reason })
 }
 
 // target returns a run's target and its backend, or the reason the run
 // cannot use it.
-func (d *Dispatcher) target(ctx context.Context, r *Run) (*Target, Backend, string, error) {
+func (d *Dispatcher) target(ctx context.Context, r *compute.Run) (*compute.Target, compute.Backend, string, error) {
 	t, err := d.cfg.Targets.GetTarget(ctx, r.Target)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, compute.ErrNotFound) {
 		return nil, nil, fmt.Sprintf("the compute target %q does not exist (any more)", r.Target), nil
 	} else if err != nil {
 		return nil, nil, "", err
@@ -439,7 +441,7 @@ func (d *Dispatcher) target(ctx context.Context, r *Run) (*Target, Backend, stri
 	return t, b, "", nil
 }
 
-func (d *Dispatcher) queued(ctx context.Context, r *Run, a admission) (*Run, error) {
+func (d *Dispatcher) queued(ctx context.Context, r *compute.Run, a admission) (*compute.Run, error) {
 	t, _, problem, err := d.target(ctx, r)
 	if err != nil {
 		return nil, err
@@ -448,8 +450,8 @@ func (d *Dispatcher) queued(ctx context.Context, r *Run, a admission) (*Run, err
 		return d.fail(ctx, r, problem)
 	}
 	switch t.ProvisioningState {
-	case ProvisioningSucceeded:
-	case ProvisioningCreating, ProvisioningUpdating:
+	case compute.ProvisioningSucceeded:
+	case compute.ProvisioningCreating, compute.ProvisioningUpdating:
 		return d.setReason(ctx, r, fmt.Sprintf("waiting for compute %s to be ready (%s)", t.Name, t.ProvisioningState))
 	default:
 		why := ""
@@ -463,15 +465,15 @@ func (d *Dispatcher) queued(ctx context.Context, r *Run, a admission) (*Run, err
 	if !a.admit {
 		return d.setReason(ctx, r, a.reason)
 	}
-	return d.move(ctx, r, RunPreparing, "", nil)
+	return d.move(ctx, r, compute.RunPreparing, "", nil)
 }
 
 // setReason records why a run waits (only when it changed) and ends the step.
-func (d *Dispatcher) setReason(ctx context.Context, r *Run, reason string) (*Run, error) {
+func (d *Dispatcher) setReason(ctx context.Context, r *compute.Run, reason string) (*compute.Run, error) {
 	if r.StatusReason == reason {
 		return nil, errWait
 	}
-	_, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+	_, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *compute.Run) error {
 		if cur.Status != r.Status {
 			return errRunMoved
 		}
@@ -485,7 +487,7 @@ func (d *Dispatcher) setReason(ctx context.Context, r *Run, reason string) (*Run
 	return nil, errWait
 }
 
-func (d *Dispatcher) prepare(ctx context.Context, r *Run) (*Run, error) {
+func (d *Dispatcher) prepare(ctx context.Context, r *compute.Run) (*compute.Run, error) {
 	dir := d.cfg.Runs.RunWorkDir(r.ID)
 	if err := d.cfg.Runs.MaterializeSnapshot(ctx, r.SnapshotID, dir); err != nil {
 		if ctx.Err() != nil {
@@ -493,14 +495,14 @@ func (d *Dispatcher) prepare(ctx context.Context, r *Run) (*Run, error) {
 		}
 		return d.fail(ctx, r, "preparing the working folder from the snapshot: "+err.Error())
 	}
-	return d.move(ctx, r, RunStarting, "", nil)
+	return d.move(ctx, r, compute.RunStarting, "", nil)
 }
 
 // interpreter is argv[0] of a run: the runconfig's interpreterPath for
 // user-managed environments, else the target's python3. A bare "python"
 // (the runconfig template's default) falls back to python3 where there is
 // no "python" on the server, as on Debian.
-func (d *Dispatcher) interpreter(r *Run) string {
+func (d *Dispatcher) interpreter(r *compute.Run) string {
 	env := r.Environment
 	if env.UserManagedDependencies && env.InterpreterPath != "" {
 		if env.InterpreterPath == "python" {
@@ -515,7 +517,7 @@ func (d *Dispatcher) interpreter(r *Run) string {
 
 // jobEnv is the environment of a run's script: its runconfig's variables and
 // what the tracking client needs.
-func (d *Dispatcher) jobEnv(r *Run, token string) map[string]string {
+func (d *Dispatcher) jobEnv(r *compute.Run, token string) map[string]string {
 	env := map[string]string{"PYTHONUNBUFFERED": "1"}
 	for k, v := range r.Environment.Variables {
 		env[k] = v
@@ -530,7 +532,7 @@ func (d *Dispatcher) jobEnv(r *Run, token string) map[string]string {
 
 // submit hands the run to its backend and persists the handle before
 // anything else happens with it.
-func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
+func (d *Dispatcher) submit(ctx context.Context, r *compute.Run) (*compute.Run, error) {
 	t, b, problem, err := d.target(ctx, r)
 	if err != nil {
 		return nil, err
@@ -553,7 +555,7 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := JobSpec{
+	spec := compute.JobSpec{
 		RunID:       r.ID,
 		Argv:        append([]string{d.interpreter(r), r.Script}, r.Arguments...),
 		Env:         d.jobEnv(r, token),
@@ -562,7 +564,7 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 		MaxDuration: r.MaxRunDuration,
 	}
 	h, err := b.Submit(ctx, t, spec)
-	var hk UntrustedHostKey
+	var hk compute.UntrustedHostKey
 	switch {
 	case errors.As(err, &hk):
 		if d.cfg.UntrustedHostKey != nil {
@@ -574,7 +576,7 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 			what = "host key changed"
 		}
 		return d.fail(ctx, r, fmt.Sprintf("%s: approve the new fingerprint %s on compute %s (trainyard computetarget approve-host-key) before running there. %s", what, fp, t.Name, err))
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, compute.ErrUnavailable):
 		reason := "waiting for a node: " + err.Error()
 		if t.Kind.IsAttached() {
 			reason = fmt.Sprintf("waiting for %s to be reachable: %v", t.Name, err)
@@ -583,7 +585,7 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 			d.mu.Unlock()
 		}
 		d.cfg.KickTargets()
-		return d.move(ctx, r, RunQueued, reason, nil)
+		return d.move(ctx, r, compute.RunQueued, reason, nil)
 	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err()
 	case err != nil:
@@ -591,7 +593,7 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 	}
 	// The handle is written whatever happened to the run meanwhile (a cancel
 	// needs it); only then is the job's state looked at.
-	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *compute.Run) error {
 		cur.Handle = h
 		cur.Attempt++
 		return nil
@@ -602,7 +604,7 @@ func (d *Dispatcher) submit(ctx context.Context, r *Run) (*Run, error) {
 		return nil, err
 	}
 	d.cfg.Logger.Info("run submitted", "run", r.ID, "target", t.Name, "handle", h.ID)
-	if next.Status != RunStarting {
+	if next.Status != compute.RunStarting {
 		return next, nil
 	}
 	return d.followStart(ctx, next)
@@ -624,7 +626,7 @@ const (
 // followStart polls a just-submitted run's job until it runs or ends, or
 // startFollow has passed; a run moved meanwhile by someone else (a cancel
 // request) is left to the next pass.
-func (d *Dispatcher) followStart(ctx context.Context, r *Run) (*Run, error) {
+func (d *Dispatcher) followStart(ctx context.Context, r *compute.Run) (*compute.Run, error) {
 	d.mu.Lock()
 	follow := d.following < maxFollowing
 	if follow {
@@ -640,8 +642,8 @@ func (d *Dispatcher) followStart(ctx context.Context, r *Run) (*Run, error) {
 		d.mu.Unlock()
 	}()
 	deadline := time.Now().Add(startFollow)
-	waiting := func(cur *Run) bool {
-		return (cur.Status == RunStarting || cur.Status == RunQueued) && cur.Handle == r.Handle
+	waiting := func(cur *compute.Run) bool {
+		return (cur.Status == compute.RunStarting || cur.Status == compute.RunQueued) && cur.Handle == r.Handle
 	}
 	for {
 		next, err := d.poll(ctx, r)
@@ -670,7 +672,7 @@ func (d *Dispatcher) followStart(ctx context.Context, r *Run) (*Run, error) {
 
 // backendOf returns the backend that owns a run's handle, by the name the
 // handle records (the target may be gone, or served by another backend now).
-func (d *Dispatcher) backendOf(r *Run) (Backend, string) {
+func (d *Dispatcher) backendOf(r *compute.Run) (compute.Backend, string) {
 	if reg, ok := d.cfg.Backends.Named(r.Handle.Backend); ok {
 		return reg.Backend, ""
 	}
@@ -684,7 +686,7 @@ func (d *Dispatcher) backendOf(r *Run) (Backend, string) {
 // requeue after preemption or a node failure: JobState.Attempt past the
 // run's attempt) sends a Running run back to Queued with that
 // reason, so the timeline shows every attempt.
-func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
+func (d *Dispatcher) poll(ctx context.Context, r *compute.Run) (*compute.Run, error) {
 	b, problem := d.backendOf(r)
 	if b == nil {
 		return d.fail(ctx, r, problem)
@@ -694,17 +696,17 @@ func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+		if errors.Is(err, compute.ErrNotFound) || errors.Is(err, compute.ErrInvalid) {
 			return d.fail(ctx, r, "the job can no longer be found: "+err.Error())
 		}
 		return nil, err // transient: try again next pass
 	}
 	if n := st.Attempt; n > max(r.Attempt, 1) && !st.Phase.Terminal() {
-		setAttempt := func(cur *Run) { cur.Attempt = n }
-		if r.Status == RunStarting || r.Status == RunRunning {
-			return d.move(ctx, r, RunQueued, st.Reason, setAttempt)
+		setAttempt := func(cur *compute.Run) { cur.Attempt = n }
+		if r.Status == compute.RunStarting || r.Status == compute.RunRunning {
+			return d.move(ctx, r, compute.RunQueued, st.Reason, setAttempt)
 		}
-		_, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error {
+		_, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *compute.Run) error {
 			if cur.Status != r.Status {
 				return errRunMoved
 			}
@@ -719,21 +721,21 @@ func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
 		return nil, errWait
 	}
 	switch {
-	case st.Phase.Terminal() && r.Status == RunQueued:
+	case st.Phase.Terminal() && r.Status == compute.RunQueued:
 		// It ended while waiting (cancelled in Slurm, or failed at start):
 		// through Starting to Finalizing, as the state machine goes.
-		return d.move(ctx, r, RunStarting, "", nil)
+		return d.move(ctx, r, compute.RunStarting, "", nil)
 	case st.Phase.Terminal():
-		return d.move(ctx, r, RunFinalizing, "", nil)
-	case r.Status == RunQueued && st.Phase != JobQueued:
-		return d.move(ctx, r, RunStarting, st.Reason, nil)
-	case r.Status == RunQueued && st.Reason != "" && st.Reason != r.StatusReason:
+		return d.move(ctx, r, compute.RunFinalizing, "", nil)
+	case r.Status == compute.RunQueued && st.Phase != compute.JobQueued:
+		return d.move(ctx, r, compute.RunStarting, st.Reason, nil)
+	case r.Status == compute.RunQueued && st.Reason != "" && st.Reason != r.StatusReason:
 		return d.setReason(ctx, r, st.Reason)
-	case r.Status == RunStarting && st.Phase == JobQueued && st.Reason != "":
-		return d.move(ctx, r, RunQueued, st.Reason, nil)
-	case r.Status == RunStarting && (st.Phase == JobRunning || st.Phase == JobFinalizing):
-		return d.move(ctx, r, RunRunning, st.Reason, nil)
-	case r.Status == RunStarting && st.Reason != "" && st.Reason != r.StatusReason:
+	case r.Status == compute.RunStarting && st.Phase == compute.JobQueued && st.Reason != "":
+		return d.move(ctx, r, compute.RunQueued, st.Reason, nil)
+	case r.Status == compute.RunStarting && (st.Phase == compute.JobRunning || st.Phase == compute.JobFinalizing):
+		return d.move(ctx, r, compute.RunRunning, st.Reason, nil)
+	case r.Status == compute.RunStarting && st.Reason != "" && st.Reason != r.StatusReason:
 		return d.setReason(ctx, r, st.Reason)
 	}
 	return nil, errWait
@@ -741,7 +743,7 @@ func (d *Dispatcher) poll(ctx context.Context, r *Run) (*Run, error) {
 
 // finalize collects a finished job's outputs and log and ends the run with
 // the job's outcome. known is the job's state when the caller has it.
-func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Run, error) {
+func (d *Dispatcher) finalize(ctx context.Context, r *compute.Run, known *compute.JobState) (*compute.Run, error) {
 	b, problem := d.backendOf(r)
 	if b == nil {
 		return d.fail(ctx, r, problem)
@@ -753,7 +755,7 @@ func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Ru
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			if errors.Is(err, compute.ErrNotFound) || errors.Is(err, compute.ErrInvalid) {
 				return d.fail(ctx, r, "the job can no longer be found: "+err.Error())
 			}
 			return nil, err
@@ -790,7 +792,7 @@ func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Ru
 			}
 			problems = append(problems, "collecting the log: "+err.Error())
 		}
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, compute.ErrNotFound) {
 		problems = append(problems, "collecting the log: "+err.Error())
 	}
 	if len(problems) == 0 {
@@ -799,13 +801,13 @@ func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Ru
 		}
 	}
 	switch st.Phase {
-	case JobCompleted:
+	case compute.JobCompleted:
 		if len(problems) > 0 {
 			return d.fail(ctx, r, problems[0])
 		}
-		return d.move(ctx, r, RunCompleted, "", nil)
-	case JobCanceled:
-		return d.move(ctx, r, RunCanceled, st.Reason, nil)
+		return d.move(ctx, r, compute.RunCompleted, "", nil)
+	case compute.JobCanceled:
+		return d.move(ctx, r, compute.RunCanceled, st.Reason, nil)
 	default:
 		reason := st.Reason
 		if reason == "" {
@@ -818,7 +820,7 @@ func (d *Dispatcher) finalize(ctx context.Context, r *Run, known *JobState) (*Ru
 // cancel carries out a cancel request: the job (if any) is stopped, its
 // outputs collected, and the run ends Canceled (or as the job ended, if it
 // ended before the cancel reached it).
-func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
+func (d *Dispatcher) cancel(ctx context.Context, r *compute.Run) (*compute.Run, error) {
 	recovered := false
 	if r.Handle.ID == "" {
 		h, err := d.recoverHandle(ctx, r)
@@ -826,13 +828,13 @@ func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
 			return nil, err
 		}
 		if h.ID == "" {
-			return d.move(ctx, r, RunCanceled, cancelReason(r, "canceled before it started"), nil)
+			return d.move(ctx, r, compute.RunCanceled, cancelReason(r, "canceled before it started"), nil)
 		}
 		r.Handle, recovered = h, true
 	}
 	b, problem := d.backendOf(r)
 	if b == nil {
-		return d.move(ctx, r, RunCanceled, problem, nil)
+		return d.move(ctx, r, compute.RunCanceled, problem, nil)
 	}
 	before, err := b.Status(ctx, r.Handle)
 	if err != nil && ctx.Err() != nil {
@@ -852,18 +854,18 @@ func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return d.move(ctx, r, RunCanceled, "canceled on request", nil)
+		return d.move(ctx, r, compute.RunCanceled, "canceled on request", nil)
 	}
 	if !st.Phase.Terminal() {
 		return nil, errWait
 	}
-	if (stopped && st.Phase == JobFailed) || recovered {
+	if (stopped && st.Phase == compute.JobFailed) || recovered {
 		// Ended by our signal: a cancel, whatever the exit code says. A
 		// recovered handle may belong to a stand-in job (see recoverHandle),
 		// whose outcome says nothing about the run.
-		st = JobState{Phase: JobCanceled, ExitCode: st.ExitCode, Reason: "canceled on request"}
+		st = compute.JobState{Phase: compute.JobCanceled, ExitCode: st.ExitCode, Reason: "canceled on request"}
 	}
-	if st.Phase == JobCanceled {
+	if st.Phase == compute.JobCanceled {
 		st.Reason = cancelReason(r, st.Reason)
 	}
 	return d.finalize(ctx, r, &st)
@@ -872,7 +874,7 @@ func (d *Dispatcher) cancel(ctx context.Context, r *Run) (*Run, error) {
 // cancelReason is the reason a cancelled run ends with: the one recorded
 // with the cancel request as the run's error (a sweep's early-termination
 // policy, its time limit), else def.
-func cancelReason(r *Run, def string) string {
+func cancelReason(r *compute.Run, def string) string {
 	if r.Error != "" {
 		return r.Error
 	}
@@ -884,24 +886,24 @@ func cancelReason(r *Run, def string) string {
 // idempotent per run ID, so submitting again returns the existing job's
 // handle. When there was no job, this starts a stand-in (`true`), which
 // cancel stops at once and whose outcome it disregards.
-func (d *Dispatcher) recoverHandle(ctx context.Context, r *Run) (Handle, error) {
+func (d *Dispatcher) recoverHandle(ctx context.Context, r *compute.Run) (compute.Handle, error) {
 	full, err := d.cfg.Runs.GetRun(ctx, r.ID)
 	if err != nil {
-		return Handle{}, err
+		return compute.Handle{}, err
 	}
 	h := full.History
-	if len(h) < 2 || h[len(h)-2].Status != RunStarting {
-		return Handle{}, nil
+	if len(h) < 2 || h[len(h)-2].Status != compute.RunStarting {
+		return compute.Handle{}, nil
 	}
 	t, b, problem, err := d.target(ctx, r)
 	if err != nil || problem != "" {
-		return Handle{}, err
+		return compute.Handle{}, err
 	}
-	spec := JobSpec{RunID: r.ID, Argv: []string{"true"}, WorkDir: d.cfg.Runs.RunWorkDir(r.ID), NodeCount: max(r.NodeCount, 1)}
+	spec := compute.JobSpec{RunID: r.ID, Argv: []string{"true"}, WorkDir: d.cfg.Runs.RunWorkDir(r.ID), NodeCount: max(r.NodeCount, 1)}
 	handle, err := b.Submit(ctx, t, spec)
 	if err != nil {
-		return Handle{}, nil // nothing was running
+		return compute.Handle{}, nil // nothing was running
 	}
-	_, err = d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *Run) error { cur.Handle = handle; return nil })
+	_, err = d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *compute.Run) error { cur.Handle = handle; return nil })
 	return handle, err
 }
