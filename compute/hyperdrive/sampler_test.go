@@ -103,14 +103,6 @@ func testSpace(t testing.TB) Space {
 	}
 }
 
-func history(ps ...Params) []Trial {
-	h := make([]Trial, len(ps))
-	for i, p := range ps {
-		h[i] = Trial{Params: p}
-	}
-	return h
-}
-
 // TestRandomAndSobolReproducible: the same seed and history give the same
 // params, child by child, whatever happened in between (restart safety).
 func TestRandomAndSobolReproducible(t *testing.T) {

@@ -162,33 +162,3 @@ func checkCommand(cmd string, space Space) error {
 	}
 	return nil
 }
-
-// SubstituteCommand replaces every ${{search_space.<name>}} in a v2 trial
-// command with the child's value (docs/design/hyperdrive.md §4.6). Values that are not
-// plain words (spaces, quotes, shell characters) are single-quoted for a
-// POSIX shell, since the command runs through one.
-func SubstituteCommand(cmd string, p Params) (string, error) {
-	var missing string
-	out := searchRef.ReplaceAllStringFunc(cmd, func(ref string) string {
-		name := searchRef.FindStringSubmatch(ref)[1]
-		v, ok := p.Get(name)
-		if !ok {
-			missing = name
-			return ref
-		}
-		return shellWord(v.String())
-	})
-	if missing != "" {
-		return "", fmt.Errorf("trial.command: ${{search_space.%s}} has no value", missing)
-	}
-	return out, nil
-}
-
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9_.,:/=+@%-]+$`)
-
-func shellWord(s string) string {
-	if plainWord.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}

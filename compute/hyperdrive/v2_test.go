@@ -1,6 +1,7 @@
 package hyperdrive
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,15 +39,17 @@ limits: {max_total_trials: 40, max_concurrent_trials: 4, timeout: 3601}
 	}
 	smp, _ := s.Sampler()
 	p, _ := smp.Next(nil)
-	cmd, err := SubstituteCommand(j.TrialCommand, p)
+	// The trial command reaches a child as argv words with each value in
+	// place (MergeArgs): "sgd momentum" stays one word, unquoted.
+	words, err := runconfig.SplitCommand(j.TrialCommand)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lr, _ := p.Get("lr")
 	opt, _ := p.Get("opt")
-	want := "python t.py --lr " + lr.String() + " --opt " + map[string]string{"adam": "adam", "sgd momentum": "'sgd momentum'"}[opt.Str]
-	if cmd != want {
-		t.Errorf("command %q, want %q", cmd, want)
+	want := []string{"python", "t.py", "--lr", lr.String(), "--opt", opt.Str}
+	if got := MergeArgs(words, p); !slices.Equal(got, want) {
+		t.Errorf("command %q, want %q", got, want)
 	}
 	// Defaults: 1000 trials, all concurrent, no timeout → 10080 minutes.
 	s, _, err = FromSweepJob(parseV2(t, "type: sweep\ntrial: {command: python t.py, environment: azureml:e:1}\nsampling_algorithm: random\nsearch_space:\n  x: {type: uniform, min_value: 0, max_value: 1}\nobjective: {primary_metric: acc, goal: maximize}\n"), 5)
@@ -94,16 +97,11 @@ func TestFromSweepJobRejections(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant %s…", tc.name, err, tc.want)
 		}
 	}
-	if _, err := SubstituteCommand("a ${{search_space.z}}", Params{}); err == nil {
-		t.Error("missing value accepted")
-	}
-	if got := shellWord("it's"); got != `'it'\''s'` {
-		t.Errorf("quoting %s", got)
-	}
 }
 
 // FuzzSweepJob: any YAML either is rejected with an error or yields a sweep
-// whose sampler produces params and a substituted command, without panics.
+// whose sampler produces params that fill every placeholder of the trial
+// command, without panics.
 func FuzzSweepJob(f *testing.F) {
 	f.Add("type: sweep\ntrial: {command: \"python t.py ${{search_space.x}}\", environment: azureml:e:1}\nsampling_algorithm: bayesian\nsearch_space:\n  x: {type: quniform, min_value: 0, max_value: 10, q: 2}\nobjective: {primary_metric: acc, goal: maximize}\n")
 	f.Add("type: sweep\ntrial: {command: python t.py, environment: azureml:e:1}\nsampling_algorithm: grid\nsearch_space:\n  x: {type: choice, values: [1, 2]}\n  y: {type: choice, values: [a, b]}\nobjective: {primary_metric: acc, goal: minimize}\nlimits: {max_total_trials: 3}\n")
@@ -130,8 +128,14 @@ func FuzzSweepJob(f *testing.F) {
 			if len(p) != len(s.Space) {
 				t.Fatalf("params %v for %d parameters", p, len(s.Space))
 			}
-			if _, err := SubstituteCommand(j.TrialCommand, p); err != nil {
-				t.Fatalf("checked command failed: %v", err)
+			if words, err := runconfig.SplitCommand(j.TrialCommand); err == nil {
+				for _, w := range MergeArgs(words, p) {
+					for _, m := range searchRef.FindAllStringSubmatch(w, -1) {
+						if _, ok := p.Get(m[1]); ok {
+							t.Fatalf("%s left in %q", m[0], w)
+						}
+					}
+				}
 			}
 			h = append(h, Trial{Params: p})
 		}

@@ -16,13 +16,6 @@ type decoder struct {
 
 func newDecoder(file string) *decoder { return &decoder{file: file, lines: map[string]int{}} }
 
-func join(parent, field string) string {
-	if parent == "" {
-		return field
-	}
-	return parent + "." + field
-}
-
 func (d *decoder) errf(n *node, field, format string, args ...any) *Error {
 	line, col := 0, 0
 	if n != nil {
