@@ -30,7 +30,9 @@ func ParseGoal(s string) (Goal, error) {
 }
 
 // errGoal is the SDK's sentence, capitalised and punctuated as it is.
-var errGoal = errors.New("The primary metric goal expects either 'maximize' or 'minimize'.") //nolint:staticcheck // ST1005: the SDK's wording
+//
+//lint:ignore ST1005 the SDK's exact wording, which docs/design/hyperdrive.md promises
+var errGoal = errors.New("The primary metric goal expects either 'maximize' or 'minimize'.")
 
 // String is the lower-case form the SDK serialises.
 func (g Goal) String() string {

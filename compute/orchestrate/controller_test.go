@@ -564,7 +564,7 @@ func TestControllerInstanceLifecycle(t *testing.T) {
 	userPower(t, e.st, c, "ci-alice", compute.ActionStart)
 	waitTarget(t, e.st, "ci-alice", "Running again", func(tg *compute.Target) bool { return tg.Instance.State == compute.InstanceRunning })
 	userPower(t, e.st, c, "ci-alice", compute.ActionRestart)
-	tg = waitTarget(t, e.st, "ci-alice", "Running after restart", func(tg *compute.Target) bool {
+	waitTarget(t, e.st, "ci-alice", "Running after restart", func(tg *compute.Target) bool {
 		return tg.Instance.State == compute.InstanceRunning && tg.LastOperation.Name == "restart" && tg.LastOperation.Status == "Succeeded"
 	})
 	if fi, err := os.Stat(wantDir); err != nil || !fi.IsDir() {

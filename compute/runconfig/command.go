@@ -107,7 +107,7 @@ func PythonCommand(argv []string) (script string, args []string, err error) {
 		if strings.HasSuffix(argv[0], ".py") {
 			return argv[0], argv[1:], nil
 		}
-		return "", nil, fmt.Errorf("Trainyard runs Python scripts: the command must be python SCRIPT [ARGS...], not %q…", argv[0])
+		return "", nil, fmt.Errorf("a run is a Python script: the command must be python SCRIPT [ARGS...], not %q…", argv[0])
 	}
 	i := 1
 	for ; i < len(argv) && strings.HasPrefix(argv[i], "-") && len(argv[i]) > 1; i++ {

@@ -611,7 +611,7 @@ func (u *unpacker) noteTar(hdr *tar.Header) (entry, bool, error) {
 	link := ""
 	hard := false
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // tar.Reader reports the old TypeRegA as TypeReg (or TypeDir)
 		kind = entryFile
 	case tar.TypeDir:
 		kind = entryDir
