@@ -5,8 +5,11 @@ import "context"
 // Role is a user's role, modelled on Azure ML's built-in roles.
 type Role int
 
-// The roles, each allowed everything the ones before it may do. The numbers
-// are stored (sessions, tokens): never renumber, only add.
+// The roles. They are not a ladder (Role.Includes, docs/design/security.md
+// §5): DataScientist and ComputeOperator each include Reader but not each
+// other, and Admin includes every role, so the numbers' order means nothing
+// and roles are never compared with < or >. The numbers are stored
+// (sessions, tokens): never renumber, only add.
 const (
 	RoleNone            Role = 0
 	RoleReader          Role = 10 // sees everything, changes nothing

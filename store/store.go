@@ -1,7 +1,13 @@
-// Package store keeps Trainyard's state in one SQLite file: compute targets,
-// their nodes, their sealed secrets and browser sessions. It speaks the error
-// vocabulary of package compute (ErrNotFound, ErrConflict, …) so handlers can
-// map errors to HTTP statuses without knowing SQL.
+// Package store keeps Trainyard's state in its data directory. One SQLite
+// file (DBFile) holds compute targets, their nodes, node history and sealed
+// secrets; experiments, runs (events, params, tags, metrics, tracking
+// tokens) and snapshot manifests; users, browser sessions, login
+// transactions, personal access tokens and the audit log. File contents
+// live beside it: snapshot files as blobs named by their SHA-256 (blobs.go)
+// and each run's working folder, logs, outputs and artifacts (artifacts.go).
+// It speaks the error vocabulary of package compute (ErrNotFound,
+// ErrConflict, …) so handlers can map errors to HTTP statuses without
+// knowing SQL.
 //
 // Concurrency: a Store is safe for use by many goroutines. Writes go through a
 // single connection (SQLite allows one writer; see docs/design/toolchain.md §5), reads

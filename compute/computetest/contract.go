@@ -1,6 +1,7 @@
-// Package computetest is the contract every compute.Backend passes: local
-// now, SSH and Slurm later. Each backend's tests call RunBackendContract with a
-// Harness; the subtests check what a user would check about their jobs.
+// Package computetest is the contract every compute.Backend passes: the
+// local, SSH VM and Slurm backends all run it. Each backend's tests call
+// RunBackendContract with a Harness; the subtests check what a user would
+// check about their jobs.
 package computetest
 
 import (
