@@ -20,42 +20,6 @@ import (
 	"github.com/trainyard/trainyard/store"
 )
 
-// RunStore is what the run, snapshot and tracking handlers need from
-// storage (store.Store has it).
-type RunStore interface {
-	EnsureExperiment(ctx context.Context, name string) (*compute.Experiment, bool, error)
-	CreateExperiment(ctx context.Context, name string) (*compute.Experiment, error)
-	GetExperiment(ctx context.Context, id int64) (*compute.Experiment, error)
-	GetExperimentByName(ctx context.Context, name string) (*compute.Experiment, error)
-	ListExperiments(ctx context.Context) ([]*compute.Experiment, error)
-
-	CreateRun(ctx context.Context, r *compute.Run) error
-	GetRun(ctx context.Context, id string) (*compute.Run, error)
-	UpdateRun(ctx context.Context, id string, fn func(r *compute.Run) error) (*compute.Run, error)
-	ListRuns(ctx context.Context, f compute.RunFilter) (compute.RunPage, error)
-	LogBatch(ctx context.Context, runID string, metrics []compute.Metric, params, tags []compute.KeyValue) error
-	MetricHistory(ctx context.Context, runID, key string) ([]compute.Metric, error)
-	LatestMetrics(ctx context.Context, runID string) ([]compute.Metric, error)
-	ReadRunLog(ctx context.Context, runID string, offset, max int64) ([]byte, bool, error)
-	ListRunOutputs(ctx context.Context, runID string) ([]compute.OutputFile, error)
-	OpenRunOutput(ctx context.Context, runID, p string) (*os.File, error)
-	PutArtifact(ctx context.Context, runID, p string, r io.Reader, limit int64) error
-
-	MissingBlobs(ctx context.Context, hashes []string) ([]string, error)
-	PutBlob(ctx context.Context, sum string, r io.Reader, limit int64) (bool, error)
-	CreateSnapshot(ctx context.Context, files []compute.SnapshotFile, git *compute.GitInfo, createdBy string) (*compute.Snapshot, error)
-	ImportArchive(ctx context.Context, r io.Reader, opts store.ArchiveOptions) (*compute.Snapshot, error)
-	GetSnapshot(ctx context.Context, id string) (*compute.Snapshot, error)
-	OpenSnapshotFile(ctx context.Context, id, p string) (*os.File, compute.SnapshotFile, error)
-}
-
-// RunDeps is what the run handlers are built with.
-type RunDeps struct {
-	Store RunStore
-	// Dispatcher is woken after a submit or a cancel.
-	Dispatcher interface{ Kick() }
-}
-
 // Limits of the runs API.
 const (
 	maxLogChunk      = 1 << 20 // bytes of log per read
@@ -134,20 +98,20 @@ func (h *Handlers) APISubmitRun(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	err = h.cfg.Runs.Store.CreateRun(r.Context(), run)
+	err = h.cfg.Store.CreateRun(r.Context(), run)
 	if err == nil && len(req.Tags) > 0 {
 		tags := make([]compute.KeyValue, 0, len(req.Tags))
 		for k, v := range req.Tags {
 			tags = append(tags, compute.KeyValue{Key: k, Value: v})
 		}
-		err = h.cfg.Runs.Store.LogBatch(r.Context(), run.ID, nil, nil, tags)
+		err = h.cfg.Store.LogBatch(r.Context(), run.ID, nil, nil, tags)
 	}
 	h.audit(r, "submit", "run/"+run.ID, err)
 	if err != nil {
 		return err
 	}
 	h.kickRuns()
-	full, err := h.cfg.Runs.Store.GetRun(r.Context(), run.ID)
+	full, err := h.cfg.Store.GetRun(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
@@ -157,9 +121,7 @@ func (h *Handlers) APISubmitRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handlers) kickRuns() {
-	if h.cfg.Runs.Dispatcher != nil {
-		h.cfg.Runs.Dispatcher.Kick()
-	}
+	h.cfg.Dispatcher.Kick()
 }
 
 // newRun validates a submit request and builds the run to store.
@@ -253,7 +215,7 @@ func (h *Handlers) newRun(r *http.Request, req *submitRequest) (*compute.Run, er
 		v.Add("nodeCount", "A compute instance is one node; the run asks for %d.", nodes)
 	}
 
-	snap, err := h.cfg.Runs.Store.GetSnapshot(ctx, req.SnapshotID)
+	snap, err := h.cfg.Store.GetSnapshot(ctx, req.SnapshotID)
 	switch {
 	case errors.Is(err, compute.ErrNotFound):
 		v.Add("snapshotId", "Snapshot %q was not found; upload the folder again.", req.SnapshotID)
@@ -272,7 +234,7 @@ func (h *Handlers) newRun(r *http.Request, req *submitRequest) (*compute.Run, er
 		}
 	}
 	if req.ParentRunID != "" {
-		if _, err := h.cfg.Runs.Store.GetRun(ctx, req.ParentRunID); errors.Is(err, compute.ErrNotFound) {
+		if _, err := h.cfg.Store.GetRun(ctx, req.ParentRunID); errors.Is(err, compute.ErrNotFound) {
 			v.Add("parentRunId", "The parent run %q was not found.", req.ParentRunID)
 		} else if err != nil {
 			return nil, err
@@ -306,7 +268,7 @@ func (h *Handlers) APIListRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.cfg.Runs.Store.ListRuns(r.Context(), f)
+	page, err := h.cfg.Store.ListRuns(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -389,7 +351,7 @@ func runFilterFrom(q url.Values) (compute.RunFilter, error) {
 
 // APIGetRun handles GET /api/v1/runs/{runId}.
 func (h *Handlers) APIGetRun(w http.ResponseWriter, r *http.Request) error {
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
+	run, err := h.cfg.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
 	if err != nil {
 		return err
 	}
@@ -409,7 +371,7 @@ func (h *Handlers) APICancelRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.kickRuns()
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), id)
+	run, err := h.cfg.Store.GetRun(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -419,14 +381,14 @@ func (h *Handlers) APICancelRun(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handlers) cancelRun(r *http.Request, id string) error {
 	ctx := r.Context()
-	run, err := h.cfg.Runs.Store.GetRun(ctx, id)
+	run, err := h.cfg.Store.GetRun(ctx, id)
 	if err != nil {
 		return err
 	}
 	if err := ownsRun(r, run); err != nil {
 		return err
 	}
-	_, err = h.cfg.Runs.Store.UpdateRun(ctx, id, func(cur *compute.Run) error {
+	_, err = h.cfg.Store.UpdateRun(ctx, id, func(cur *compute.Run) error {
 		switch {
 		case cur.Status.Terminal():
 			return compute.Conflictf("RunAlreadyEnded", "status", "Run '%s' has already ended (%s); there is nothing to cancel.", id, cur.Status)
@@ -474,7 +436,7 @@ func (h *Handlers) APIRunLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		offset = n
 	}
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
+	run, err := h.cfg.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
 	if err != nil {
 		return err
 	}
@@ -493,7 +455,7 @@ func (h *Handlers) APIRunLogs(w http.ResponseWriter, r *http.Request) error {
 // readRunLog reads the collected log, or the live one from the backend while
 // the run is not yet collected.
 func (h *Handlers) readRunLog(ctx context.Context, run *compute.Run, offset int64) ([]byte, error) {
-	data, found, err := h.cfg.Runs.Store.ReadRunLog(ctx, run.ID, offset, maxLogChunk)
+	data, found, err := h.cfg.Store.ReadRunLog(ctx, run.ID, offset, maxLogChunk)
 	if err != nil || found {
 		return data, err
 	}
@@ -520,10 +482,10 @@ func (h *Handlers) backendNamed(name string) compute.Backend {
 // APIRunOutputs handles GET /api/v1/runs/{runId}/outputs.
 func (h *Handlers) APIRunOutputs(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "runId")
-	if _, err := h.cfg.Runs.Store.GetRun(r.Context(), id); err != nil {
+	if _, err := h.cfg.Store.GetRun(r.Context(), id); err != nil {
 		return err
 	}
-	files, err := h.cfg.Runs.Store.ListRunOutputs(r.Context(), id)
+	files, err := h.cfg.Store.ListRunOutputs(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -541,7 +503,7 @@ func (h *Handlers) APIRunOutputs(w http.ResponseWriter, r *http.Request) error {
 func (h *Handlers) APIRunOutputFile(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "runId")
 	p := wildcardPath(r, "/api/v1/runs/"+id+"/outputs/")
-	f, err := h.cfg.Runs.Store.OpenRunOutput(r.Context(), id, p)
+	f, err := h.cfg.Store.OpenRunOutput(r.Context(), id, p)
 	if err != nil {
 		return err
 	}
@@ -555,7 +517,7 @@ func (h *Handlers) APIRunOutputFile(w http.ResponseWriter, r *http.Request) erro
 func (h *Handlers) APIRunMetric(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "runId")
 	name := wildcardPath(r, "/api/v1/runs/"+id+"/metrics/")
-	hist, err := h.cfg.Runs.Store.MetricHistory(r.Context(), id, name)
+	hist, err := h.cfg.Store.MetricHistory(r.Context(), id, name)
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,7 @@ func (h *Handlers) APICreateExperiment(w http.ResponseWriter, r *http.Request) e
 	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	e, created, err := h.cfg.Runs.Store.EnsureExperiment(r.Context(), req.Name)
+	e, created, err := h.cfg.Store.EnsureExperiment(r.Context(), req.Name)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (h *Handlers) APICreateExperiment(w http.ResponseWriter, r *http.Request) e
 
 // APIListExperiments handles GET /api/v1/experiments.
 func (h *Handlers) APIListExperiments(w http.ResponseWriter, r *http.Request) error {
-	list, err := h.cfg.Runs.Store.ListExperiments(r.Context())
+	list, err := h.cfg.Store.ListExperiments(r.Context())
 	if err != nil {
 		return err
 	}

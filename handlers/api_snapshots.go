@@ -57,7 +57,7 @@ func (h *Handlers) APIMissingBlobs(w http.ResponseWriter, r *http.Request) error
 	for _, f := range req.Files {
 		hashes = append(hashes, f.SHA256)
 	}
-	missing, err := h.cfg.Runs.Store.MissingBlobs(r.Context(), hashes)
+	missing, err := h.cfg.Store.MissingBlobs(r.Context(), hashes)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (h *Handlers) APIMissingBlobs(w http.ResponseWriter, r *http.Request) error
 // the server had it, 422 HashMismatch when the body hashes otherwise.
 func (h *Handlers) APIPutBlob(w http.ResponseWriter, r *http.Request) error {
 	sum := chi.URLParam(r, "sha256")
-	created, err := h.cfg.Runs.Store.PutBlob(r.Context(), sum, http.MaxBytesReader(w, r.Body, compute.SnapshotMaxBytes+1), compute.SnapshotMaxBytes)
+	created, err := h.cfg.Store.PutBlob(r.Context(), sum, http.MaxBytesReader(w, r.Body, compute.SnapshotMaxBytes+1), compute.SnapshotMaxBytes)
 	var coded *compute.CodedError
 	if errors.As(err, &coded) && coded.Code == store.HashMismatchCode {
 		writeJSON(w, http.StatusUnprocessableEntity, arm.ErrorBody{Error: arm.ErrorDetail{Code: coded.Code, Message: coded.Message, Target: coded.Target}})
@@ -104,7 +104,7 @@ func (h *Handlers) APICreateSnapshot(w http.ResponseWriter, r *http.Request) err
 	for _, f := range req.Files {
 		files = append(files, compute.SnapshotFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size, Mode: f.Mode})
 	}
-	snap, err := h.cfg.Runs.Store.CreateSnapshot(r.Context(), files, fromAPIGit(req.Git), actor(r))
+	snap, err := h.cfg.Store.CreateSnapshot(r.Context(), files, fromAPIGit(req.Git), actor(r))
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func fromAPIGit(g *apiGit) *compute.GitInfo {
 // .tar.gz of the source folder, unpacked and checked on the server (201).
 func (h *Handlers) APIUploadArchive(w http.ResponseWriter, r *http.Request) error {
 	body := http.MaxBytesReader(w, r.Body, compute.SnapshotMaxBytes)
-	snap, err := h.cfg.Runs.Store.ImportArchive(r.Context(), body, store.ArchiveOptions{Format: r.Header.Get("Content-Type"), CreatedBy: actor(r)})
+	snap, err := h.cfg.Store.ImportArchive(r.Context(), body, store.ArchiveOptions{Format: r.Header.Get("Content-Type"), CreatedBy: actor(r)})
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (h *Handlers) APIUploadArchive(w http.ResponseWriter, r *http.Request) erro
 
 // APIGetSnapshot handles GET /api/v1/snapshots/{id}.
 func (h *Handlers) APIGetSnapshot(w http.ResponseWriter, r *http.Request) error {
-	snap, err := h.cfg.Runs.Store.GetSnapshot(r.Context(), chi.URLParam(r, "id"))
+	snap, err := h.cfg.Store.GetSnapshot(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (h *Handlers) APIGetSnapshot(w http.ResponseWriter, r *http.Request) error 
 func (h *Handlers) APISnapshotFile(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "id")
 	p := wildcardPath(r, "/api/v1/snapshots/"+id+"/files/")
-	f, _, err := h.cfg.Runs.Store.OpenSnapshotFile(r.Context(), id, p)
+	f, _, err := h.cfg.Store.OpenSnapshotFile(r.Context(), id, p)
 	if err != nil {
 		return err
 	}

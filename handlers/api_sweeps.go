@@ -39,7 +39,7 @@ func (h *Handlers) APISubmitSweep(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	full, err := h.cfg.Runs.Store.GetRun(r.Context(), run.ID)
+	full, err := h.cfg.Store.GetRun(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (h *Handlers) createSweep(r *http.Request, req *sweepRequest) (*compute.Run
 	}
 	run.Kind, run.Sweep = compute.RunKindHyperdrive, sw
 	run.Status, run.StatusReason, run.StartedAt = compute.RunRunning, "the sweep is starting its children", time.Now()
-	err = h.cfg.Runs.Store.CreateRun(r.Context(), run)
+	err = h.cfg.Store.CreateRun(r.Context(), run)
 	h.audit(r, "submit", "run/"+run.ID, err)
 	if err != nil {
 		return nil, nil, err

@@ -71,7 +71,7 @@ func (h *Handlers) audit(r *http.Request, action, object string, err error) {
 
 // auditCtx is audit for code that has a context but no request.
 func (h *Handlers) auditCtx(ctx context.Context, remote, action, object string, err error) {
-	if h.cfg.Identity == nil {
+	if h.cfg.Store == nil {
 		return
 	}
 	e := store.AuditEvent{Action: action, Object: object, Outcome: store.AuditSucceeded, Remote: remote}
@@ -106,7 +106,7 @@ func (h *Handlers) auditCtx(ctx context.Context, remote, action, object string, 
 		s.recorded.Store(true)
 	}
 	// The audit write must not be lost with a cancelled request.
-	if werr := h.cfg.Identity.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
+	if werr := h.cfg.Store.AppendAudit(context.WithoutCancel(ctx), e); werr != nil {
 		h.cfg.Logger.ErrorContext(ctx, "audit log write failed", "action", action, "object", object, "err", werr)
 	}
 }

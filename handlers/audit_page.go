@@ -40,7 +40,7 @@ func (h *Handlers) AuditLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.Offset, _ = strconv.Atoi(q.Get("offset"))
 	f.Offset = max(f.Offset, 0)
-	events, total, err := h.cfg.Identity.ListAudit(r.Context(), f)
+	events, total, err := h.cfg.Store.ListAudit(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (h *Handlers) AuditSessions(w http.ResponseWriter, r *http.Request) error {
 	if err := require(r, compute.RoleAdmin); err != nil {
 		return err
 	}
-	sessions, err := h.cfg.Identity.ListSessions(r.Context(), "")
+	sessions, err := h.cfg.Store.ListSessions(r.Context(), "")
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (h *Handlers) RevokeSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	handle := chi.URLParam(r, "handle")
-	who, err := h.cfg.Identity.RevokeSessionByHandle(r.Context(), handle)
+	who, err := h.cfg.Store.RevokeSessionByHandle(r.Context(), handle)
 	h.audit(r, "session.revoke", "session/"+handle+" of user/"+who, err)
 	if err != nil {
 		return err

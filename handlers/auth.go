@@ -69,7 +69,7 @@ func (h *Handlers) Login(w http.ResponseWriter, r *http.Request) error {
 func (h *Handlers) Logout(w http.ResponseWriter, r *http.Request) error {
 	next := "/signed-out"
 	if c, err := r.Cookie(h.SessionCookieName()); err == nil && c.Value != "" {
-		ended, err := h.cfg.Identity.EndSession(r.Context(), c.Value)
+		ended, err := h.cfg.Store.EndSession(r.Context(), c.Value)
 		switch {
 		case err == nil:
 			u := &compute.User{ID: ended.UserID, Name: ended.UserName, Role: ended.Role}

@@ -1,37 +1,11 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/store"
 )
-
-// IdentityStore is what sign-in, profiles, access tokens and the audit log
-// need from storage (store.Store has it).
-type IdentityStore interface {
-	CreateSessionWith(ctx context.Context, u compute.User, ttl time.Duration, opts store.SessionOptions) (string, error)
-	EndSession(ctx context.Context, token string) (*store.EndedSession, error)
-	ListSessions(ctx context.Context, userID string) ([]store.SessionInfo, error)
-	RevokeSessionByHandle(ctx context.Context, handle string) (string, error)
-	RevokeUserSessions(ctx context.Context, userID string) (int64, error)
-
-	RecordSignIn(ctx context.Context, u store.UserRecord) error
-	GetUser(ctx context.Context, id string) (*store.UserRecord, error)
-
-	BeginLogin(ctx context.Context, state string, ttl time.Duration) error
-	ConsumeLogin(ctx context.Context, state string) error
-
-	CreateAccessToken(ctx context.Context, u compute.User, name string, ttl time.Duration) (string, store.AccessToken, error)
-	ListAccessTokens(ctx context.Context, userID string) ([]store.AccessToken, error)
-	RevokeAccessToken(ctx context.Context, userID, id string) (store.AccessToken, error)
-	ResolveAccessToken(ctx context.Context, token string) (*compute.User, error)
-
-	AppendAudit(ctx context.Context, e store.AuditEvent) error
-	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, int, error)
-}
 
 // SessionCookie is the name of the browser session cookie over plain http;
 // it carries only an opaque token whose hash the store keeps.
@@ -75,13 +49,13 @@ func (h *Handlers) clearSessionCookie(w http.ResponseWriter) {
 // new session ID at every sign-in: no fixation) and sets the new cookie.
 func (h *Handlers) startSession(w http.ResponseWriter, r *http.Request, u compute.User, email string, opts store.SessionOptions) error {
 	ctx := r.Context()
-	if err := h.cfg.Identity.RecordSignIn(ctx, store.UserRecord{ID: u.ID, Name: u.Name, Email: email, Role: u.Role}); err != nil {
+	if err := h.cfg.Store.RecordSignIn(ctx, store.UserRecord{ID: u.ID, Name: u.Name, Email: email, Role: u.Role}); err != nil {
 		return err
 	}
 	if c, err := r.Cookie(h.SessionCookieName()); err == nil && c.Value != "" {
-		_, _ = h.cfg.Identity.EndSession(ctx, c.Value)
+		_, _ = h.cfg.Store.EndSession(ctx, c.Value)
 	}
-	token, err := h.cfg.Identity.CreateSessionWith(ctx, u, h.cfg.SessionTTL, opts)
+	token, err := h.cfg.Store.CreateSessionWith(ctx, u, h.cfg.SessionTTL, opts)
 	if err != nil {
 		return err
 	}

@@ -57,11 +57,7 @@ func (h *Handlers) hasHistory(ctx context.Context, t *compute.Target) bool {
 	if t.Kind == compute.KindSlurm {
 		return true
 	}
-	nh, ok := h.cfg.Store.(compute.NodeHistory)
-	if !ok {
-		return false
-	}
-	ss, err := nh.NodeSamples(ctx, t.Name, h.cfg.Now())
+	ss, err := h.cfg.Store.NodeSamples(ctx, t.Name, h.cfg.Now())
 	return err == nil && len(ss) > 0
 }
 
@@ -73,13 +69,8 @@ func (h *Handlers) monitoringVM(ctx context.Context, t *compute.Target, rangeID 
 	for _, r := range monitoringRanges {
 		vm.Ranges = append(vm.Ranges, pages.TabVM{ID: r.id, Label: r.label, Href: base + r.id, Current: r.id == rangeID})
 	}
-	nh, ok := h.cfg.Store.(compute.NodeHistory)
-	if !ok {
-		vm.Note = "This server keeps no node history."
-		return vm
-	}
 	now := h.cfg.Now()
-	samples, err := nh.NodeSamples(ctx, t.Name, now.Add(-window))
+	samples, err := h.cfg.Store.NodeSamples(ctx, t.Name, now.Add(-window))
 	if err != nil {
 		h.cfg.Logger.WarnContext(ctx, "reading node history", "target", t.Name, "err", err)
 		vm.Note = "The node history could not be read."

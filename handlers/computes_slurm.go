@@ -30,11 +30,7 @@ func (h *Handlers) clusterInfo(ctx context.Context, t *compute.Target) (compute.
 			return ci, true
 		}
 	}
-	ns, ok := h.cfg.Store.(compute.NodeStore)
-	if !ok {
-		return compute.ClusterInfo{}, false
-	}
-	nodes, err := ns.ListNodes(ctx, t.Name)
+	nodes, err := h.cfg.Store.ListNodes(ctx, t.Name)
 	if err != nil || len(nodes) == 0 {
 		return compute.ClusterInfo{}, false
 	}

@@ -66,7 +66,7 @@ func (q experimentsQuery) url(change func(*experimentsQuery)) string {
 // and last run, most recently used first; for htmx only the table.
 func (h *Handlers) Experiments(w http.ResponseWriter, r *http.Request) error {
 	q := parseExperimentsQuery(r.URL.Query())
-	all, err := h.cfg.Runs.Store.ListExperiments(r.Context())
+	all, err := h.cfg.Store.ListExperiments(r.Context())
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func lastUsed(e *compute.Experiment) time.Time {
 // Experiment handles GET /experiments/{name}: the experiment's runs with
 // the runs list's filters; for htmx only the table.
 func (h *Handlers) Experiment(w http.ResponseWriter, r *http.Request) error {
-	e, err := h.cfg.Runs.Store.GetExperimentByName(r.Context(), chi.URLParam(r, "name"))
+	e, err := h.cfg.Store.GetExperimentByName(r.Context(), chi.URLParam(r, "name"))
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@
 package handlers
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -12,30 +11,18 @@ import (
 	"github.com/trainyard/trainyard/compute/arm"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/static"
+	"github.com/trainyard/trainyard/store"
 )
-
-// Store is what the handlers need from storage (store.Store has it).
-type Store interface {
-	orchestrate.TargetStore
-	CreateTarget(ctx context.Context, t *compute.Target, secrets map[string]string) error
-}
-
-// Sessions is the server-side browser session store.
-type Sessions interface {
-	CreateSession(ctx context.Context, u compute.User, ttl time.Duration) (string, error)
-	RevokeSession(ctx context.Context, token string) error
-}
-
-// Controller is the part of orchestrate.Controller the handlers use.
-type Controller interface {
-	Kick()
-}
 
 // Config is everything the handlers are built with.
 type Config struct {
-	Store      Store
-	Sessions   Sessions
-	Controller Controller
+	// Store is the one SQLite store: targets, runs, snapshots, sessions,
+	// users, tokens, the audit log.
+	Store *store.Store
+	// Controller and Dispatcher are woken after a change that gives them
+	// work (a create, an action, a submit, a cancel).
+	Controller *orchestrate.Controller
+	Dispatcher *orchestrate.Dispatcher
 	// Backends says which backend serves a kind and what it can do.
 	Backends *compute.Registry
 	Assets   *static.Assets
@@ -47,14 +34,9 @@ type Config struct {
 	SecureCookies bool
 	// SessionTTL is the absolute lifetime of a browser session.
 	SessionTTL time.Duration
-	// Identity stores users, sessions, access tokens, sign-ins and the audit
-	// log (store.Store has it); OIDC, when set, signs people in with an
-	// OpenID provider instead of the login token (auth_config.go).
-	Identity IdentityStore
-	OIDC     *OIDC
-	// Runs serves experiments, runs, snapshots and the MLflow tracking API
-	// (api_runs.go).
-	Runs RunDeps
+	// OIDC, when set, signs people in with an OpenID provider instead of
+	// the login token (auth_config.go).
+	OIDC *OIDC
 	// Clusters tells what was last read from attached Slurm clusters
 	// (orchestrate.NodeRefresher): nodes, partitions, version. Optional.
 	Clusters ClusterInfoSource

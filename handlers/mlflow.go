@@ -196,7 +196,7 @@ func (h *Handlers) mlRunFor(r *http.Request, id string, write bool) (*compute.Ru
 	if id == "" {
 		return nil, compute.Invalid("run_id", "Missing value for required parameter 'run_id'.")
 	}
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), id)
+	run, err := h.cfg.Store.GetRun(r.Context(), id)
 	if errors.Is(err, compute.ErrNotFound) {
 		return nil, mlflowNotFound("Run '%s' not found.", id)
 	} else if err != nil {
@@ -216,7 +216,7 @@ func (h *Handlers) mlRunFor(r *http.Request, id string, write bool) (*compute.Ru
 }
 
 func (h *Handlers) writeMLRun(w http.ResponseWriter, r *http.Request, run *compute.Run) error {
-	latest, err := h.cfg.Runs.Store.LatestMetrics(r.Context(), run.ID)
+	latest, err := h.cfg.Store.LatestMetrics(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
@@ -285,7 +285,7 @@ func (h *Handlers) MLflowUpdateRun(w http.ResponseWriter, r *http.Request) error
 	default:
 		return compute.Invalid("status", "Invalid value '%s' for parameter 'status'.", req.Status)
 	}
-	run, err := h.cfg.Runs.Store.UpdateRun(r.Context(), id, func(cur *compute.Run) error {
+	run, err := h.cfg.Store.UpdateRun(r.Context(), id, func(cur *compute.Run) error {
 		if req.RunName != "" {
 			cur.DisplayName = req.RunName
 		}
@@ -337,7 +337,7 @@ func (h *Handlers) MLflowCreateRun(w http.ResponseWriter, r *http.Request) error
 		}
 		expID = n
 	}
-	if _, err := h.cfg.Runs.Store.GetExperiment(r.Context(), expID); err != nil {
+	if _, err := h.cfg.Store.GetExperiment(r.Context(), expID); err != nil {
 		if errors.Is(err, compute.ErrNotFound) {
 			return mlflowNotFound("No Experiment with id=%d exists", expID)
 		}
@@ -364,13 +364,13 @@ func (h *Handlers) MLflowCreateRun(w http.ResponseWriter, r *http.Request) error
 	if u != nil {
 		run.SubmittedBy, run.SubmittedByID = u.Name, u.ID
 	}
-	exp, err := h.cfg.Runs.Store.GetExperiment(r.Context(), expID)
+	exp, err := h.cfg.Store.GetExperiment(r.Context(), expID)
 	if err != nil {
 		return err
 	}
 	run.ID = compute.NewRunID(exp.Name, now)
 	run.ExperimentName = exp.Name
-	err = h.cfg.Runs.Store.CreateRun(r.Context(), run)
+	err = h.cfg.Store.CreateRun(r.Context(), run)
 	if err == nil {
 		tags := []compute.KeyValue{{Key: "mlflow.runName", Value: run.DisplayName}}
 		for _, t := range req.Tags {
@@ -378,13 +378,13 @@ func (h *Handlers) MLflowCreateRun(w http.ResponseWriter, r *http.Request) error
 				tags = append(tags, compute.KeyValue{Key: t.Key, Value: t.Value})
 			}
 		}
-		err = h.cfg.Runs.Store.LogBatch(r.Context(), run.ID, nil, nil, tags)
+		err = h.cfg.Store.LogBatch(r.Context(), run.ID, nil, nil, tags)
 	}
 	h.audit(r, "create", "run/"+run.ID, err)
 	if err != nil {
 		return err
 	}
-	full, err := h.cfg.Runs.Store.GetRun(r.Context(), run.ID)
+	full, err := h.cfg.Store.GetRun(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
@@ -526,7 +526,7 @@ func (h *Handlers) mlLog(w http.ResponseWriter, r *http.Request, runID string, m
 	if err != nil {
 		return err
 	}
-	if err := h.cfg.Runs.Store.LogBatch(r.Context(), runID, metrics, params, tags); err != nil {
+	if err := h.cfg.Store.LogBatch(r.Context(), runID, metrics, params, tags); err != nil {
 		return err
 	}
 	if run != nil && run.ParentID != "" && len(metrics) > 0 {
@@ -549,7 +549,7 @@ func (h *Handlers) MLflowMetricHistory(w http.ResponseWriter, r *http.Request) e
 	if _, err := h.mlRunFor(r, id, false); err != nil {
 		return err
 	}
-	hist, err := h.cfg.Runs.Store.MetricHistory(r.Context(), id, key)
+	hist, err := h.cfg.Store.MetricHistory(r.Context(), id, key)
 	if err != nil {
 		return err
 	}
@@ -569,7 +569,7 @@ func (h *Handlers) MLflowGetExperimentByName(w http.ResponseWriter, r *http.Requ
 	if name == "" {
 		return compute.Invalid("experiment_name", "Missing value for required parameter 'experiment_name'.")
 	}
-	e, err := h.cfg.Runs.Store.GetExperimentByName(r.Context(), name)
+	e, err := h.cfg.Store.GetExperimentByName(r.Context(), name)
 	if errors.Is(err, compute.ErrNotFound) {
 		return mlflowNotFound("Could not find experiment with name '%s'", name)
 	} else if err != nil {
@@ -588,7 +588,7 @@ func (h *Handlers) MLflowGetExperiment(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return mlflowNotFound("No Experiment with id=%s exists", raw)
 	}
-	e, err := h.cfg.Runs.Store.GetExperiment(r.Context(), id)
+	e, err := h.cfg.Store.GetExperiment(r.Context(), id)
 	if errors.Is(err, compute.ErrNotFound) {
 		return mlflowNotFound("No Experiment with id=%d exists", id)
 	} else if err != nil {
@@ -609,7 +609,7 @@ func (h *Handlers) MLflowCreateExperiment(w http.ResponseWriter, r *http.Request
 	if err := decodeJSON(w, r, maxMLflowBody, &req); err != nil {
 		return err
 	}
-	e, err := h.cfg.Runs.Store.CreateExperiment(r.Context(), req.Name)
+	e, err := h.cfg.Store.CreateExperiment(r.Context(), req.Name)
 	if err != nil {
 		return err
 	}
@@ -641,7 +641,7 @@ func (h *Handlers) MLflowPutArtifact(w http.ResponseWriter, r *http.Request) err
 		return mlflowNotFound("Run '%s' is not in experiment %s.", runID, expID)
 	}
 	body := http.MaxBytesReader(w, r.Body, maxArtifactBytes+1)
-	if err := h.cfg.Runs.Store.PutArtifact(r.Context(), runID, p, body, maxArtifactBytes); err != nil {
+	if err := h.cfg.Store.PutArtifact(r.Context(), runID, p, body, maxArtifactBytes); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})

@@ -42,12 +42,12 @@ func (h *Handlers) profileVM(r *http.Request) (pages.ProfileVM, error) {
 	if h.OIDCEnabled() {
 		vm.Method = "your organisation's identity provider (" + h.cfg.OIDC.Issuer() + ")"
 	}
-	if rec, err := h.cfg.Identity.GetUser(r.Context(), u.ID); err == nil {
+	if rec, err := h.cfg.Store.GetUser(r.Context(), u.ID); err == nil {
 		vm.Email = rec.Email
 	} else if !errors.Is(err, compute.ErrNotFound) {
 		return vm, err
 	}
-	tokens, err := h.cfg.Identity.ListAccessTokens(r.Context(), u.ID)
+	tokens, err := h.cfg.Store.ListAccessTokens(r.Context(), u.ID)
 	if err != nil {
 		return vm, err
 	}
@@ -68,7 +68,7 @@ func (h *Handlers) profileVM(r *http.Request) (pages.ProfileVM, error) {
 		}
 		vm.Tokens = append(vm.Tokens, row)
 	}
-	sessions, err := h.cfg.Identity.ListSessions(r.Context(), u.ID)
+	sessions, err := h.cfg.Store.ListSessions(r.Context(), u.ID)
 	if err != nil {
 		return vm, err
 	}
@@ -120,7 +120,7 @@ func (h *Handlers) CreateToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || !valid {
 		return compute.Invalid("days", "Choose how long the token lasts: 7, 30, 90 or 365 days.")
 	}
-	token, t, err := h.cfg.Identity.CreateAccessToken(r.Context(), *u, name, time.Duration(days)*24*time.Hour)
+	token, t, err := h.cfg.Store.CreateAccessToken(r.Context(), *u, name, time.Duration(days)*24*time.Hour)
 	var verr *compute.ValidationError
 	if errors.As(err, &verr) || errors.Is(err, compute.ErrInvalid) {
 		vm, vmErr := h.profileVM(r)
@@ -152,7 +152,7 @@ func (h *Handlers) CreateToken(w http.ResponseWriter, r *http.Request) error {
 // owner can revoke it.
 func (h *Handlers) RevokeToken(w http.ResponseWriter, r *http.Request) error {
 	u := compute.UserFrom(r.Context())
-	t, err := h.cfg.Identity.RevokeAccessToken(r.Context(), u.ID, chi.URLParam(r, "id"))
+	t, err := h.cfg.Store.RevokeAccessToken(r.Context(), u.ID, chi.URLParam(r, "id"))
 	object := "token/" + chi.URLParam(r, "id")
 	if err == nil {
 		object = "token/" + t.Name
@@ -170,7 +170,7 @@ func (h *Handlers) RevokeToken(w http.ResponseWriter, r *http.Request) error {
 // session of the user, this one included.
 func (h *Handlers) SignOutEverywhere(w http.ResponseWriter, r *http.Request) error {
 	u := compute.UserFrom(r.Context())
-	_, err := h.cfg.Identity.RevokeUserSessions(r.Context(), u.ID)
+	_, err := h.cfg.Store.RevokeUserSessions(r.Context(), u.ID)
 	h.audit(r, "signout.everywhere", "user/"+u.ID, err)
 	if err != nil {
 		return err
@@ -184,10 +184,10 @@ func (h *Handlers) SignOutEverywhere(w http.ResponseWriter, r *http.Request) err
 // tokens (a web.TokenResolver). With an OpenID provider configured, tokens
 // of the login-token user "local" no longer work.
 func (h *Handlers) ResolveAccessToken(ctx context.Context, token string) (*compute.User, error) {
-	if h.cfg.Identity == nil {
+	if h.cfg.Store == nil {
 		return nil, compute.ErrUnauthenticated
 	}
-	u, err := h.cfg.Identity.ResolveAccessToken(ctx, token)
+	u, err := h.cfg.Store.ResolveAccessToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,23 +17,6 @@ import (
 	"github.com/trainyard/trainyard/views/layout"
 	"github.com/trainyard/trainyard/views/pages"
 )
-
-// RunPagesStore is what the run pages read beyond RunStore: sorted pages of
-// runs by key, counts, and every metric of a run at once (store.Store has it).
-type RunPagesStore interface {
-	RunsPage(ctx context.Context, q store.RunPageQuery) (store.RunPageResult, error)
-	CountRunsPage(ctx context.Context, q store.RunPageQuery) (int, error)
-	MetricHistories(ctx context.Context, runID string) (map[string][]compute.Metric, error)
-}
-
-// runPages returns the run store's page queries.
-func (h *Handlers) runPages() (RunPagesStore, error) {
-	s, ok := h.cfg.Runs.Store.(RunPagesStore)
-	if !ok {
-		return nil, errors.New("handlers: the run store does not serve the run pages")
-	}
-	return s, nil
-}
 
 // runsPageSize is how many runs one page of a list shows.
 const runsPageSize = 25
@@ -238,7 +220,7 @@ func (h *Handlers) runsFilter(r *http.Request, q runsQuery) (pages.RunsFilterVM,
 		}
 	}
 	if !q.fixExp {
-		exps, err := h.cfg.Runs.Store.ListExperiments(r.Context())
+		exps, err := h.cfg.Store.ListExperiments(r.Context())
 		if err != nil {
 			return f, err
 		}
@@ -251,10 +233,7 @@ func (h *Handlers) runsFilter(r *http.Request, q runsQuery) (pages.RunsFilterVM,
 
 // runsTable reads one page of runs and builds the live table.
 func (h *Handlers) runsTable(r *http.Request, q runsQuery) (pages.RunsTableVM, error) {
-	ps, err := h.runPages()
-	if err != nil {
-		return pages.RunsTableVM{}, err
-	}
+	ps := h.cfg.Store
 	now := h.cfg.Now()
 	pq := q.page(now)
 	page, err := ps.RunsPage(r.Context(), pq)

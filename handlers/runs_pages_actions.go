@@ -36,7 +36,7 @@ func (h *Handlers) CancelRunPage(w http.ResponseWriter, r *http.Request) error {
 // snapshot with the same script, arguments, target and environment, checked
 // as POST /api/v1/runs checks a submit. The browser goes to the new run.
 func (h *Handlers) ResubmitRun(w http.ResponseWriter, r *http.Request) error {
-	old, err := h.cfg.Runs.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
+	old, err := h.cfg.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
 	if err != nil {
 		return err
 	}

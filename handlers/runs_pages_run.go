@@ -30,7 +30,7 @@ const maxPageLog = 4 << 20
 // RunPage handles GET /runs/{runId}: the run page, or for htmx one of its
 // live sections (HX-Target run-live, run-metrics or run-outputs).
 func (h *Handlers) RunPage(w http.ResponseWriter, r *http.Request) error {
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
+	run, err := h.cfg.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
 	if err != nil {
 		return err
 	}
@@ -98,10 +98,7 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 	if vm.Snapshot, err = h.snapshotBrowser(r, run); err != nil {
 		return vm, err
 	}
-	ps, err := h.runPages()
-	if err != nil {
-		return vm, err
-	}
+	ps := h.cfg.Store
 	if isSweepParent(run) {
 		// The sweep dashboard lists the children with their hyperparameters.
 		d, err := h.sweepDashboardVM(r, run)
@@ -298,10 +295,7 @@ func indentJSON(b []byte) string {
 
 // runMetricsVM draws one chart per metric over steps or time.
 func (h *Handlers) runMetricsVM(r *http.Request, run *compute.Run, xKind string) (pages.RunMetricsVM, error) {
-	ps, err := h.runPages()
-	if err != nil {
-		return pages.RunMetricsVM{}, err
-	}
+	ps := h.cfg.Store
 	hist, err := ps.MetricHistories(r.Context(), run.ID)
 	if err != nil {
 		return pages.RunMetricsVM{}, err
@@ -349,7 +343,7 @@ func (h *Handlers) runMetricsVM(r *http.Request, run *compute.Run, xKind string)
 
 // runOutputsVM lists the run's files with download links.
 func (h *Handlers) runOutputsVM(r *http.Request, run *compute.Run) (pages.RunOutputsVM, error) {
-	files, err := h.cfg.Runs.Store.ListRunOutputs(r.Context(), run.ID)
+	files, err := h.cfg.Store.ListRunOutputs(r.Context(), run.ID)
 	if err != nil {
 		return pages.RunOutputsVM{}, err
 	}
@@ -371,7 +365,7 @@ func (h *Handlers) runLogVM(r *http.Request, run *compute.Run) (pages.LogTailVM,
 	}
 	text, n := logText(data, run.Status.Terminal())
 	vm := pages.LogTailVM{Text: text, Follow: h.logFollow(run, n, len(data))}
-	if _, found, err := h.cfg.Runs.Store.ReadRunLog(r.Context(), run.ID, 0, 0); err == nil && found {
+	if _, found, err := h.cfg.Store.ReadRunLog(r.Context(), run.ID, 0, 0); err == nil && found {
 		vm.Download = runPath(run.ID) + "/outputs/user_logs/std_log.txt"
 	}
 	return vm, nil
@@ -426,7 +420,7 @@ func (h *Handlers) RunLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The status is read before the log: a terminal status and an empty
 	// read mean the whole log was shown.
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
+	run, err := h.cfg.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
 	if err != nil {
 		return err
 	}
@@ -446,7 +440,7 @@ func (h *Handlers) RunLog(w http.ResponseWriter, r *http.Request) error {
 func (h *Handlers) RunOutputFile(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "runId")
 	p := wildcardPath(r, runPath(id)+"/outputs/")
-	f, err := h.cfg.Runs.Store.OpenRunOutput(r.Context(), id, p)
+	f, err := h.cfg.Store.OpenRunOutput(r.Context(), id, p)
 	if err != nil {
 		return err
 	}
@@ -459,7 +453,7 @@ func (h *Handlers) RunOutputFile(w http.ResponseWriter, r *http.Request) error {
 // the run's snapshot.
 func (h *Handlers) RunSnapshotFile(w http.ResponseWriter, r *http.Request) error {
 	id := chi.URLParam(r, "runId")
-	run, err := h.cfg.Runs.Store.GetRun(r.Context(), id)
+	run, err := h.cfg.Store.GetRun(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -467,7 +461,7 @@ func (h *Handlers) RunSnapshotFile(w http.ResponseWriter, r *http.Request) error
 		return compute.NotFoundf("path", "Run '%s' has no snapshot.", id)
 	}
 	p := wildcardPath(r, runPath(id)+"/snapshot/")
-	f, _, err := h.cfg.Runs.Store.OpenSnapshotFile(r.Context(), run.SnapshotID, p)
+	f, _, err := h.cfg.Store.OpenSnapshotFile(r.Context(), run.SnapshotID, p)
 	if err != nil {
 		return err
 	}
@@ -481,7 +475,7 @@ func (h *Handlers) snapshotBrowser(r *http.Request, run *compute.Run) (pages.Sna
 	if run.SnapshotID == "" {
 		return pages.SnapshotBrowserVM{Missing: true}, nil
 	}
-	snap, err := h.cfg.Runs.Store.GetSnapshot(r.Context(), run.SnapshotID)
+	snap, err := h.cfg.Store.GetSnapshot(r.Context(), run.SnapshotID)
 	if errors.Is(err, compute.ErrNotFound) {
 		return pages.SnapshotBrowserVM{Missing: true}, nil
 	} else if err != nil {

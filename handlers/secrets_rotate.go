@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -13,12 +12,6 @@ import (
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
 )
-
-// secretWriter is the store's sealed-secrets writer (store.Store has it).
-type secretWriter interface {
-	SetSecrets(ctx context.Context, target string, secrets map[string]string) error
-	DeleteSecrets(ctx context.Context, target string, names ...string) error
-}
 
 // updateSecretsRequest is the body of POST /api/v1/computes/{name}/updateSecrets.
 // Empty fields keep what is stored.
@@ -89,15 +82,11 @@ func (h *Handlers) updateSecrets(r *http.Request, name string, req updateSecrets
 	if err != nil {
 		return nil, err
 	}
-	sw, ok := h.cfg.Store.(secretWriter)
-	if !ok {
-		return nil, errors.New("this store cannot replace secrets")
-	}
-	if err := sw.SetSecrets(ctx, name, secrets); err != nil {
+	if err := h.cfg.Store.SetSecrets(ctx, name, secrets); err != nil {
 		return nil, err
 	}
 	if len(drop) > 0 {
-		if err := sw.DeleteSecrets(ctx, name, drop...); err != nil {
+		if err := h.cfg.Store.DeleteSecrets(ctx, name, drop...); err != nil {
 			return nil, err
 		}
 	}

@@ -28,7 +28,7 @@ const (
 func (h *Handlers) startOIDC(w http.ResponseWriter, r *http.Request) error {
 	o := h.cfg.OIDC
 	state, nonce, verifier := randomString(32), randomString(32), oauth2.GenerateVerifier()
-	if err := h.cfg.Identity.BeginLogin(r.Context(), state, loginTTL); err != nil {
+	if err := h.cfg.Store.BeginLogin(r.Context(), state, loginTTL); err != nil {
 		return err
 	}
 	tx, _ := o.txStore.New(r, o.txCookie) // a stale or foreign cookie is replaced
@@ -75,7 +75,7 @@ func (h *Handlers) AuthCallback(w http.ResponseWriter, r *http.Request) error {
 		return fail(&signinError{Status: http.StatusBadRequest, Code: "StateMismatch", Reason: "state does not match the login cookie",
 			Message: "This sign-in answer does not belong to this browser's sign-in. Start again from the sign-in link."})
 	}
-	if err := h.cfg.Identity.ConsumeLogin(r.Context(), state); err != nil {
+	if err := h.cfg.Store.ConsumeLogin(r.Context(), state); err != nil {
 		if !errors.Is(err, compute.ErrUnauthenticated) {
 			return err
 		}

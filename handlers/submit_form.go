@@ -59,7 +59,7 @@ func (h *Handlers) submitForm(r *http.Request, fs formSubmit) (*compute.Run, err
 	if err != nil {
 		return nil, err
 	}
-	err = h.cfg.Runs.Store.CreateRun(r.Context(), run)
+	err = h.cfg.Store.CreateRun(r.Context(), run)
 	h.audit(r, "submit", "run/"+run.ID, err)
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func (h *Handlers) takeSource(r *http.Request, up *uploadSpool, st *submitState)
 		st.errs.Add("source", "Upload the source folder, or a .zip or .tar.gz of it.")
 		return
 	}
-	snap, err := h.cfg.Runs.Store.GetSnapshot(r.Context(), id)
+	snap, err := h.cfg.Store.GetSnapshot(r.Context(), id)
 	if err != nil {
 		st.errs.Add("source", "The uploaded source is no longer there; upload it again.")
 		return
@@ -475,7 +475,7 @@ func (h *Handlers) submitVM(r *http.Request, st *submitState) (pages.SubmitVM, e
 	}
 	vm.Source = h.sourceVM(st)
 	vm.RunConfig = pages.RunConfigFileVM{Name: st.rcName, Text: st.rcText, Error: errs.For("runconfig")}
-	exps, err := h.cfg.Runs.Store.ListExperiments(r.Context())
+	exps, err := h.cfg.Store.ListExperiments(r.Context())
 	if err != nil {
 		return vm, err
 	}

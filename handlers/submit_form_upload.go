@@ -69,14 +69,12 @@ func (u *uploadSpool) Close() {
 	os.RemoveAll(u.dir)
 }
 
-// spoolDir is where uploads are spooled: beside the data when the store
-// says where that is (the same disk as the blobs), else the system's.
+// spoolDir is where uploads are spooled: beside the data (the same disk as
+// the blobs), else the system's.
 func (h *Handlers) spoolDir() string {
-	if d, ok := h.cfg.Runs.Store.(interface{ DataDir() string }); ok {
-		p := filepath.Join(d.DataDir(), "uploads")
-		if os.MkdirAll(p, 0o700) == nil {
-			return p
-		}
+	p := filepath.Join(h.cfg.Store.DataDir(), "uploads")
+	if os.MkdirAll(p, 0o700) == nil {
+		return p
 	}
 	return ""
 }
@@ -269,7 +267,7 @@ func (h *Handlers) importSource(ctx context.Context, u *uploadSpool, createdBy s
 			return nil, nil, err
 		}
 		defer f.Close()
-		snap, err := h.cfg.Runs.Store.ImportArchive(ctx, f, store.ArchiveOptions{CreatedBy: createdBy})
+		snap, err := h.cfg.Store.ImportArchive(ctx, f, store.ArchiveOptions{CreatedBy: createdBy})
 		if err != nil {
 			return nil, nil, sourceError(err)
 		}
@@ -309,7 +307,7 @@ func (h *Handlers) importSource(ctx context.Context, u *uploadSpool, createdBy s
 	for _, f := range m.Files {
 		hashes = append(hashes, f.SHA256)
 	}
-	missing, err := h.cfg.Runs.Store.MissingBlobs(ctx, hashes)
+	missing, err := h.cfg.Store.MissingBlobs(ctx, hashes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -327,7 +325,7 @@ func (h *Handlers) importSource(ctx context.Context, u *uploadSpool, createdBy s
 		}
 		files = append(files, compute.SnapshotFile{Path: f.Path, SHA256: f.SHA256, Size: f.Size, Mode: f.Mode})
 	}
-	snap, err := h.cfg.Runs.Store.CreateSnapshot(ctx, files, nil, createdBy)
+	snap, err := h.cfg.Store.CreateSnapshot(ctx, files, nil, createdBy)
 	if err != nil {
 		return nil, nil, sourceError(err)
 	}
@@ -340,7 +338,7 @@ func (h *Handlers) putBlobFile(ctx context.Context, sum, p string) error {
 		return err
 	}
 	defer f.Close()
-	_, err = h.cfg.Runs.Store.PutBlob(ctx, sum, f, compute.SnapshotMaxBytes)
+	_, err = h.cfg.Store.PutBlob(ctx, sum, f, compute.SnapshotMaxBytes)
 	return err
 }
 

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -19,12 +17,6 @@ import (
 	"github.com/trainyard/trainyard/views/components"
 	"github.com/trainyard/trainyard/views/pages"
 )
-
-// SweepPagesStore is what the sweep dashboard reads beyond RunStore: each
-// child's primary metric in one query (store.Store has it).
-type SweepPagesStore interface {
-	SweepChildMetrics(ctx context.Context, parentID, key string) (map[string]store.SweepChildMetric, error)
-}
 
 // sweepPollSeconds is how often a running sweep's dashboard refreshes.
 const sweepPollSeconds = 2
@@ -81,15 +73,11 @@ func sweepState(r *compute.Run) string {
 func (h *Handlers) sweepDashboardVM(r *http.Request, run *compute.Run) (pages.SweepDashboardVM, error) {
 	ctx := r.Context()
 	sw := run.Sweep
-	ms, ok := h.cfg.Runs.Store.(SweepPagesStore)
-	if !ok {
-		return pages.SweepDashboardVM{}, errors.New("handlers: the run store does not serve the sweep dashboard")
-	}
-	page, err := h.cfg.Runs.Store.ListRuns(ctx, compute.RunFilter{Parent: run.ID, Limit: store.MaxRunPage})
+	page, err := h.cfg.Store.ListRuns(ctx, compute.RunFilter{Parent: run.ID, Limit: store.MaxRunPage})
 	if err != nil {
 		return pages.SweepDashboardVM{}, fmt.Errorf("children of %s: %w", run.ID, err)
 	}
-	metrics, err := ms.SweepChildMetrics(ctx, run.ID, sw.PrimaryMetric)
+	metrics, err := h.cfg.Store.SweepChildMetrics(ctx, run.ID, sw.PrimaryMetric)
 	if err != nil {
 		return pages.SweepDashboardVM{}, fmt.Errorf("metrics of the children of %s: %w", run.ID, err)
 	}

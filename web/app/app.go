@@ -165,9 +165,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	secure := strings.HasPrefix(cfg.PublicURL, "https://")
 	hcfg := handlers.Config{
-		Store: st, Sessions: st, Identity: st, Controller: a.Controller, Backends: a.Backends, Assets: assets, Logger: log,
-		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax,
-		Runs: handlers.RunDeps{Store: st, Dispatcher: a.Dispatcher}, Clusters: a.Nodes,
+		Store: st, Controller: a.Controller, Dispatcher: a.Dispatcher, Backends: a.Backends, Assets: assets, Logger: log,
+		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax, Clusters: a.Nodes,
 	}
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
