@@ -12,17 +12,21 @@ type FormRoutes struct {
 	Validate http.HandlerFunc
 }
 
-// Forms lists the create wizards and attach forms with their routes.
-func (h *Handlers) Forms() []FormRoutes {
+// Form returns the routes of the create wizard or attach form at path
+// (/computes/new/cluster, /computes/attach/slurm, …). The route table names
+// every form's path; one that names no form is a mistake in the table, so
+// it panics when the server is built.
+func (h *Handlers) Form(path string) FormRoutes {
 	specs := []*formSpec{clusterForm(), instanceForm()}
 	for _, a := range attachTypes {
 		specs = append(specs, attachForm(a.id))
 	}
-	out := make([]FormRoutes, 0, len(specs))
 	for _, f := range specs {
-		out = append(out, FormRoutes{Path: f.path, Show: h.Wrap(h.showForm(f)), Post: h.Wrap(h.postForm(f)), Validate: h.Wrap(h.validateField(f))})
+		if f.path == path {
+			return FormRoutes{Path: f.path, Show: h.Wrap(h.showForm(f)), Post: h.Wrap(h.postForm(f)), Validate: h.Wrap(h.validateField(f))}
+		}
 	}
-	return out
+	panic("handlers: no form at " + path)
 }
 
 // AttachIndex handles GET /computes/attach: the first attach form.

@@ -21,54 +21,150 @@ type Route struct {
 	AllowRunToken bool
 }
 
-// Routes is the one table of every route the server answers.
+// Routes is the one table of every route the server answers, grouped as a
+// user meets them. Role is the least role; where a route also needs a
+// particular object (the instance's assigned user, the run's submitter),
+// the handler checks it and the comment says so.
 func Routes(h *handlers.Handlers, static http.Handler) []Route {
 	w := h.Wrap
+	ml := h.MLflowWrap
+	const (
+		public   = compute.RoleNone
+		reader   = compute.RoleReader
+		user     = compute.RoleComputeUser
+		ds       = compute.RoleDataScientist
+		operator = compute.RoleComputeOperator
+		admin    = compute.RoleAdmin
+	)
+	// form is a create wizard or attach form: the page, its post and the
+	// live validation of one field.
+	form := func(path string) []Route {
+		f := h.Form(path)
+		return []Route{
+			{Method: "GET", Pattern: f.Path, Role: operator, Handler: f.Show},
+			{Method: "POST", Pattern: f.Path, Role: operator, Handler: f.Post},
+			{Method: "POST", Pattern: f.Path + "/validate", Role: operator, Handler: f.Validate},
+		}
+	}
+	// mlflow is a route of the MLflow tracking REST API
+	// (docs/design/mlflow-api.md); a run's own token may call it, and the
+	// handler keeps that token to its run.
+	mlflow := func(method, path string, role compute.Role, fn handlers.HandlerFunc) Route {
+		return Route{Method: method, Pattern: handlers.MLflowPrefix + path, Role: role, Handler: ml(fn), AllowRunToken: true}
+	}
+
 	rs := []Route{
-		// Public: health, static files, the login link.
-		{Method: "GET", Pattern: "/healthz", Role: compute.RoleNone, Handler: h.Health},
-		{Method: "GET", Pattern: "/static/*", Role: compute.RoleNone, Handler: static.ServeHTTP},
-		{Method: "GET", Pattern: "/login", Role: compute.RoleNone, Handler: w(h.Login)},
-		{Method: "GET", Pattern: "/signed-out", Role: compute.RoleNone, Handler: w(h.SignedOut)},
-		{Method: "POST", Pattern: "/logout", Role: compute.RoleNone, Handler: w(h.Logout)},
+		// Public: health, static files, signing in and out. The OpenID
+		// provider sends the browser back to /auth/callback.
+		{Method: "GET", Pattern: "/healthz", Role: public, Handler: h.Health},
+		{Method: "GET", Pattern: "/static/*", Role: public, Handler: static.ServeHTTP},
+		{Method: "GET", Pattern: "/login", Role: public, Handler: w(h.Login)},
+		{Method: "GET", Pattern: "/auth/callback", Role: public, Handler: w(h.AuthCallback)},
+		{Method: "GET", Pattern: "/signed-out", Role: public, Handler: w(h.SignedOut)},
+		{Method: "POST", Pattern: "/logout", Role: public, Handler: w(h.Logout)},
 
 		// Compute pages.
-		{Method: "GET", Pattern: "/", Role: compute.RoleReader, Handler: redirectTo("/computes")},
-		{Method: "GET", Pattern: "/computes", Role: compute.RoleReader, Handler: w(h.ComputeList)},
-		{Method: "GET", Pattern: "/computes/attach", Role: compute.RoleComputeOperator, Handler: w(h.AttachIndex)},
-		{Method: "GET", Pattern: "/computes/{name}", Role: compute.RoleReader, Handler: w(h.ComputeDetails)},
+		{Method: "GET", Pattern: "/", Role: reader, Handler: redirectTo("/computes")},
+		{Method: "GET", Pattern: "/computes", Role: reader, Handler: w(h.ComputeList)},
+		{Method: "GET", Pattern: "/computes/attach", Role: operator, Handler: w(h.AttachIndex)},
+		{Method: "GET", Pattern: "/computes/{name}", Role: reader, Handler: w(h.ComputeDetails)},
 		// Start/stop/restart: an operator, or the instance's assigned data
 		// scientist (checked per object in the handler); delete/detach:
 		// ComputeOperator, checked in the handler.
-		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: compute.RoleComputeUser, Handler: w(h.ComputeAction)},
+		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: user, Handler: w(h.ComputeAction)},
 		// Replace an SSH target's credentials (write-only form on the details page).
-		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: compute.RoleComputeOperator, Handler: w(h.UpdateSecretsPage)},
+		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: operator, Handler: w(h.UpdateSecretsPage)},
 		// Min/max nodes and idle seconds of a Slurm partition of power-saving nodes.
-		{Method: "POST", Pattern: "/computes/{name}/scale-settings", Role: compute.RoleComputeOperator, Handler: w(h.ScaleSettingsPage)},
-
-		// JSON API (Azure Resource Manager shape).
-		{Method: "GET", Pattern: "/api/v1/computes", Role: compute.RoleReader, Handler: w(h.APIListComputes)},
-		{Method: "GET", Pattern: "/api/v1/computes/{name}", Role: compute.RoleReader, Handler: w(h.APIGetCompute)},
-		{Method: "PUT", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIPutCompute)},
-		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: compute.RoleComputeOperator, Handler: w(h.APIDeleteCompute)},
-		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: compute.RoleReader, Handler: w(h.APIListNodes)},
-		{Method: "POST", Pattern: "/api/v1/computes/{name}/approveHostKey", Role: compute.RoleComputeOperator, Handler: w(h.APIApproveHostKey)},
-		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateSecrets", Role: compute.RoleComputeOperator, Handler: w(h.APIUpdateSecrets)},
-		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateScaleSettings", Role: compute.RoleComputeOperator, Handler: w(h.APIUpdateScaleSettings)},
-		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: compute.RoleComputeUser, Handler: w(h.APIPower)}, // per object, as above
+		{Method: "POST", Pattern: "/computes/{name}/scale-settings", Role: operator, Handler: w(h.ScaleSettingsPage)},
 	}
-	rs = append(rs, identityRoutes(h)...)
-	rs = append(rs, runRoutes(h)...)
-	rs = append(rs, runPageRoutes(h)...)
-	rs = append(rs, sweepRoutes(h)...)
 	// Create wizards and attach forms.
-	for _, f := range h.Forms() {
-		rs = append(rs,
-			Route{Method: "GET", Pattern: f.Path, Role: compute.RoleComputeOperator, Handler: f.Show},
-			Route{Method: "POST", Pattern: f.Path, Role: compute.RoleComputeOperator, Handler: f.Post},
-			Route{Method: "POST", Pattern: f.Path + "/validate", Role: compute.RoleComputeOperator, Handler: f.Validate},
-		)
+	for _, path := range []string{
+		"/computes/new/cluster", "/computes/new/instance",
+		"/computes/attach/virtualmachine", "/computes/attach/hdinsight", "/computes/attach/databricks",
+		"/computes/attach/adla", "/computes/attach/batch", "/computes/attach/slurm",
+	} {
+		rs = append(rs, form(path)...)
 	}
+	rs = append(rs, []Route{
+		// Compute JSON API (Azure Resource Manager shape).
+		{Method: "GET", Pattern: "/api/v1/computes", Role: reader, Handler: w(h.APIListComputes)},
+		{Method: "GET", Pattern: "/api/v1/computes/{name}", Role: reader, Handler: w(h.APIGetCompute)},
+		{Method: "PUT", Pattern: "/api/v1/computes/{name}", Role: operator, Handler: w(h.APIPutCompute)},
+		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: operator, Handler: w(h.APIDeleteCompute)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: reader, Handler: w(h.APIListNodes)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/approveHostKey", Role: operator, Handler: w(h.APIApproveHostKey)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateSecrets", Role: operator, Handler: w(h.APIUpdateSecrets)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateScaleSettings", Role: operator, Handler: w(h.APIUpdateScaleSettings)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: user, Handler: w(h.APIPower)}, // per object, as above
+
+		// Experiment and run pages. Cancel also needs the submitter or an
+		// Admin (checked in the handler). Each page answers htmx polls of
+		// its live parts itself; a sweep's dashboard is part of its
+		// parent's run page.
+		{Method: "GET", Pattern: "/experiments", Role: reader, Handler: w(h.Experiments)},
+		{Method: "GET", Pattern: "/experiments/{name}", Role: reader, Handler: w(h.Experiment)},
+		{Method: "GET", Pattern: "/runs", Role: reader, Handler: w(h.RunsList)},
+		{Method: "GET", Pattern: "/runs/new", Role: ds, Handler: w(h.SubmitForm)},
+		{Method: "POST", Pattern: "/runs/new", Role: ds, Handler: w(h.SubmitPost)},
+		{Method: "POST", Pattern: "/runs/new/upload", Role: ds, Handler: w(h.SubmitUpload)},
+		// The HyperDrive form; its add/remove-parameter buttons post the whole form.
+		{Method: "GET", Pattern: "/runs/new/hyperdrive", Role: ds, Handler: w(h.HyperdriveForm)},
+		{Method: "POST", Pattern: "/runs/new/hyperdrive", Role: ds, Handler: w(h.HyperdrivePost)},
+		{Method: "POST", Pattern: "/runs/new/hyperdrive/validate", Role: ds, Handler: w(h.HyperdriveValidate)},
+		{Method: "GET", Pattern: "/runs/{runId}", Role: reader, Handler: w(h.RunPage)},
+		{Method: "GET", Pattern: "/runs/{runId}/log", Role: reader, Handler: w(h.RunLog)},
+		{Method: "GET", Pattern: "/runs/{runId}/outputs/*", Role: reader, Handler: w(h.RunOutputFile)},
+		{Method: "GET", Pattern: "/runs/{runId}/snapshot/*", Role: reader, Handler: w(h.RunSnapshotFile)},
+		{Method: "POST", Pattern: "/runs/{runId}/cancel", Role: ds, Handler: w(h.CancelRunPage)},
+		{Method: "POST", Pattern: "/runs/{runId}/resubmit", Role: ds, Handler: w(h.ResubmitRun)},
+
+		// Snapshots: content-addressed source folders.
+		{Method: "POST", Pattern: "/api/v1/snapshots/missing", Role: ds, Handler: w(h.APIMissingBlobs)},
+		{Method: "PUT", Pattern: "/api/v1/blobs/{sha256}", Role: ds, Handler: w(h.APIPutBlob)},
+		{Method: "POST", Pattern: "/api/v1/snapshots", Role: ds, Handler: w(h.APICreateSnapshot)},
+		{Method: "POST", Pattern: "/api/v1/snapshots/archive", Role: ds, Handler: w(h.APIUploadArchive)},
+		{Method: "GET", Pattern: "/api/v1/snapshots/{id}", Role: reader, Handler: w(h.APIGetSnapshot)},
+		{Method: "GET", Pattern: "/api/v1/snapshots/{id}/files/*", Role: reader, Handler: w(h.APISnapshotFile)},
+
+		// Experiments, runs and sweeps JSON API (cancel: the submitter or an Admin).
+		{Method: "POST", Pattern: "/api/v1/experiments", Role: ds, Handler: w(h.APICreateExperiment)},
+		{Method: "GET", Pattern: "/api/v1/experiments", Role: reader, Handler: w(h.APIListExperiments)},
+		{Method: "POST", Pattern: "/api/v1/runs", Role: ds, Handler: w(h.APISubmitRun)},
+		{Method: "POST", Pattern: "/api/v1/sweeps", Role: ds, Handler: w(h.APISubmitSweep)},
+		{Method: "GET", Pattern: "/api/v1/runs", Role: reader, Handler: w(h.APIListRuns)},
+		{Method: "GET", Pattern: "/api/v1/runs/{runId}", Role: reader, Handler: w(h.APIGetRun)},
+		{Method: "POST", Pattern: "/api/v1/runs/{runId}/cancel", Role: ds, Handler: w(h.APICancelRun)},
+		{Method: "GET", Pattern: "/api/v1/runs/{runId}/logs", Role: reader, Handler: w(h.APIRunLogs)},
+		{Method: "GET", Pattern: "/api/v1/runs/{runId}/outputs", Role: reader, Handler: w(h.APIRunOutputs)},
+		{Method: "GET", Pattern: "/api/v1/runs/{runId}/outputs/*", Role: reader, Handler: w(h.APIRunOutputFile)},
+		{Method: "GET", Pattern: "/api/v1/runs/{runId}/metrics/*", Role: reader, Handler: w(h.APIRunMetric)},
+
+		// MLflow tracking REST API.
+		mlflow("GET", "runs/get", reader, h.MLflowGetRun),
+		mlflow("POST", "runs/update", ds, h.MLflowUpdateRun),
+		mlflow("POST", "runs/create", ds, h.MLflowCreateRun),
+		mlflow("POST", "runs/log-parameter", ds, h.MLflowLogParameter),
+		mlflow("POST", "runs/log-metric", ds, h.MLflowLogMetric),
+		mlflow("POST", "runs/log-batch", ds, h.MLflowLogBatch),
+		mlflow("POST", "runs/set-tag", ds, h.MLflowSetTag),
+		mlflow("GET", "metrics/get-history", reader, h.MLflowMetricHistory),
+		mlflow("GET", "experiments/get-by-name", reader, h.MLflowGetExperimentByName),
+		mlflow("GET", "experiments/get", reader, h.MLflowGetExperiment),
+		mlflow("POST", "experiments/create", ds, h.MLflowCreateExperiment),
+		{Method: "PUT", Pattern: handlers.MLflowArtifactsPrefix + "artifacts/*", Role: ds, Handler: ml(h.MLflowPutArtifact), AllowRunToken: true},
+
+		// Profile: every role has one, with its own tokens and sessions.
+		{Method: "GET", Pattern: "/profile", Role: reader, Handler: w(h.Profile)},
+		{Method: "POST", Pattern: "/profile/tokens", Role: reader, Handler: w(h.CreateToken)},
+		{Method: "POST", Pattern: "/profile/tokens/{id}/revoke", Role: reader, Handler: w(h.RevokeToken)},
+		{Method: "POST", Pattern: "/profile/sessions/revoke", Role: reader, Handler: w(h.SignOutEverywhere)},
+		{Method: "GET", Pattern: "/api/v1/me", Role: reader, Handler: w(h.Me)},
+
+		// Audit log and session kill switch.
+		{Method: "GET", Pattern: "/audit", Role: admin, Handler: w(h.AuditLog)},
+		{Method: "GET", Pattern: "/audit/sessions", Role: admin, Handler: w(h.AuditSessions)},
+		{Method: "POST", Pattern: "/audit/sessions/{handle}/revoke", Role: admin, Handler: w(h.RevokeSession)},
+	}...)
 	return rs
 }
 
