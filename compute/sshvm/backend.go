@@ -732,7 +732,10 @@ func (b *Backend) Inspect(ctx context.Context, t *compute.Target) (Facts, error)
 	err := b.withConn(ctx, t, func(c *conn) error {
 		out, errOut, err := b.run(ctx, c, []string{"/bin/sh", "-c", probeScript})
 		if err != nil {
-			return fmt.Errorf("checking the VM: %w: %s", err, strings.TrimSpace(string(errOut)))
+			// Name the machine: a connection cut mid-check (the VM going
+			// down) says nothing of where it was.
+			addr, _ := Address(t)
+			return fmt.Errorf("checking the VM at %s: %w: %s", addr, err, strings.TrimSpace(string(errOut)))
 		}
 		f = parseFacts(out)
 		return nil
