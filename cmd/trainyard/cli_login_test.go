@@ -16,31 +16,30 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/store"
 	"github.com/trainyard/trainyard/web/webtest"
 )
 
-// loginServer is the compute API double plus GET /api/v1/me, as a server
-// that accepts testToken.
-func loginServer(t *testing.T) (*fakeComputeAPI, *httptest.Server) {
+// aliceToken signs Alice, a data scientist, in to the server as if she had
+// used the browser, and returns a personal access token of hers, as the
+// Profile page makes it.
+func aliceToken(t *testing.T, srv *server) string {
 	t.Helper()
-	f, api := newFakeComputeAPI(t)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/me", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+testToken {
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":{"code":"InvalidAuthenticationToken","message":"The bearer token is not valid."}}`))
-			return
-		}
-		w.Write([]byte(`{"id":"tid/oid","name":"Alice","role":"DataScientist"}`))
-	})
-	mux.Handle("/", api.Config.Handler)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return f, srv
+	ctx := context.Background()
+	alice := compute.User{ID: "tid/oid", Name: "Alice", Role: compute.RoleDataScientist}
+	if err := srv.env.Store.RecordSignIn(ctx, store.UserRecord{ID: alice.ID, Name: alice.Name, Role: alice.Role}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := srv.env.Store.CreateAccessToken(ctx, alice, "cli", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func TestLogin(t *testing.T) {
-	f, srv := loginServer(t)
+	srv := newComputeServer(t)
+	token := aliceToken(t, srv)
 	cfgHome := t.TempDir()
 	env := map[string]string{"XDG_CONFIG_HOME": cfgHome}
 	path := filepath.Join(cfgHome, "trainyard", "config.json")
@@ -55,11 +54,11 @@ func TestLogin(t *testing.T) {
 	}
 
 	// Without --token-stdin it asks on stderr; the token is read from stdin.
-	res = runCLIEnv(t, env, testToken+"\n", "login", "--url", srv.URL+"/")
+	res = runCLIEnv(t, env, token+"\n", "login", "--url", srv.URL+"/")
 	if res.code != 0 || !strings.Contains(res.stderr, srv.URL+"/profile") || !strings.Contains(res.stdout, "as Alice (DataScientist)") {
 		t.Fatalf("login: exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
 	}
-	if strings.Contains(res.stdout+res.stderr, testToken) {
+	if strings.Contains(res.stdout+res.stderr, token) {
 		t.Fatal("login printed the token")
 	}
 	st, err := os.Stat(path)
@@ -71,24 +70,24 @@ func TestLogin(t *testing.T) {
 	}
 	var stored cliConfig
 	b, _ := os.ReadFile(path)
-	if json.Unmarshal(b, &stored) != nil || stored.URL != srv.URL || stored.Token != testToken {
+	if json.Unmarshal(b, &stored) != nil || stored.URL != srv.URL || stored.Token != token {
 		t.Fatalf("stored %s", b)
 	}
 
 	// The other commands use it with no TRAINYARD_URL or TRAINYARD_TOKEN.
-	before := f.count()
+	before := srv.count()
 	res = runCLIEnv(t, env, "", "computetarget", "list", "-o", "json")
-	if res.code != 0 || !strings.Contains(res.stdout, "gpu-cluster") || f.count() == before {
+	if res.code != 0 || !strings.Contains(res.stdout, "gpu-cluster") || srv.count() == before {
 		t.Fatalf("list with the stored login: exit %d\n%s", res.code, res.stderr)
 	}
 	// TRAINYARD_TOKEN wins over the stored token.
 	res = runCLIEnv(t, map[string]string{"XDG_CONFIG_HOME": cfgHome, "TRAINYARD_TOKEN": "env-token"}, "", "computetarget", "list")
-	if res.code == 0 || !strings.Contains(res.stderr, "AuthenticationFailed") {
+	if res.code == 0 || !strings.Contains(res.stderr, "InvalidAuthenticationToken") {
 		t.Fatalf("env token did not win: exit %d\n%s", res.code, res.stderr)
 	}
 	// The stored token is never sent to another server.
-	other, otherSrv := newFakeComputeAPI(t)
-	res = runCLIEnv(t, map[string]string{"XDG_CONFIG_HOME": cfgHome, "TRAINYARD_URL": otherSrv.URL}, "", "computetarget", "list")
+	other := newServer(t, webtest.Options{NoController: true, NoDispatcher: true})
+	res = runCLIEnv(t, map[string]string{"XDG_CONFIG_HOME": cfgHome, "TRAINYARD_URL": other.URL}, "", "computetarget", "list")
 	other.mu.Lock()
 	defer other.mu.Unlock()
 	for _, r := range other.requests {

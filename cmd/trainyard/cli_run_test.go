@@ -2,320 +2,47 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trainyard/trainyard/compute"
-	"github.com/trainyard/trainyard/compute/arm"
+	"github.com/trainyard/trainyard/web/webtest"
 )
 
-// fakeRunsAPI is a test double of the runs JSON API contract
-// (docs/API-runs.md), not the server: snapshots (missing, blobs, create),
-// experiments, runs (submit, list with paging, get, cancel, logs), plus GET
-// /api/v1/computes for folder attach. It checks the bearer token, verifies
-// blob hashes as the contract says, and records every request so tests can
-// check what the CLI sent.
-type fakeRunsAPI struct {
-	mu          sync.Mutex
-	requests    []recorded
-	blobs       map[string][]byte
-	snapshots   map[string]map[string]any // id → body
-	experiments []map[string]any
-	runs        []map[string]any // newest last
-	// logs holds, per run, the answers GET …/logs gives in turn: each a
-	// chunk and the status reported with it; the last one repeats.
-	logs     map[string][]logStep
-	logCalls map[string]int
-	pageSize int // run list page size (default 100)
-	computes []arm.Compute
-}
-
-type logStep struct {
-	chunk, status string
-}
-
-func newFakeRunsAPI(t *testing.T) (*fakeRunsAPI, *httptest.Server) {
+// newRunsServer starts the real application with the targets the run tests
+// submit to: the built-in local target and gpu-cluster (max 4 nodes). The
+// controller and dispatcher are off, so submitted runs stay NotStarted and
+// seeded runs stay as they were stored.
+func newRunsServer(t *testing.T) *server {
 	t.Helper()
-	f := &fakeRunsAPI{blobs: map[string][]byte{}, snapshots: map[string]map[string]any{}, logs: map[string][]logStep{}, logCalls: map[string]int{}, pageSize: 100}
-	for _, tg := range []*compute.Target{
-		{Name: "local", Kind: compute.KindLocal, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime()},
-		{Name: "gpu-cluster", Kind: compute.KindCluster, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime(),
-			Cluster: &compute.ClusterSpec{VMSize: "Standard_NC6", VMPriority: compute.Dedicated, MaxNodes: 4}},
-	} {
-		f.computes = append(f.computes, arm.FromTarget(tg, ""))
+	srv := newServer(t, webtest.Options{NoController: true, NoDispatcher: true})
+	if err := srv.env.Store.CreateTarget(context.Background(), &compute.Target{Name: "gpu-cluster", Kind: compute.KindCluster,
+		ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime(),
+		Cluster: &compute.ClusterSpec{VMSize: "Standard_NC6", VMPriority: compute.Dedicated, MaxNodes: 4}}, nil); err != nil {
+		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/computes", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, arm.ComputeList{Value: f.computes})
-	})
-	mux.HandleFunc("POST /api/v1/snapshots/missing", f.missing)
-	mux.HandleFunc("PUT /api/v1/blobs/{sha}", f.putBlob)
-	mux.HandleFunc("POST /api/v1/snapshots", f.createSnapshot)
-	mux.HandleFunc("POST /api/v1/experiments", f.createExperiment)
-	mux.HandleFunc("GET /api/v1/experiments", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		reply(w, http.StatusOK, map[string]any{"value": f.experiments})
-	})
-	mux.HandleFunc("POST /api/v1/runs", f.submit)
-	mux.HandleFunc("GET /api/v1/runs", f.listRuns)
-	mux.HandleFunc("GET /api/v1/runs/{id}", f.getRun)
-	mux.HandleFunc("POST /api/v1/runs/{id}/cancel", f.cancel)
-	mux.HandleFunc("GET /api/v1/runs/{id}/logs", f.getLogs)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		f.mu.Lock()
-		f.requests = append(f.requests, recorded{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
-			Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: body})
-		f.mu.Unlock()
-		if r.Header.Get("Authorization") != "Bearer "+testToken {
-			fail(w, compute.ErrUnauthenticated)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return f, srv
+	return srv
 }
 
-func apiErr(w http.ResponseWriter, status int, code, target, msg string) {
-	reply(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg, "target": target}})
-}
-
-func (f *fakeRunsAPI) missing(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Files []struct {
-			SHA256 string `json:"sha256"`
-		} `json:"files"`
+// runs returns the runs of experiment exp on the server, newest first.
+func (s *server) runs(t *testing.T, exp string) []*compute.Run {
+	t.Helper()
+	page, err := s.env.Store.ListRuns(context.Background(), compute.RunFilter{Experiment: exp})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		apiErr(w, 400, "BadRequest", "", err.Error())
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := []string{}
-	for _, fl := range body.Files {
-		if _, ok := f.blobs[fl.SHA256]; !ok && !slices.Contains(out, fl.SHA256) {
-			out = append(out, fl.SHA256)
-		}
-	}
-	reply(w, http.StatusOK, map[string]any{"missing": out})
-}
-
-func (f *fakeRunsAPI) putBlob(w http.ResponseWriter, r *http.Request) {
-	data, _ := io.ReadAll(r.Body)
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != r.PathValue("sha") {
-		apiErr(w, 422, "HashMismatch", "sha256", "The content does not hash to the name.")
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	status := http.StatusCreated
-	if _, ok := f.blobs[r.PathValue("sha")]; ok {
-		status = http.StatusOK
-	}
-	f.blobs[r.PathValue("sha")] = data
-	w.WriteHeader(status)
-}
-
-func (f *fakeRunsAPI) createSnapshot(w http.ResponseWriter, r *http.Request) {
-	var body map[string]any
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		apiErr(w, 400, "BadRequest", "", err.Error())
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	files, _ := body["files"].([]any)
-	for _, x := range files {
-		fl := x.(map[string]any)
-		if _, ok := f.blobs[fl["sha256"].(string)]; !ok {
-			apiErr(w, 422, "ValidationError", fl["path"].(string), "The blob is missing.")
-			return
-		}
-	}
-	id := fmt.Sprintf("snap-%d", len(f.snapshots)+1)
-	f.snapshots[id] = body
-	reply(w, http.StatusCreated, map[string]any{"id": id, "fileCount": len(files)})
-}
-
-func (f *fakeRunsAPI) createExperiment(w http.ResponseWriter, r *http.Request) {
-	var body struct{ Name string }
-	_ = json.NewDecoder(r.Body).Decode(&body)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, e := range f.experiments {
-		if e["name"] == body.Name {
-			reply(w, http.StatusOK, e)
-			return
-		}
-	}
-	e := map[string]any{"name": body.Name, "id": "exp-" + strconv.Itoa(len(f.experiments)+1), "createdTimeUtc": "2026-11-27T13:39:00Z", "runCount": 0}
-	f.experiments = append(f.experiments, e)
-	reply(w, http.StatusCreated, e)
-}
-
-func (f *fakeRunsAPI) submit(w http.ResponseWriter, r *http.Request) {
-	var body map[string]any
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		apiErr(w, 400, "BadRequest", "", err.Error())
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	snap, ok := f.snapshots[fmt.Sprint(body["snapshotId"])]
-	if !ok {
-		apiErr(w, 422, "ValidationError", "snapshotId", "No such snapshot.")
-		return
-	}
-	found := false
-	for _, x := range snap["files"].([]any) {
-		found = found || x.(map[string]any)["path"] == body["script"]
-	}
-	if !found {
-		apiErr(w, 422, "ValidationError", "script", "The script is not in the snapshot.")
-		return
-	}
-	if t := body["target"]; t != "local" && t != "gpu-cluster" {
-		apiErr(w, 404, "NotFound", "target", fmt.Sprintf("Compute '%v' was not found.", t))
-		return
-	}
-	id := fmt.Sprintf("%s_1764250000_%08x", body["experimentName"], len(f.runs)+1)
-	run := map[string]any{"runId": id, "experimentName": body["experimentName"], "status": "NotStarted", "target": body["target"],
-		"script": body["script"], "arguments": body["arguments"], "nodeCount": body["nodeCount"], "snapshotId": body["snapshotId"],
-		"createdTimeUtc": "2026-11-27T13:39:00Z", "submittedBy": "local", "metrics": map[string]any{}}
-	f.runs = append(f.runs, run)
-	reply(w, http.StatusCreated, run)
-}
-
-func (f *fakeRunsAPI) addRun(run map[string]any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.runs = append(f.runs, run)
-}
-
-func (f *fakeRunsAPI) findRun(id string) map[string]any {
-	for _, r := range f.runs {
-		if r["runId"] == id {
-			return r
-		}
-	}
-	return nil
-}
-
-func (f *fakeRunsAPI) listRuns(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	q := r.URL.Query()
-	var match []map[string]any
-	for i := len(f.runs) - 1; i >= 0; i-- {
-		run := f.runs[i]
-		if (q.Get("experiment") == "" || run["experimentName"] == q.Get("experiment")) &&
-			(q.Get("parent") == "" || run["parentRunId"] == q.Get("parent")) &&
-			(q.Get("status") == "" || run["status"] == q.Get("status")) &&
-			(q.Get("target") == "" || run["target"] == q.Get("target")) {
-			match = append(match, run)
-		}
-	}
-	skip, _ := strconv.Atoi(q.Get("$skip"))
-	top := f.pageSize
-	if t, err := strconv.Atoi(q.Get("$top")); err == nil && t < top {
-		top = t
-	}
-	end := min(skip+top, len(match))
-	out := map[string]any{"value": match[min(skip, end):end]}
-	if end < len(match) {
-		q.Set("$skip", strconv.Itoa(end))
-		out["nextLink"] = "/api/v1/runs?" + q.Encode()
-	}
-	reply(w, http.StatusOK, out)
-}
-
-func (f *fakeRunsAPI) getRun(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	run := f.findRun(r.PathValue("id"))
-	if run == nil {
-		apiErr(w, 404, "NotFound", "runId", fmt.Sprintf("Run '%s' was not found.", r.PathValue("id")))
-		return
-	}
-	reply(w, http.StatusOK, run)
-}
-
-func (f *fakeRunsAPI) cancel(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	run := f.findRun(r.PathValue("id"))
-	switch {
-	case run == nil:
-		apiErr(w, 404, "NotFound", "runId", "Run not found.")
-	case terminalStatus(fmt.Sprint(run["status"])):
-		apiErr(w, 409, "RunFinished", "runId", fmt.Sprintf("Run '%s' has already finished (%s).", run["runId"], run["status"]))
-	default:
-		run["status"] = "CancelRequested"
-		reply(w, http.StatusAccepted, run)
-	}
-}
-
-func (f *fakeRunsAPI) getLogs(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := r.PathValue("id")
-	run := f.findRun(id)
-	if run == nil {
-		apiErr(w, 404, "NotFound", "runId", "Run not found.")
-		return
-	}
-	steps := f.logs[id]
-	var full string
-	n := min(f.logCalls[id], len(steps)-1)
-	for _, s := range steps[:n+1] {
-		full += s.chunk
-	}
-	f.logCalls[id]++
-	run["status"] = steps[n].status
-	off, _ := strconv.Atoi(r.URL.Query().Get("offset"))
-	off = min(off, len(full))
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Log-Offset", strconv.Itoa(len(full)))
-	w.Header().Set("X-Run-Status", steps[n].status)
-	io.WriteString(w, full[off:])
-}
-
-// byPath returns the requests to path, optionally only those with a method.
-func (f *fakeRunsAPI) sent(method, prefix string) []recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []recorded
-	for _, r := range f.requests {
-		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (f *fakeRunsAPI) reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests = nil
+	return page.Runs
 }
 
 // srcFolder writes a source folder for submit tests.
@@ -343,39 +70,40 @@ func srcFolder(t *testing.T) string {
 }
 
 func TestSubmitScript(t *testing.T) {
-	api, srv := newFakeRunsAPI(t)
+	srv := newRunsServer(t)
 	dir := srcFolder(t)
 	// Options come first; everything after the script goes to it as written.
 	args := []string{"run", "submit-script", "-e", "exp", "-c", "local", "-d", dir, "-o", "json", "train.py",
 		"--lr", "0.1", "--msg", "$(touch /tmp/pwned); echo hi", "--quote", `it's "x"`, "-c", "notaflag", "-o", "table", "--", ""}
-	res := runCLI(t, srv, "", args...)
+	res := runCLI(t, srv.URL, "", args...)
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	if field(t, []byte(res.stdout), "runId") != "exp_1764250000_00000001" || field(t, []byte(res.stdout), "status") != "NotStarted" {
-		t.Errorf("stdout is not the run JSON:\n%s", res.stdout)
+	runs := srv.runs(t, "exp")
+	if len(runs) != 1 || field(t, []byte(res.stdout), "runId") != runs[0].ID || field(t, []byte(res.stdout), "status") != "NotStarted" {
+		t.Fatalf("stdout is not the run JSON of the one run submitted:\n%s", res.stdout)
 	}
 	var order []string
-	api.mu.Lock()
-	for _, r := range api.requests {
+	srv.mu.Lock()
+	for _, r := range srv.requests {
 		order = append(order, r.Method+" "+strings.Split(r.Path, "/")[3])
 	}
-	api.mu.Unlock()
+	srv.mu.Unlock()
 	// 6 files in the snapshot (data/ is ignored), 5 distinct blobs.
 	want := []string{"POST snapshots", "PUT blobs", "PUT blobs", "PUT blobs", "PUT blobs", "PUT blobs", "POST snapshots", "POST runs"}
 	if !reflect.DeepEqual(order, want) {
 		t.Errorf("requests %q\nwant %q", order, want)
 	}
-	for _, put := range api.sent("PUT", "/api/v1/blobs/") {
-		if put.ContentType != "application/octet-stream" || put.Auth != "Bearer "+testToken {
+	for _, put := range srv.sent("PUT", "/api/v1/blobs/") {
+		if put.ContentType != "application/octet-stream" || put.Auth != "Bearer "+webtest.Token {
 			t.Errorf("blob upload headers: %+v", put)
 		}
 	}
-	sub := api.sent("POST", "/api/v1/runs")[0].Body
+	sub := srv.sent("POST", "/api/v1/runs")[0].Body
 	wantArgs := []any{"--epochs", "3", "--lr", "0.1", "--msg", "$(touch /tmp/pwned); echo hi", "--quote", `it's "x"`, "-c", "notaflag", "-o", "table", "--", ""}
 	for path, want := range map[string]any{
 		"experimentName":             "exp",
-		"snapshotId":                 "snap-1",
+		"snapshotId":                 runs[0].SnapshotID,
 		"script":                     "train.py",
 		"arguments":                  wantArgs,
 		"target":                     "local",
@@ -391,7 +119,7 @@ func TestSubmitScript(t *testing.T) {
 	if field(t, sub, "maxRunDurationSeconds") != nil {
 		t.Errorf("maxRunDurationSeconds sent without being set: %s", sub)
 	}
-	snap := api.sent("POST", "/api/v1/snapshots")[1].Body
+	snap := srv.sent("POST", "/api/v1/snapshots")[1].Body
 	var paths []string
 	for _, x := range field(t, snap, "files").([]any) {
 		paths = append(paths, x.(map[string]any)["path"].(string))
@@ -400,32 +128,36 @@ func TestSubmitScript(t *testing.T) {
 		t.Errorf("snapshot paths %q", paths)
 	}
 
+	if stored, err := srv.env.Store.GetSnapshot(context.Background(), runs[0].SnapshotID); err != nil || len(stored.Files) != 6 {
+		t.Errorf("the run's snapshot on the server: %v %+v", err, stored)
+	}
+
 	// Resubmit after changing one file: only that file is uploaded.
-	api.reset()
+	srv.reset()
 	if err := os.WriteFile(filepath.Join(dir, "train.py"), []byte("print('v2')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res = runCLI(t, srv, "", "run", "submit-script", "-e", "exp", "-d", dir, "train.py")
+	res = runCLI(t, srv.URL, "", "run", "submit-script", "-e", "exp", "-d", dir, "train.py")
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	puts := api.sent("PUT", "/api/v1/blobs/")
+	puts := srv.sent("PUT", "/api/v1/blobs/")
 	sum := sha256.Sum256([]byte("print('v2')\n"))
 	if len(puts) != 1 || puts[0].Path != "/api/v1/blobs/"+hex.EncodeToString(sum[:]) {
 		t.Errorf("resubmit uploaded %d blobs: %+v", len(puts), puts)
 	}
-	if !strings.Contains(res.stdout, "exp_1764250000_00000002  exp         NotStarted  local") || !strings.Contains(res.stderr, "uploaded 1 (12 B)") {
+	if runs = srv.runs(t, "exp"); len(runs) != 2 || !strings.Contains(res.stdout, runs[0].ID+"  exp         NotStarted  local") || !strings.Contains(res.stderr, "uploaded 1 (12 B)") {
 		t.Errorf("table output:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 	}
 	// Without -c: user-managed Python on local, no runConfiguration, no script args.
-	sub = api.sent("POST", "/api/v1/runs")[0].Body
+	sub = srv.sent("POST", "/api/v1/runs")[0].Body
 	if field(t, sub, "runConfiguration") != nil || !reflect.DeepEqual(field(t, sub, "arguments"), []any{}) || field(t, sub, "environment.python.userManagedDependencies") != true {
 		t.Errorf("submit without a runconfig: %s", sub)
 	}
 	// Nothing changed: nothing uploaded.
-	api.reset()
-	if res := runCLI(t, srv, "", "run", "submit-script", "-e", "exp", "-d", dir, "train.py"); res.code != 0 || len(api.sent("PUT", "/")) != 0 {
-		t.Errorf("unchanged resubmit: exit %d, %d uploads", res.code, len(api.sent("PUT", "/")))
+	srv.reset()
+	if res := runCLI(t, srv.URL, "", "run", "submit-script", "-e", "exp", "-d", dir, "train.py"); res.code != 0 || len(srv.sent("PUT", "/")) != 0 {
+		t.Errorf("unchanged resubmit: exit %d, %d uploads", res.code, len(srv.sent("PUT", "/")))
 	}
 }
 
@@ -452,12 +184,12 @@ func TestSubmitOverrides(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api, srv := newFakeRunsAPI(t)
-			res := runCLI(t, srv, "", append([]string{"run", "submit-script", "-d", dir}, tc.args...)...)
+			srv := newRunsServer(t)
+			res := runCLI(t, srv.URL, "", append([]string{"run", "submit-script", "-d", dir}, tc.args...)...)
 			if res.code != 0 {
 				t.Fatalf("exit %d: %s", res.code, res.stderr)
 			}
-			sub := api.sent("POST", "/api/v1/runs")[0].Body
+			sub := srv.sent("POST", "/api/v1/runs")[0].Body
 			for path, want := range tc.want {
 				if got := field(t, sub, path); !reflect.DeepEqual(got, want) {
 					t.Errorf("%s = %#v, want %#v\n%s", path, got, want, sub)
@@ -488,41 +220,64 @@ func TestSubmitErrors(t *testing.T) {
 		{"no such folder", []string{"-e", "exp", "-d", filepath.Join(dir, "nope"), "train.py"}, 1, "--source-directory: ", true},
 		{"node count", []string{"-e", "exp", "-d", dir, "--node-count", "0", "train.py"}, 2, "--node-count must be at least 1", true},
 		{"unknown flag before the script", []string{"-e", "exp", "--lr", "0.1", "train.py"}, 2, "flag provided but not defined: -lr", true},
-		{"unknown target", []string{"-e", "exp", "-d", dir, "--target", "nope", "train.py"}, 1, "trainyard: NotFound: target: Compute 'nope' was not found.", false},
+		{"unknown target", []string{"-e", "exp", "-d", dir, "--target", "nope", "train.py"}, 1, "trainyard: NotFound: target: Compute target 'nope' was not found.", false},
 	}
+	// No case submits a run: they share one server.
+	srv := newRunsServer(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api, srv := newFakeRunsAPI(t)
-			res := runCLI(t, srv, "", append([]string{"run", "submit-script"}, tc.args...)...)
+			srv.reset()
+			res := runCLI(t, srv.URL, "", append([]string{"run", "submit-script"}, tc.args...)...)
 			if res.code != tc.code || !strings.Contains(res.stderr, tc.stderr) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", res.code, res.stderr, tc.code, tc.stderr)
 			}
 			if res.stdout != "" {
 				t.Errorf("stdout: %s", res.stdout)
 			}
-			if tc.noRequest && len(api.requests) != 0 {
-				t.Errorf("%d requests sent", len(api.requests))
+			if tc.noRequest && srv.count() != 0 {
+				t.Errorf("%d requests sent", srv.count())
 			}
 		})
 	}
 }
 
-func seedRuns(api *fakeRunsAPI) {
-	api.addRun(map[string]any{"runId": "exp_1_00000001", "experimentName": "exp", "status": "Completed", "target": "local",
-		"createdTimeUtc": "2026-11-27T10:00:00Z", "startTimeUtc": "2026-11-27T10:00:01Z", "endTimeUtc": "2026-11-27T10:01:03Z",
-		"script": "train.py", "arguments": []any{"--lr", "0.1", "--msg", "hello world"}, "nodeCount": 1, "submittedBy": "alice",
-		"metrics": map[string]any{"accuracy": 0.93, "loss": 0.2}, "params": map[string]any{"lr": "0.01"},
-		"git": map[string]any{"repository": "https://example.com/r.git", "branch": "main", "commit": "abc123", "dirty": true}, "snapshotId": "snap-9"})
-	api.addRun(map[string]any{"runId": "exp_1_00000002", "experimentName": "exp", "status": "Failed", "target": "gpu-cluster",
-		"createdTimeUtc": "2026-11-27T11:00:00Z", "startTimeUtc": "2026-11-27T11:00:00Z", "endTimeUtc": "2026-11-27T11:00:05Z",
-		"error": "exit code 3", "parentRunId": "hd_1_00000000"})
-	api.addRun(map[string]any{"runId": "other_1_00000003", "experimentName": "other", "status": "Queued", "statusReason": "waiting for a node: 4/4 busy",
-		"target": "gpu-cluster", "createdTimeUtc": "2026-11-27T12:00:00Z"})
+// seedRuns stores three runs as the dispatcher would have left them: a
+// Completed one with metrics, params, git and snapshot, a Failed child, and
+// a Queued one waiting for nodes.
+func seedRuns(t *testing.T, srv *server) {
+	t.Helper()
+	ctx := context.Background()
+	at := func(hms string) time.Time {
+		tm, err := time.Parse(time.RFC3339, "2026-11-27T"+hms+"Z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	st := srv.env.Store
+	for _, r := range []*compute.Run{
+		{ID: "exp_1_00000001", ExperimentName: "exp", Status: compute.RunCompleted, Target: "local",
+			CreatedAt: at("10:00:00"), StartedAt: at("10:00:01"), EndedAt: at("10:01:03"),
+			Script: "train.py", Arguments: []string{"--lr", "0.1", "--msg", "hello world"}, NodeCount: 1, SubmittedBy: "alice", SubmittedByID: "tid/alice",
+			Git: &compute.GitInfo{Repository: "https://example.com/r.git", Branch: "main", Commit: "abc123", Dirty: true}, SnapshotID: "snap-9"},
+		{ID: "exp_1_00000002", ExperimentName: "exp", Status: compute.RunFailed, Target: "gpu-cluster",
+			CreatedAt: at("11:00:00"), StartedAt: at("11:00:00"), EndedAt: at("11:00:05"), Error: "exit code 3", ParentID: "hd_1_00000000"},
+		{ID: "other_1_00000003", ExperimentName: "other", Status: compute.RunQueued, StatusReason: "waiting for a node: 4/4 busy",
+			Target: "gpu-cluster", CreatedAt: at("12:00:00")},
+	} {
+		if err := st.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.LogBatch(ctx, "exp_1_00000001", []compute.Metric{{Key: "accuracy", Value: 0.93, Time: at("10:01:00")}, {Key: "loss", Value: 0.2, Time: at("10:01:00")}},
+		[]compute.KeyValue{{Key: "lr", Value: "0.01"}}, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRunListShowCancel(t *testing.T) {
-	api, srv := newFakeRunsAPI(t)
-	seedRuns(api)
+	srv := newRunsServer(t)
+	seedRuns(t, srv)
 	tests := []struct {
 		name  string
 		args  []string
@@ -531,10 +286,10 @@ func TestRunListShowCancel(t *testing.T) {
 		query string
 	}{
 		{"list", []string{"run", "list"}, 0, "" +
-			"RUN ID            EXPERIMENT  STATUS     TARGET       CREATED               DURATION\n" +
-			"other_1_00000003  other       Queued     gpu-cluster  2026-11-27T12:00:00Z  -\n" +
-			"exp_1_00000002    exp         Failed     gpu-cluster  2026-11-27T11:00:00Z  5s\n" +
-			"exp_1_00000001    exp         Completed  local        2026-11-27T10:00:00Z  1m2s\n", ""},
+			"RUN ID            EXPERIMENT  STATUS     TARGET       CREATED                   DURATION\n" +
+			"other_1_00000003  other       Queued     gpu-cluster  2026-11-27T12:00:00.000Z  -\n" +
+			"exp_1_00000002    exp         Failed     gpu-cluster  2026-11-27T11:00:00.000Z  5s\n" +
+			"exp_1_00000001    exp         Completed  local        2026-11-27T10:00:00.000Z  1m2s\n", ""},
 		{"list filters", []string{"run", "list", "-e", "exp", "--parent", "hd_1_00000000", "--status", "Failed", "--target", "gpu-cluster"}, 0, "exp_1_00000002", "experiment=exp&parent=hd_1_00000000&status=Failed&target=gpu-cluster"},
 		{"list --last", []string{"run", "list", "--last", "1"}, 0, "other_1_00000003", "%24top=1"},
 		{"show", []string{"run", "show", "-r", "exp_1_00000001"}, 0, "" +
@@ -544,9 +299,9 @@ func TestRunListShowCancel(t *testing.T) {
 			"Target:        local\n" +
 			"Script:        train.py --lr 0.1 --msg 'hello world'\n" +
 			"Submitted by:  alice\n" +
-			"Created:       2026-11-27T10:00:00Z\n" +
-			"Started:       2026-11-27T10:00:01Z\n" +
-			"Ended:         2026-11-27T10:01:03Z\n" +
+			"Created:       2026-11-27T10:00:00.000Z\n" +
+			"Started:       2026-11-27T10:00:01.000Z\n" +
+			"Ended:         2026-11-27T10:01:03.000Z\n" +
 			"Duration:      1m2s\n" +
 			"Snapshot:      snap-9\n" +
 			"Git:           https://example.com/r.git main @ abc123 (dirty)\n" +
@@ -564,30 +319,30 @@ func TestRunListShowCancel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api.reset()
-			res := runCLI(t, srv, "", tc.args...)
+			srv.reset()
+			res := runCLI(t, srv.URL, "", tc.args...)
 			if res.code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s%s", res.code, tc.code, res.stdout, res.stderr)
 			}
 			if tc.code == 0 && !strings.Contains(res.stdout, tc.want) {
 				t.Errorf("stdout:\n%s\nwant:\n%s", res.stdout, tc.want)
 			}
-			if tc.query != "" && api.sent("GET", "/api/v1/runs")[0].Query != tc.query {
-				t.Errorf("query %q, want %q", api.sent("GET", "/api/v1/runs")[0].Query, tc.query)
+			if tc.query != "" && srv.sent("GET", "/api/v1/runs")[0].Query != tc.query {
+				t.Errorf("query %q, want %q", srv.sent("GET", "/api/v1/runs")[0].Query, tc.query)
 			}
 		})
 	}
-	if res := runCLI(t, srv, "", "run", "cancel", "-r", "exp_1_00000001"); !strings.Contains(res.stderr, "trainyard: RunFinished: runId: Run 'exp_1_00000001' has already finished (Completed).") {
+	if res := runCLI(t, srv.URL, "", "run", "cancel", "-r", "exp_1_00000001"); !strings.Contains(res.stderr, "trainyard: RunAlreadyEnded: status: Run 'exp_1_00000001' has already ended (Completed); there is nothing to cancel.") {
 		t.Errorf("409: %s", res.stderr)
 	}
-	if res := runCLI(t, srv, "", "run", "show", "-r", "exp_1_00000002", "-e", "other"); !strings.Contains(res.stderr, `belongs to experiment "exp", not "other"`) {
+	if res := runCLI(t, srv.URL, "", "run", "show", "-r", "exp_1_00000002", "-e", "other"); !strings.Contains(res.stderr, `belongs to experiment "exp", not "other"`) {
 		t.Errorf("experiment check: %s", res.stderr)
 	}
 
 	t.Run("show json is the server's run", func(t *testing.T) {
-		res := runCLI(t, srv, "", "run", "show", "-r", "exp_1_00000001", "-o", "json")
+		res := runCLI(t, srv.URL, "", "run", "show", "-r", "exp_1_00000001", "-o", "json")
 		for path, want := range map[string]any{"runId": "exp_1_00000001", "status": "Completed", "target": "local", "experimentName": "exp",
-			"startTimeUtc": "2026-11-27T10:00:01Z", "endTimeUtc": "2026-11-27T10:01:03Z", "metrics.accuracy": 0.93} {
+			"startTimeUtc": "2026-11-27T10:00:01.000Z", "endTimeUtc": "2026-11-27T10:01:03.000Z", "metrics.accuracy": 0.93} {
 			if got := field(t, []byte(res.stdout), path); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s = %#v, want %#v", path, got, want)
 			}
@@ -597,67 +352,135 @@ func TestRunListShowCancel(t *testing.T) {
 		}
 	})
 	t.Run("list json follows nextLink", func(t *testing.T) {
-		api.pageSize = 2
-		defer func() { api.pageSize = 100 }()
-		api.reset()
-		res := runCLI(t, srv, "", "run", "list", "-o", "json")
-		var body struct{ Value []runInfo }
-		if err := json.Unmarshal([]byte(res.stdout), &body); err != nil || len(body.Value) != 3 || body.Value[2].RunID != "exp_1_00000001" {
-			t.Errorf("%v %s", err, res.stdout)
+		// The server answers 100 runs a page: 100 older runs under the
+		// three make a second page.
+		srv := newRunsServer(t)
+		var old []*compute.Run
+		for i := range 100 {
+			old = append(old, &compute.Run{ID: fmt.Sprintf("old_1_%08d", i), ExperimentName: "old", Status: compute.RunCompleted, Target: "local",
+				CreatedAt: time.Date(2026, 11, 26, 0, i, 0, 0, time.UTC)})
 		}
-		if n := len(api.sent("GET", "/api/v1/runs")); n != 2 {
+		if err := srv.env.Store.CreateRuns(context.Background(), old); err != nil {
+			t.Fatal(err)
+		}
+		seedRuns(t, srv)
+		res := runCLI(t, srv.URL, "", "run", "list", "-o", "json")
+		var body struct{ Value []runInfo }
+		if err := json.Unmarshal([]byte(res.stdout), &body); err != nil || len(body.Value) != 103 || body.Value[2].RunID != "exp_1_00000001" ||
+			body.Value[102].RunID != "old_1_00000000" {
+			t.Errorf("%v %.300s", err, res.stdout)
+		}
+		if n := len(srv.sent("GET", "/api/v1/runs")); n != 2 {
 			t.Errorf("%d pages fetched", n)
 		}
 	})
 }
 
+// monitorTrainSh writes its log in three parts, each after the test opens
+// a gate (a file in the folder $1 names), so the test decides when the log
+// grows while the CLI follows it. The second part ends mid-line.
+const monitorTrainSh = `gate() { while [ ! -e "$1/$2" ]; do sleep 0.02; done; }
+printf 'epoch 0 accuracy 0.81\n'
+gate "$1" 1
+printf 'epoch 1 accuracy 0.88\nepoch 2 acc'
+gate "$1" 2
+printf 'uracy 0.93\ndone training\n'
+`
+
+// TestMonitorLogs follows the log of a real run on the local target as it
+// grows, and of one that fails. The scripts are shell scripts (the
+// runconfig's interpreter is /bin/sh), so no Python is needed.
 func TestMonitorLogs(t *testing.T) {
-	api, srv := newFakeRunsAPI(t)
-	seedRuns(api)
-	api.addRun(map[string]any{"runId": "exp_1_00000004", "experimentName": "exp", "status": "Running", "target": "local"})
-	api.logs["exp_1_00000004"] = []logStep{
-		{"epoch 0 accuracy 0.81\n", "Running"},
-		{"", "Running"}, // nothing new yet: the CLI waits and asks again
-		{"epoch 1 accuracy 0.88\nepoch 2 acc", "Running"},
-		{"uracy 0.93\ndone training\n", "Finalizing"},
-		{"", "Completed"},
+	srv := newServer(t, webtest.Options{})
+	dir, gates := t.TempDir(), t.TempDir()
+	for p, content := range map[string]string{
+		"train.sh":              monitorTrainSh,
+		"fail.sh":               "printf 'Traceback (most recent call last):\\nValueError\\n'\nexit 3\n",
+		".azureml/sh.runconfig": "framework: Python\nenvironment:\n  python:\n    userManagedDependencies: true\n    interpreterPath: /bin/sh\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	res := runCLI(t, srv, "", "run", "monitor-logs", "-r", "exp_1_00000004")
+	submit := func(args ...string) string {
+		t.Helper()
+		res := runCLI(t, srv.URL, "", append([]string{"run", "submit-script", "-e", "exp", "-d", dir, "-c", "sh", "-o", "json"}, args...)...)
+		id, _ := field(t, []byte(res.stdout), "runId").(string)
+		if res.code != 0 || id == "" {
+			t.Fatalf("submit: exit %d: %s%s", res.code, res.stdout, res.stderr)
+		}
+		return id
+	}
+	id := submit("train.sh", gates)
+	logsPath := "/api/v1/runs/" + id + "/logs"
+	// answered reports whether the server has answered a log read at offset.
+	answered := func(offset string) bool {
+		for _, r := range srv.sent("GET", logsPath) {
+			if r.Query == "offset="+offset {
+				return true
+			}
+		}
+		return false
+	}
+	done := make(chan cliResult, 1)
+	go func() { done <- runCLI(t, srv.URL, "", "run", "monitor-logs", "-r", id) }()
+	// Once the CLI has the first line and found nothing new after it, the
+	// log grows by a line and a half; once it has read that, by the rest.
+	webtest.WaitFor(t, 30*time.Second, "a read at offset 22", func() bool { return answered("22") })
+	os.WriteFile(filepath.Join(gates, "1"), nil, 0o644)
+	webtest.WaitFor(t, 30*time.Second, "a read at offset 55", func() bool { return answered("55") })
+	os.WriteFile(filepath.Join(gates, "2"), nil, 0o644)
+	res := <-done
 	if res.code != 0 || res.stdout != "epoch 0 accuracy 0.81\nepoch 1 accuracy 0.88\nepoch 2 accuracy 0.93\ndone training\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
 	}
-	if !strings.Contains(res.stderr, "Run exp_1_00000004 Completed.") {
+	if !strings.Contains(res.stderr, "Run "+id+" Completed.") {
 		t.Errorf("stderr %q", res.stderr)
 	}
+	// Every read starts where the last one ended; the CLI asked again
+	// while nothing was new, and read on to the end.
 	var offsets []string
-	for _, r := range api.sent("GET", "/api/v1/runs/exp_1_00000004/logs") {
-		offsets = append(offsets, r.Query)
+	next := "0"
+	waited := 0
+	for _, r := range srv.sent("GET", logsPath) {
+		if r.Query != "offset="+next {
+			t.Errorf("read %q after the server said the next one starts at %s", r.Query, next)
+		}
+		if n := len(offsets); n > 0 && offsets[n-1] == r.Query {
+			waited++
+		} else {
+			offsets = append(offsets, r.Query)
+		}
+		next = r.Header.Get("X-Log-Offset")
 	}
-	if !reflect.DeepEqual(offsets, []string{"offset=0", "offset=22", "offset=22", "offset=55", "offset=80"}) {
-		t.Errorf("offsets %q", offsets)
+	if !reflect.DeepEqual(offsets, []string{"offset=0", "offset=22", "offset=55", "offset=80"}) || waited == 0 {
+		t.Errorf("offsets %q, %d repeated reads", offsets, waited)
 	}
 
-	api.logs["exp_1_00000002"] = []logStep{{"Traceback (most recent call last):\nValueError\n", "Failed"}, {"", "Failed"}}
-	res = runCLI(t, srv, "", "run", "monitor-logs", "-r", "exp_1_00000002")
-	if res.code != 1 || !strings.Contains(res.stdout, "ValueError") || !strings.Contains(res.stderr, "trainyard: run exp_1_00000002 Failed: exit code 3") {
+	failed := submit("fail.sh")
+	res = runCLI(t, srv.URL, "", "run", "monitor-logs", "-r", failed)
+	if res.code != 1 || !strings.Contains(res.stdout, "ValueError") || !strings.Contains(res.stderr, "trainyard: run "+failed+" Failed: exit code 3") {
 		t.Errorf("failed run: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	if res := runCLI(t, srv, "", "run", "monitor-logs", "-r", "nope"); res.code != 1 || !strings.Contains(res.stderr, "NotFound") {
+	if res := runCLI(t, srv.URL, "", "run", "monitor-logs", "-r", "nope"); res.code != 1 || !strings.Contains(res.stderr, "NotFound") {
 		t.Errorf("unknown run: %d %s", res.code, res.stderr)
 	}
 }
 
 func TestFolderAttach(t *testing.T) {
-	api, srv := newFakeRunsAPI(t)
+	srv := newRunsServer(t)
 	dir := t.TempDir()
-	res := runCLI(t, srv, "", "folder", "attach", "--path", dir)
+	res := runCLI(t, srv.URL, "", "folder", "attach", "--path", dir)
 	want := "Wrote .azureml/gpu-cluster.runconfig\nWrote .azureml/local.runconfig\nSubmit a run with: trainyard run submit-script -e <experiment> -c local train.py\n"
 	if res.code != 0 || res.stdout != want {
 		t.Fatalf("exit %d\n%s\nwant\n%s\n%s", res.code, res.stdout, want, res.stderr)
 	}
 	for _, name := range []string{"gpu-cluster", "local"} {
 		p := filepath.Join(dir, ".azureml", name+".runconfig")
-		v := runCLI(t, nil, "", "validate", p)
+		v := runCLI(t, "", "", "validate", p)
 		if v.code != 0 || !strings.Contains(v.stdout, "target "+name) {
 			t.Errorf("the %s template is not valid: %s%s", name, v.stdout, v.stderr)
 		}
@@ -665,48 +488,67 @@ func TestFolderAttach(t *testing.T) {
 	// Existing files are kept, unless --force.
 	local := filepath.Join(dir, ".azureml", "local.runconfig")
 	os.WriteFile(local, []byte("script: mine.py\n"), 0o644)
-	res = runCLI(t, srv, "", "folder", "attach", "-p", dir, "-e", "exp1")
+	res = runCLI(t, srv.URL, "", "folder", "attach", "-p", dir, "-e", "exp1")
 	if res.code != 0 || !strings.Contains(res.stdout, "Kept .azureml/local.runconfig (it exists; --force overwrites it)") || !strings.Contains(res.stdout, "Wrote .azureml/project.json") {
 		t.Errorf("second attach:\n%s%s", res.stdout, res.stderr)
 	}
 	if data, _ := os.ReadFile(local); string(data) != "script: mine.py\n" {
 		t.Errorf("overwrote without --force")
 	}
-	if got := attachedExperiment(dir); got != "exp1" || len(api.sent("POST", "/api/v1/experiments")) != 1 {
+	if got := attachedExperiment(dir); got != "exp1" || len(srv.sent("POST", "/api/v1/experiments")) != 1 {
 		t.Errorf("attached experiment %q", got)
 	}
-	res = runCLI(t, srv, "", "folder", "attach", "-p", dir, "-e", "exp2", "--force")
+	res = runCLI(t, srv.URL, "", "folder", "attach", "-p", dir, "-e", "exp2", "--force")
 	if data, _ := os.ReadFile(local); res.code != 0 || !strings.Contains(string(data), "target: local") || attachedExperiment(dir) != "exp2" {
 		t.Errorf("--force: %s", res.stderr)
 	}
-	if res := runCLI(t, srv, "", "folder", "attach", "-p", filepath.Join(dir, "nope")); res.code != 1 {
+	if res := runCLI(t, srv.URL, "", "folder", "attach", "-p", filepath.Join(dir, "nope")); res.code != 1 {
 		t.Errorf("missing folder: %d", res.code)
 	}
 }
 
 func TestExperiments(t *testing.T) {
-	api, srv := newFakeRunsAPI(t)
-	res := runCLI(t, srv, "", "experiment", "create", "-n", "exp")
-	if res.code != 0 || res.stdout != "NAME  RUNS  LAST RUN  CREATED\nexp   0     -         2026-11-27T13:39:00Z\n" {
+	srv := newRunsServer(t)
+	res := runCLI(t, srv.URL, "", "experiment", "create", "-n", "exp")
+	exp, err := srv.env.Store.GetExperimentByName(context.Background(), "exp")
+	if err != nil {
+		t.Fatalf("the server has no experiment exp: %v (exit %d %s)", err, res.code, res.stderr)
+	}
+	// The server's time format: RFC 3339, UTC, milliseconds.
+	created := exp.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z")
+	if res.code != 0 || res.stdout != "NAME  RUNS  LAST RUN  CREATED\nexp   0     -         "+created+"\n" {
 		t.Errorf("create: %d %q %s", res.code, res.stdout, res.stderr)
 	}
-	if got := field(t, api.sent("POST", "/api/v1/experiments")[0].Body, "name"); got != "exp" {
+	if got := field(t, srv.sent("POST", "/api/v1/experiments")[0].Body, "name"); got != "exp" {
 		t.Errorf("body name %v", got)
 	}
-	res = runCLI(t, srv, "", "experiment", "create", "-n", "exp", "-o", "json")
-	if field(t, []byte(res.stdout), "id") != "exp-1" {
+	res = runCLI(t, srv.URL, "", "experiment", "create", "-n", "exp", "-o", "json")
+	if field(t, []byte(res.stdout), "id") != strconv.FormatInt(exp.ID, 10) {
 		t.Errorf("create json: %s", res.stdout)
 	}
-	runCLI(t, srv, "", "experiment", "create", "--name", "b.2")
-	res = runCLI(t, srv, "", "experiment", "list")
-	if res.code != 0 || !strings.Contains(res.stdout, "exp   0") || !strings.Contains(res.stdout, "b.2") {
-		t.Errorf("list: %s", res.stdout)
+	runCLI(t, srv.URL, "", "experiment", "create", "--name", "b.2")
+	// The list is newest first and ends with MLflow's Default experiment.
+	b2, err := srv.env.Store.GetExperimentByName(context.Background(), "b.2")
+	if err != nil {
+		t.Fatal(err)
 	}
-	res = runCLI(t, srv, "", "experiment", "list", "-o", "json")
-	if field(t, []byte(res.stdout), "value.1.name") != "b.2" {
+	def, err := srv.env.Store.GetExperimentByName(context.Background(), "Default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = runCLI(t, srv.URL, "", "experiment", "list")
+	want := "NAME     RUNS  LAST RUN  CREATED\n" +
+		"b.2      0     -         " + b2.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z") + "\n" +
+		"exp      0     -         " + created + "\n" +
+		"Default  0     -         " + def.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z") + "\n"
+	if res.code != 0 || res.stdout != want {
+		t.Errorf("list:\n%s\nwant:\n%s", res.stdout, want)
+	}
+	res = runCLI(t, srv.URL, "", "experiment", "list", "-o", "json")
+	if field(t, []byte(res.stdout), "value.0.name") != "b.2" || field(t, []byte(res.stdout), "value.1.name") != "exp" || field(t, []byte(res.stdout), "value.1.runCount") != 0.0 {
 		t.Errorf("list json: %s", res.stdout)
 	}
-	if res := runCLI(t, srv, "", "experiment", "create", "-n", "bad name"); res.code != 2 {
+	if res := runCLI(t, srv.URL, "", "experiment", "create", "-n", "bad name"); res.code != 2 {
 		t.Errorf("bad name: %d", res.code)
 	}
 }

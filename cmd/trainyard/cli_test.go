@@ -3,230 +3,185 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
+	"github.com/trainyard/trainyard/compute/sshvm/sshvmtest"
+	"github.com/trainyard/trainyard/web/webtest"
 )
 
+// testToken is the login token of the servers the Slurm tests start with
+// the real wiring (newApp); the other tests talk to web/webtest's server,
+// whose login token is webtest.Token.
 const testToken = "test-token-0123"
 
-// fakeComputeAPI is a test double of the server's compute JSON API contract,
-// not the server: GET/PUT/DELETE /api/v1/computes/{name}, GET
-// /api/v1/computes, POST …/{name}/listNodes and …/{name}/start|stop|restart,
-// bearer-token checked, errors as arm.ErrorBody. PUT bodies go through
-// arm.DecodeCompute and arm.ToCreateRequest as the real handler's do. It
-// records every request so tests can check what the CLI sent.
-type fakeComputeAPI struct {
+// server is the real application (web/webtest: store, backends,
+// controller, router) as the CLI tests use it. The CLI talks to it through
+// a recorder, a reverse proxy that passes every request and answer through
+// unchanged and keeps what went by, so tests check what the CLI sent as
+// well as what it printed of the real server's answers.
+type server struct {
+	env *webtest.Env
+	// URL is the recorder's address: the CLI's TRAINYARD_URL.
+	URL string
+
 	mu       sync.Mutex
-	computes map[string]arm.Compute
-	nodes    map[string][]arm.NodeInfo
 	requests []recorded
-	// pageSize, when set (below 10), splits the list into pages joined by nextLink.
-	pageSize int
 }
 
-// recorded is one request as the double saw it.
+// recorded is one request as the recorder saw it, and the answer's status
+// and headers.
 type recorded struct {
 	Method, Path, Query, Auth, IfNoneMatch, ContentType string
 	Body                                                []byte
+	Status                                              int
+	Header                                              http.Header
 }
 
-func newFakeComputeAPI(t *testing.T) (*fakeComputeAPI, *httptest.Server) {
+// newServer starts the real application with opts behind a recorder.
+func newServer(t *testing.T, opts webtest.Options) *server {
 	t.Helper()
-	f := &fakeComputeAPI{computes: map[string]arm.Compute{}, nodes: map[string][]arm.NodeInfo{}}
-	f.add(&compute.Target{Name: "local", Kind: compute.KindLocal, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime()})
-	f.add(&compute.Target{Name: "gpu-cluster", Kind: compute.KindCluster, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime(),
-		Cluster: &compute.ClusterSpec{VMSize: "Standard_NC6", VMPriority: compute.Dedicated, MaxNodes: 8, MinNodes: 1, IdleSecondsBeforeScaleDown: 120},
-		Nodes:   compute.NodeCounts{Current: 2, Idle: 1, Running: 1}})
-	f.add(&compute.Target{Name: "ci-alice", Kind: compute.KindInstance, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime(),
-		Instance: &compute.InstanceSpec{VMSize: "Standard_DS3_v2", State: compute.InstanceStopped}})
-	f.add(&compute.Target{Name: "broken-vm", Kind: compute.KindVirtualMachine, ProvisioningState: compute.ProvisioningFailed, CreatedAt: testTime(),
-		ProvisioningErrors: []string{"SSHConnectFailed: connection refused"}, Attach: &compute.AttachSpec{Address: "10.0.0.9", SSHPort: 22, UserName: "u"}})
-	f.nodes["gpu-cluster"] = []arm.NodeInfo{
-		{NodeID: "tvmps_0001_d", PrivateIPAddress: "10.0.0.4", PublicIPAddress: "20.1.2.3", Port: 50000, NodeState: "running", RunID: "run-42"},
-		{NodeID: "tvmps_0002_d", PrivateIPAddress: "10.0.0.5", Port: 50001, NodeState: "idle"},
+	s := &server{env: webtest.New(t, opts)}
+	app, err := url.Parse(s.env.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/computes", f.list)
-	mux.HandleFunc("GET /api/v1/computes/{name}", f.get)
-	mux.HandleFunc("PUT /api/v1/computes/{name}", f.put)
-	mux.HandleFunc("DELETE /api/v1/computes/{name}", f.delete)
-	mux.HandleFunc("POST /api/v1/computes/{name}/{action}", f.action)
-	srv := httptest.NewServer(f.record(mux))
-	t.Cleanup(srv.Close)
-	return f, srv
+	proxy := httputil.NewSingleHostReverseProxy(app)
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		req := recorded{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"),
+			IfNoneMatch: r.Header.Get("If-None-Match"), ContentType: r.Header.Get("Content-Type"), Body: body}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		proxy.ServeHTTP(sw, r)
+		req.Status, req.Header = sw.status, w.Header().Clone()
+		s.mu.Lock()
+		s.requests = append(s.requests, req)
+		s.mu.Unlock()
+	}))
+	t.Cleanup(rec.Close)
+	s.URL = rec.URL
+	return s
+}
+
+// statusWriter notes the status of an answer on its way to the CLI.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// last returns the last request the server got.
+func (s *server) last(t *testing.T) recorded {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) == 0 {
+		t.Fatal("the CLI sent no request")
+	}
+	return s.requests[len(s.requests)-1]
+}
+
+// count is how many requests the server got.
+func (s *server) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
+// sent returns the requests with method whose path starts with prefix.
+func (s *server) sent(method, prefix string) []recorded {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []recorded
+	for _, r := range s.requests {
+		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// reset forgets the requests seen so far.
+func (s *server) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
 }
 
 func testTime() time.Time { return time.Date(2026, 11, 27, 13, 39, 0, 0, time.UTC) }
 
-func (f *fakeComputeAPI) add(t *compute.Target) {
-	f.computes[t.Name] = arm.FromTarget(t, "")
-}
-
-// record saves the request and checks the bearer token.
-func (f *fakeComputeAPI) record(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		f.mu.Lock()
-		f.requests = append(f.requests, recorded{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery,
-			Auth: r.Header.Get("Authorization"), IfNoneMatch: r.Header.Get("If-None-Match"), ContentType: r.Header.Get("Content-Type"), Body: body})
-		f.mu.Unlock()
-		if r.Header.Get("Authorization") != "Bearer "+testToken {
-			fail(w, compute.ErrUnauthenticated)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func fail(w http.ResponseWriter, err error) {
-	status, body := arm.FromError(err)
-	reply(w, status, body)
-}
-
-func reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (f *fakeComputeAPI) list(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var all []arm.Compute
-	for _, name := range slices.Sorted(maps.Keys(f.computes)) {
-		all = append(all, f.computes[name])
-	}
-	out := arm.ComputeList{Value: all}
-	if f.pageSize > 0 {
-		skip := 0
-		if s := r.URL.Query().Get("$skip"); s != "" {
-			skip = int(s[0] - '0')
-		}
-		end := min(skip+f.pageSize, len(all))
-		out.Value = all[skip:end]
-		if end < len(all) {
-			out.NextLink = "/api/v1/computes?$skip=" + string(rune('0'+end)) // relative, as the real server sends it
-		}
-	}
-	reply(w, http.StatusOK, out)
-}
-
-func (f *fakeComputeAPI) get(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.computes[r.PathValue("name")]
-	if !ok {
-		fail(w, compute.NotFoundf("name", "Compute '%s' was not found.", r.PathValue("name")))
-		return
-	}
-	reply(w, http.StatusOK, c)
-}
-
-func (f *fakeComputeAPI) put(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	body, err := arm.DecodeCompute(r.Body)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	req, err := arm.ToCreateRequest(name, body)
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, exists := f.computes[name]; exists {
-		fail(w, compute.Conflictf("AlreadyExists", "name", "Compute name '%s' is not available. Reason: AlreadyExists", name))
-		return
-	}
-	t := &compute.Target{Name: req.Name, Kind: req.Kind, Description: req.Description, Location: req.Location, ResourceID: req.ResourceID,
-		ProvisioningState: compute.ProvisioningCreating, CreatedAt: testTime(), Cluster: req.Cluster, Instance: req.Instance, Attach: req.Attach}
-	for k := range req.Secrets {
-		t.SecretsSet = append(t.SecretsSet, k)
-	}
-	f.add(t)
-	reply(w, http.StatusCreated, f.computes[name])
-}
-
-func (f *fakeComputeAPI) delete(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	name := r.PathValue("name")
-	if _, ok := f.computes[name]; !ok {
-		fail(w, compute.NotFoundf("name", "Compute '%s' was not found.", name))
-		return
-	}
-	if a := r.URL.Query().Get("underlyingResourceAction"); a != "Delete" && a != "Detach" {
-		fail(w, compute.Invalid("underlyingResourceAction", "underlyingResourceAction must be Delete or Detach (got %q).", a))
-		return
-	}
-	delete(f.computes, name)
-	w.WriteHeader(http.StatusAccepted)
-}
-
-func (f *fakeComputeAPI) action(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	name := r.PathValue("name")
-	c, ok := f.computes[name]
-	if !ok {
-		fail(w, compute.NotFoundf("name", "Compute '%s' was not found.", name))
-		return
-	}
-	switch r.PathValue("action") {
-	case "listNodes":
-		reply(w, http.StatusOK, arm.NodeList{Nodes: f.nodes[name]})
-	case "approveHostKey", "updateSecrets":
-		reply(w, http.StatusOK, c)
-	case "start", "stop", "restart":
-		inner, _ := c.Properties.Inner()
-		ci, ok := inner.(*arm.ComputeInstanceProperties)
-		if !ok {
-			fail(w, compute.Conflictf("NotAComputeInstance", "name", "Only compute instances can be started and stopped."))
-			return
-		}
-		if _, err := compute.BeginPower(compute.InstanceState(ci.State), compute.PowerAction(r.PathValue("action"))); err != nil {
-			fail(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusAccepted)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// last returns the last request the double saw.
-func (f *fakeComputeAPI) last(t *testing.T) recorded {
+// newComputeServer starts the real application with the compute targets
+// the compute tests read, all created at testTime: the built-in local
+// target, gpu-cluster (min 1, max 8) with a running and an idle node,
+// ci-alice (a stopped instance) and broken-vm (an attached VM whose check
+// failed). The controller and dispatcher are off, so nothing changes them
+// (and what the CLI creates stays Creating).
+func newComputeServer(t *testing.T) *server {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.requests) == 0 {
-		t.Fatal("the CLI sent no request")
-	}
-	return f.requests[len(f.requests)-1]
+	s := newServer(t, webtest.Options{NoController: true, NoDispatcher: true})
+	s.seedComputes(t)
+	return s
 }
 
-func (f *fakeComputeAPI) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.requests)
+func (s *server) seedComputes(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	st := s.env.Store
+	if _, err := st.UpdateTarget(ctx, compute.LocalTargetName, func(tg *compute.Target) error {
+		tg.CreatedAt = testTime()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []*compute.Target{
+		{Name: "gpu-cluster", Kind: compute.KindCluster, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime(),
+			Cluster: &compute.ClusterSpec{VMSize: "Standard_NC6", VMPriority: compute.Dedicated, MaxNodes: 8, MinNodes: 1, IdleSecondsBeforeScaleDown: 120}},
+		{Name: "ci-alice", Kind: compute.KindInstance, ProvisioningState: compute.ProvisioningSucceeded, CreatedAt: testTime(),
+			Instance: &compute.InstanceSpec{VMSize: "Standard_DS3_v2", State: compute.InstanceStopped}},
+		{Name: "broken-vm", Kind: compute.KindVirtualMachine, ProvisioningState: compute.ProvisioningFailed, CreatedAt: testTime(),
+			ProvisioningErrors: []string{"SSHConnectFailed: connection refused"}, Attach: &compute.AttachSpec{Address: "10.0.0.9", SSHPort: 22, UserName: "u"}},
+	} {
+		if err := st.CreateTarget(ctx, tg, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SaveNodes(ctx, "gpu-cluster", []compute.Node{
+		{ID: "tvmps_0001_d", State: compute.NodeRunning, PrivateIP: "10.0.0.4", PublicIP: "20.1.2.3", Port: 50000, RunID: "run-42"},
+		{ID: "tvmps_0002_d", State: compute.NodeIdle, PrivateIP: "10.0.0.5", Port: 50001},
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cliResult is what one CLI run produced.
@@ -235,12 +190,13 @@ type cliResult struct {
 	code           int
 }
 
-// runCLI runs the program as main would, against srv, with stdin as given.
-func runCLI(t *testing.T, srv *httptest.Server, stdin string, args ...string) cliResult {
+// runCLI runs the program as main would, against the server at serverURL
+// ("": none) with the test servers' login token, with stdin as given.
+func runCLI(t *testing.T, serverURL, stdin string, args ...string) cliResult {
 	t.Helper()
-	env := map[string]string{"TRAINYARD_TOKEN": testToken}
-	if srv != nil {
-		env["TRAINYARD_URL"] = srv.URL
+	env := map[string]string{"TRAINYARD_TOKEN": webtest.Token}
+	if serverURL != "" {
+		env["TRAINYARD_URL"] = serverURL
 	}
 	return runCLIEnv(t, env, stdin, args...)
 }
@@ -289,16 +245,41 @@ func writeFile(t *testing.T, name, content string) string {
 
 const (
 	secretPassword = "Pa55-word-never-printed"
-	secretKey      = "-----BEGIN OPENSSH PRIVATE KEY-----\nkeymaterialneverprinted\n-----END OPENSSH PRIVATE KEY-----\n"
 	secretToken    = "dapi-token-never-printed"
 	publicKey      = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIpublic user@host"
 )
+
+// secretKey is a real private key (the server parses the keys update-secrets
+// gives it), and secretKeyMaterial a line of it that must never be printed.
+var (
+	secretKey         = newPrivateKey("")
+	secretKeyMaterial = strings.Split(secretKey, "\n")[1]
+)
+
+// newPrivateKey makes an ed25519 private key in OpenSSH PEM form, encrypted
+// with passphrase unless it is "".
+func newPrivateKey(passphrase string) string {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	var block *pem.Block
+	if passphrase == "" {
+		block, err = ssh.MarshalPrivateKey(priv, "")
+	} else {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte(passphrase))
+	}
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(block))
+}
 
 // TestRequests checks the request each verb sends: method, path, query,
 // bearer token and the JSON body, and that secrets never reach the output.
 func TestRequests(t *testing.T) {
 	wait := attachWait
-	attachWait = 0 // the fake server never settles a target: the requests are what is tested
+	attachWait = 0 // the controller is off, so nothing settles a target: the requests are what is tested
 	t.Cleanup(func() { attachWait = wait })
 	keyFile := writeFile(t, "id_rsa", secretKey)
 	tokenFile := writeFile(t, "token", secretToken+"\n")
@@ -450,9 +431,6 @@ func TestRequests(t *testing.T) {
 			method: "DELETE", path: "/api/v1/computes/broken-vm", query: "underlyingResourceAction=Detach", wantStdout: "Detaching broken-vm."},
 		{name: "start", args: []string{"computetarget", "start", "-n", "ci-alice"}, method: "POST", path: "/api/v1/computes/ci-alice/start", wantStdout: "Starting ci-alice."},
 		{name: "list-nodes", args: []string{"computetarget", "list-nodes", "-n", "gpu-cluster"}, method: "POST", path: "/api/v1/computes/gpu-cluster/listNodes"},
-		{name: "approve-host-key", args: []string{"computetarget", "approve-host-key", "-n", "broken-vm", "--fingerprint", "SHA256:abc"},
-			method: "POST", path: "/api/v1/computes/broken-vm/approveHostKey", want: map[string]any{"fingerprint": "SHA256:abc"},
-			wantStdout: "Approved host key SHA256:abc for broken-vm"},
 		{name: "attach remote with a pinned host key",
 			args: []string{"computetarget", "attach", "remote", "--name", "dsvm3", "--address", "vm.example.com", "--username", "azureuser",
 				"--password", "pw", "--host-key-fingerprint", "SHA256:abc"},
@@ -464,13 +442,13 @@ func TestRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api, srv := newFakeComputeAPI(t)
-			res := runCLI(t, srv, tc.stdin, tc.args...)
-			got := api.last(t)
+			srv := newComputeServer(t)
+			res := runCLI(t, srv.URL, tc.stdin, tc.args...)
+			got := srv.last(t)
 			if got.Method != tc.method || got.Path != tc.path || got.Query != tc.query {
 				t.Errorf("sent %s %s?%s, want %s %s?%s", got.Method, got.Path, got.Query, tc.method, tc.path, tc.query)
 			}
-			if got.Auth != "Bearer "+testToken {
+			if got.Auth != "Bearer "+webtest.Token {
 				t.Errorf("Authorization = %q", got.Auth)
 			}
 			if tc.ifNoneMatch && got.IfNoneMatch != "*" {
@@ -495,7 +473,7 @@ func TestRequests(t *testing.T) {
 			if !strings.Contains(res.stdout, tc.wantStdout) {
 				t.Errorf("stdout lacks %q:\n%s", tc.wantStdout, res.stdout)
 			}
-			for _, secret := range []string{secretPassword, "keymaterialneverprinted", secretToken, testToken} {
+			for _, secret := range []string{secretPassword, secretKeyMaterial, secretToken, webtest.Token} {
 				if strings.Contains(res.stdout+res.stderr, secret) {
 					t.Errorf("output shows the secret %q:\n%s%s", secret, res.stdout, res.stderr)
 				}
@@ -504,8 +482,41 @@ func TestRequests(t *testing.T) {
 	}
 }
 
+// TestApproveHostKey: approve-host-key sends the fingerprint, and the server
+// pins it once the machine (a real sshd) presents exactly that key.
+func TestApproveHostKey(t *testing.T) {
+	sshd := sshvmtest.Start(t)
+	srv := newComputeServer(t)
+	if _, err := srv.env.Store.UpdateTarget(context.Background(), "broken-vm", func(tg *compute.Target) error {
+		tg.Attach.Address, tg.Attach.SSHPort = sshd.Host, sshd.Port
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Another key than the machine's is refused.
+	res := runCLI(t, srv.URL, "", "computetarget", "approve-host-key", "-n", "broken-vm", "--fingerprint", "SHA256:abc")
+	if res.code != 1 || !strings.Contains(res.stderr, "not SHA256:abc") {
+		t.Errorf("wrong key: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	fp := sshd.Fingerprint()
+	res = runCLI(t, srv.URL, "", "computetarget", "approve-host-key", "-n", "broken-vm", "--fingerprint", fp)
+	got := srv.last(t)
+	if got.Method != "POST" || got.Path != "/api/v1/computes/broken-vm/approveHostKey" || got.Auth != "Bearer "+webtest.Token || got.ContentType != "application/json" {
+		t.Errorf("sent %s %s (Authorization %q, Content-Type %q)", got.Method, got.Path, got.Auth, got.ContentType)
+	}
+	if v := field(t, got.Body, "fingerprint"); v != fp {
+		t.Errorf("body fingerprint = %#v, want %s", v, fp)
+	}
+	if res.code != 0 || !strings.Contains(res.stdout, "Approved host key "+fp+" for broken-vm") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	if tg, err := srv.env.Store.GetTarget(context.Background(), "broken-vm"); err != nil || tg.Attach.HostKeyFingerprint != fp {
+		t.Errorf("pinned: %v %+v", err, tg)
+	}
+}
+
 func TestOutput(t *testing.T) {
-	_, srv := newFakeComputeAPI(t)
+	srv := newComputeServer(t)
 	tests := []struct {
 		name string
 		args []string
@@ -529,19 +540,31 @@ func TestOutput(t *testing.T) {
 			"NODE ID       STATE    PRIVATE IP  PUBLIC IP  PORT   RUN ID\n" +
 			"tvmps_0001_d  running  10.0.0.4    20.1.2.3   50000  run-42\n" +
 			"tvmps_0002_d  idle     10.0.0.5    -          50001  -\n"},
-		{"list-nodes of a target without nodes", []string{"computetarget", "list-nodes", "-n", "local", "-o", "json"}, "{\n  \"nodes\": []\n}\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runCLI(t, srv, "", tc.args...)
+			res := runCLI(t, srv.URL, "", tc.args...)
 			if res.code != 0 || res.stdout != tc.want {
 				t.Errorf("exit %d, stdout:\n%s\nwant:\n%s\nstderr: %s", res.code, res.stdout, tc.want, res.stderr)
 			}
 		})
 	}
 
+	t.Run("list-nodes of a target without nodes", func(t *testing.T) {
+		// Its own server: a cluster with no nodes yet (local lists this
+		// machine's CPUs) would be a fifth compute in the lists above.
+		srv := newComputeServer(t)
+		if err := srv.env.Store.CreateTarget(context.Background(), &compute.Target{Name: "cpu-cluster", Kind: compute.KindCluster,
+			ProvisioningState: compute.ProvisioningSucceeded, Cluster: &compute.ClusterSpec{VMSize: "Standard_DS3_v2", MaxNodes: 2}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		res := runCLI(t, srv.URL, "", "computetarget", "list-nodes", "-n", "cpu-cluster", "-o", "json")
+		if want := "{\n  \"nodes\": []\n}\n"; res.code != 0 || res.stdout != want {
+			t.Errorf("exit %d, stdout:\n%s\nwant:\n%s\nstderr: %s", res.code, res.stdout, want, res.stderr)
+		}
+	})
 	t.Run("list json", func(t *testing.T) {
-		res := runCLI(t, srv, "", "computetarget", "list", "-o", "json")
+		res := runCLI(t, srv.URL, "", "computetarget", "list", "-o", "json")
 		if res.code != 0 {
 			t.Fatalf("exit %d: %s", res.code, res.stderr)
 		}
@@ -556,7 +579,7 @@ func TestOutput(t *testing.T) {
 		}
 	})
 	t.Run("show json is the ARM resource", func(t *testing.T) {
-		res := runCLI(t, srv, "", "computetarget", "show", "--name", "gpu-cluster", "-o", "json")
+		res := runCLI(t, srv.URL, "", "computetarget", "show", "--name", "gpu-cluster", "-o", "json")
 		out := []byte(res.stdout)
 		for path, want := range map[string]any{
 			"id":                     arm.DefaultIDPrefix + "/gpu-cluster",
@@ -571,14 +594,21 @@ func TestOutput(t *testing.T) {
 		}
 	})
 	t.Run("list follows nextLink", func(t *testing.T) {
-		api, srv := newFakeComputeAPI(t)
-		api.pageSize = 3
-		res := runCLI(t, srv, "", "computetarget", "list")
-		if res.code != 0 || strings.Count(res.stdout, "\n") != 5 || !strings.Contains(res.stdout, "local ") {
+		// The server answers 100 computes a page: 101 more than the four
+		// make a second page.
+		srv := newComputeServer(t)
+		for i := range 101 {
+			if err := srv.env.Store.CreateTarget(context.Background(), &compute.Target{Name: fmt.Sprintf("extra-%03d", i), Kind: compute.KindCluster,
+				ProvisioningState: compute.ProvisioningSucceeded, Cluster: &compute.ClusterSpec{VMSize: "Standard_DS3_v2", MaxNodes: 1}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := runCLI(t, srv.URL, "", "computetarget", "list")
+		if res.code != 0 || strings.Count(res.stdout, "\n") != 106 || !strings.Contains(res.stdout, "local ") || !strings.Contains(res.stdout, "extra-100 ") {
 			t.Errorf("exit %d, stdout:\n%s%s", res.code, res.stdout, res.stderr)
 		}
-		if api.count() != 2 {
-			t.Errorf("%d requests, want 2 pages", api.count())
+		if srv.count() != 2 {
+			t.Errorf("%d requests, want 2 pages", srv.count())
 		}
 	})
 }
@@ -586,7 +616,7 @@ func TestOutput(t *testing.T) {
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name       string
-		env        map[string]string // nil: the double and the test token
+		env        map[string]string // nil: the server and its login token
 		args       []string
 		wantCode   int
 		wantStderr []string
@@ -605,10 +635,10 @@ func TestErrors(t *testing.T) {
 		{name: "conflict on power", args: []string{"computetarget", "stop", "-n", "ci-alice"},
 			wantCode: 1, wantStderr: []string{"trainyard: StopComputeInstanceOnlyAllowedInRunningState: "}},
 		{name: "no token", env: map[string]string{}, args: []string{"computetarget", "list"},
-			wantCode: 1, wantStderr: []string{"trainyard: AuthenticationFailed: Sign in first: send a valid bearer token.\n  hint: set TRAINYARD_TOKEN"}},
+			wantCode: 1, wantStderr: []string{"trainyard: AuthenticationRequired: Sign in first: send Authorization: Bearer <token> or open the login link.\n  hint: set TRAINYARD_TOKEN"}},
 		{name: "wrong token", env: map[string]string{"TRAINYARD_TOKEN": "nope"}, args: []string{"computetarget", "list"},
-			wantCode: 1, wantStderr: []string{"trainyard: AuthenticationFailed: "}},
-		{name: "server down", env: map[string]string{"TRAINYARD_URL": "http://127.0.0.1:1", "TRAINYARD_TOKEN": testToken}, args: []string{"computetarget", "list"},
+			wantCode: 1, wantStderr: []string{"trainyard: InvalidAuthenticationToken: The bearer token is not valid.\n"}},
+		{name: "server down", env: map[string]string{"TRAINYARD_URL": "http://127.0.0.1:1", "TRAINYARD_TOKEN": webtest.Token}, args: []string{"computetarget", "list"},
 			wantCode: 1, wantStderr: []string{"trainyard: cannot reach the Trainyard server at http://127.0.0.1:1 (set TRAINYARD_URL): "}, noRequest: true},
 		{name: "bad TRAINYARD_URL", env: map[string]string{"TRAINYARD_URL": "ftp://x"}, args: []string{"computetarget", "list"},
 			wantCode: 1, wantStderr: []string{`trainyard: TRAINYARD_URL "ftp://x" is not an http:// or https:// URL`}, noRequest: true},
@@ -646,12 +676,14 @@ func TestErrors(t *testing.T) {
 		{name: "no command", args: nil, wantCode: 2, wantStderr: []string{"Usage:", "trainyard: no command given\n"}, noRequest: true},
 		{name: "no verb", args: []string{"computetarget"}, wantCode: 2, wantStderr: []string{"Commands:", "trainyard: computetarget needs a command\n"}, noRequest: true},
 	}
+	// No case changes the server: they share one.
+	srv := newComputeServer(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api, srv := newFakeComputeAPI(t)
+			srv.reset()
 			env := tc.env
 			if env == nil {
-				env = map[string]string{"TRAINYARD_TOKEN": testToken}
+				env = map[string]string{"TRAINYARD_TOKEN": webtest.Token}
 			}
 			if _, ok := env["TRAINYARD_URL"]; !ok {
 				env["TRAINYARD_URL"] = srv.URL
@@ -671,20 +703,22 @@ func TestErrors(t *testing.T) {
 			if strings.Contains(res.stderr, secretToken) || strings.Contains(res.stderr, secretPassword) {
 				t.Errorf("stderr shows a secret:\n%s", res.stderr)
 			}
-			if tc.noRequest && api.count() != 0 {
-				t.Errorf("the CLI sent %d requests", api.count())
+			if tc.noRequest && srv.count() != 0 {
+				t.Errorf("the CLI sent %d requests", srv.count())
 			}
 		})
 	}
 }
 
-// TestNonJSONError checks errors from something that is not the API, e.g. a proxy.
+// TestNonJSONError checks errors from something that is not the API, e.g. a
+// proxy. The real server always answers errors as JSON, so a tiny server
+// stands in for what sits in front of it.
 func TestNonJSONError(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "upstream connect error", http.StatusBadGateway)
 	}))
 	defer srv.Close()
-	res := runCLI(t, srv, "", "computetarget", "list")
+	res := runCLI(t, srv.URL, "", "computetarget", "list")
 	if res.code != 1 || res.stderr != "trainyard: HTTP 502: upstream connect error\n" {
 		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
 	}
@@ -693,22 +727,25 @@ func TestNonJSONError(t *testing.T) {
 		io.WriteString(w, "<html><body>nope</body></html>")
 	}))
 	defer html.Close()
-	if res := runCLI(t, html, "", "computetarget", "show", "-n", "x"); res.stderr != "trainyard: HTTP 404: Not Found\n" {
+	if res := runCLI(t, html.URL, "", "computetarget", "show", "-n", "x"); res.stderr != "trainyard: HTTP 404: Not Found\n" {
 		t.Errorf("stderr %q", res.stderr)
 	}
 }
 
-// TestNextLinkElsewhere checks that the token is never sent to another server.
+// TestNextLinkElsewhere checks that the token is never sent to another
+// server. The real server's nextLink is always a path on itself, so a tiny
+// server stands in for a hostile or misconfigured one.
 func TestNextLinkElsewhere(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the CLI followed nextLink to another server (Authorization %q)", r.Header.Get("Authorization"))
 	}))
 	defer other.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, map[string]any{"value": []any{}, "nextLink": other.URL + "/api/v1/computes?$skip=1"})
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"value": []any{}, "nextLink": other.URL + "/api/v1/computes?$skip=1"})
 	}))
 	defer srv.Close()
-	res := runCLI(t, srv, "", "computetarget", "list")
+	res := runCLI(t, srv.URL, "", "computetarget", "list")
 	if res.code != 1 || !strings.Contains(res.stderr, "points at another server") {
 		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
 	}

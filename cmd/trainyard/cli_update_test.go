@@ -1,65 +1,101 @@
 package main
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+	"time"
+
+	"github.com/trainyard/trainyard/compute/slurm/slurmtest"
+	"github.com/trainyard/trainyard/web/webtest"
 )
 
 // TestUpdateScale: `computetarget update` sends only the flags given as
-// Azure's scaleSettings and prints what the server read back.
+// Azure's scaleSettings and prints what the server read back, against a
+// real Slurm cluster's partition of power-saving nodes attached with its
+// slurm.conf.
 func TestUpdateScale(t *testing.T) {
-	var mu sync.Mutex
-	var gotPath, gotBody string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		gotPath, gotBody = r.Method+" "+r.URL.Path, string(b)
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"name": "hpc",
-			"scaleSettings": map[string]any{"minNodeCount": 1, "maxNodeCount": 2, "nodeIdleTimeBeforeScaleDown": "PT120S"},
-			"nodes":         map[string]any{"cloudNodeCount": 2, "poweredUpNodeCount": 1, "poweredDownNodeCount": 1}})
-	}))
-	t.Cleanup(srv.Close)
+	t.Parallel()
+	sc := slurmtest.Start(t, slurmtest.Options{Nodes: 1, CloudNodes: 2, SuspendTime: 40, PowerInclude: true})
+	srv := newServer(t, webtest.Options{Slurm: true, NoDispatcher: true})
+	// attach waits until the server has reached slurmrestd.
+	res := runCLI(t, srv.URL, "", "computetarget", "attach", "slurm", "--name", "hpc", "--rest-url", sc.RESTURL, "--user", sc.User,
+		"--jwt-key-file", sc.JWTKeyFile, "--partition", sc.CloudPartition, "--shared-dir", sc.SharedDir, "--slurm-conf", sc.Conf)
+	if res.code != 0 {
+		t.Fatalf("attach: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	// poweredUp waits until the details page counts n powered-up nodes.
+	browser := srv.env.Browser(t)
+	poweredUp := func(n string) {
+		t.Helper()
+		webtest.WaitFor(t, 60*time.Second, n+" node(s) powered up", func() bool {
+			_, body, _ := webtest.Do(t, browser, "GET", srv.env.URL+"/computes/hpc", nil, nil)
+			return strings.Contains(body, `data-testid="scale-counts">`+n+` powered up`)
+		})
+	}
 	tests := []struct {
 		name     string
 		args     []string
 		wantBody string
 		wantOut  string
-		wantErr  string
+		before   func() // waits for the cluster to get there first
 	}{
 		{"all three", []string{"-n", "hpc", "--min-nodes", "1", "--max-nodes", "2", "--idle-seconds-before-scaledown", "120"},
 			`{"scaleSettings":{"maxNodeCount":2,"minNodeCount":1,"nodeIdleTimeBeforeScaleDown":"PT120S"}}`,
-			"Updated hpc: min nodes 1, max nodes 2 (of 2), idle before scale down PT120S.", ""},
-		{"min 0 only", []string{"--name", "hpc", "--min-nodes", "0"}, `{"scaleSettings":{"minNodeCount":0}}`, "Nodes now: 1 powered up", ""},
-		{"json", []string{"-n", "hpc", "--max-nodes", "1", "-o", "json"}, `{"scaleSettings":{"maxNodeCount":1}}`, `"poweredUpNodeCount":1`, ""},
-		{"nothing to change", []string{"-n", "hpc"}, "", "", "give --min-nodes, --max-nodes or --idle-seconds-before-scaledown"},
-		{"no name", []string{"--min-nodes", "1"}, "", "", "--name is required"},
+			"Updated hpc: min nodes 1, max nodes 2 (of 2), idle before scale down PT120S.", nil},
+		// min 1 powered a node up; it stays up for the 120 idle seconds.
+		{"min 0 only", []string{"--name", "hpc", "--min-nodes", "0"}, `{"scaleSettings":{"minNodeCount":0}}`, "Nodes now: 1 powered up", func() { poweredUp("1") }},
+		{"json", []string{"-n", "hpc", "--max-nodes", "1", "-o", "json"}, `{"scaleSettings":{"maxNodeCount":1}}`, `"poweredUpNodeCount":1`, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			gotPath, gotBody = "", ""
-			mu.Unlock()
-			res := runCLI(t, srv, "", append([]string{"computetarget", "update"}, tc.args...)...)
-			mu.Lock()
-			defer mu.Unlock()
-			if tc.wantErr != "" {
-				if res.code == 0 || !strings.Contains(res.stderr, tc.wantErr) || gotPath != "" {
-					t.Fatalf("code %d stderr %q request %q", res.code, res.stderr, gotPath)
-				}
-				return
+			if tc.before != nil {
+				tc.before()
 			}
-			if res.code != 0 || gotPath != "POST /api/v1/computes/hpc/updateScaleSettings" || strings.TrimSpace(gotBody) != tc.wantBody {
-				t.Fatalf("code %d %q; sent %s %s", res.code, res.stderr, gotPath, gotBody)
+			srv.reset()
+			res := runCLI(t, srv.URL, "", append([]string{"computetarget", "update"}, tc.args...)...)
+			sent := srv.sent(http.MethodPost, "/api/v1/computes/")
+			if res.code != 0 || len(sent) != 1 || sent[0].Path != "/api/v1/computes/hpc/updateScaleSettings" || strings.TrimSpace(string(sent[0].Body)) != tc.wantBody {
+				t.Fatalf("code %d %q; sent %+v", res.code, res.stderr, sent)
 			}
 			if !strings.Contains(res.stdout, tc.wantOut) {
 				t.Errorf("stdout %q, want %q", res.stdout, tc.wantOut)
+			}
+		})
+	}
+}
+
+// TestUpdateScaleRefused: flags that leave nothing to send send nothing,
+// and the server's refusal of a target without power-saving nodes is the
+// CLI's error.
+func TestUpdateScaleRefused(t *testing.T) {
+	srv := newComputeServer(t)
+	tests := []struct {
+		name     string
+		args     []string
+		wantBody string // "": no request
+		wantErr  string
+	}{
+		{"nothing to change", []string{"-n", "hpc"}, "", "give --min-nodes, --max-nodes or --idle-seconds-before-scaledown"},
+		{"no name", []string{"--min-nodes", "1"}, "", "--name is required"},
+		{"not a Slurm partition", []string{"-n", "gpu-cluster", "--min-nodes", "1"}, `{"scaleSettings":{"minNodeCount":1}}`,
+			"trainyard: OperationNotSupported: name: gpu-cluster is a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.reset()
+			res := runCLI(t, srv.URL, "", append([]string{"computetarget", "update"}, tc.args...)...)
+			if res.code == 0 || !strings.Contains(res.stderr, tc.wantErr) || res.stdout != "" {
+				t.Fatalf("code %d stdout %q stderr %q", res.code, res.stdout, res.stderr)
+			}
+			if tc.wantBody == "" {
+				if srv.count() != 0 {
+					t.Errorf("%d requests sent", srv.count())
+				}
+				return
+			}
+			if got := srv.last(t); got.Path != "/api/v1/computes/gpu-cluster/updateScaleSettings" || strings.TrimSpace(string(got.Body)) != tc.wantBody {
+				t.Errorf("sent %s %s", got.Path, got.Body)
 			}
 		})
 	}
