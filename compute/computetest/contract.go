@@ -194,11 +194,34 @@ func RunBackendContract(t *testing.T, h Harness) {
 		}
 	})
 
-	t.Run("EmptyCommandIsInvalid", func(t *testing.T) {
+	// The rules of compute.JobSpec.Check hold on every backend: a job
+	// refused on one target is refused alike on another, before anything
+	// is started, with the field at fault named.
+	t.Run("BadJobsAreRefused", func(t *testing.T) {
 		t.Parallel()
-		spec := compute.JobSpec{RunID: NewRunID(t), WorkDir: t.TempDir()}
-		if _, err := h.Backend.Submit(context.Background(), h.Target(t), spec); !errors.Is(err, compute.ErrInvalid) {
-			t.Errorf("Submit with no argv: err = %v, want ErrInvalid", err)
+		ok := compute.JobSpec{Argv: h.prog(`print(1)`, `echo 1`)}
+		tests := []struct {
+			name, field string
+			edit        func(s *compute.JobSpec)
+		}{
+			{"no command", "command", func(s *compute.JobSpec) { s.Argv = nil }},
+			{"NUL in an argument", "command", func(s *compute.JobSpec) { s.Argv = append(s.Argv, "a\x00b") }},
+			{"run id that climbs out", "runId", func(s *compute.JobSpec) { s.RunID = "../escape" }},
+			{"environment name with a dash", "environmentVariables", func(s *compute.JobSpec) { s.Env = map[string]string{"A-B": "1"} }},
+			{"negative time limit", "maxRunDuration", func(s *compute.JobSpec) { s.MaxDuration = -time.Second }},
+			{"relative working folder", "workDir", func(s *compute.JobSpec) { s.WorkDir = "work" }},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				spec := ok
+				spec.RunID, spec.WorkDir = NewRunID(t), t.TempDir()
+				tc.edit(&spec)
+				_, err := h.Backend.Submit(context.Background(), h.Target(t), spec)
+				var v *compute.ValidationError
+				if !errors.Is(err, compute.ErrInvalid) || !errors.As(err, &v) || v.For(tc.field) == "" {
+					t.Errorf("Submit with %s: err = %v, want a validation error naming %s", tc.name, err, tc.field)
+				}
+			})
 		}
 	})
 

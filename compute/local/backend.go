@@ -248,7 +248,7 @@ func (b *Backend) jobsDir() string { return filepath.Join(b.cfg.DataDir, "jobs")
 // name, never taken from t.Instance.WorkDir, so that Deprovision can only ever
 // delete a folder this backend made.
 func (b *Backend) instanceDir(name string) (string, error) {
-	if !safeName(name) {
+	if !compute.SafeName(name) {
 		return "", compute.Invalid("name", "%q cannot be used as a folder name", name)
 	}
 	return filepath.Join(b.cfg.DataDir, "instances", name), nil
@@ -259,22 +259,4 @@ func (b *Backend) instanceDir(name string) (string, error) {
 // every job. It is kept outside the workspace, which belongs to the user.
 func (b *Backend) instanceRunsDir(name string) string {
 	return filepath.Join(b.cfg.DataDir, "instance-runs", name)
-}
-
-// safeName reports whether s can be used as one path element: letters,
-// digits, '-', '_' and '.', not starting with '.', at most 200 bytes. Run ids
-// and target names become folder names, so "..", "/" and NUL must not pass.
-func safeName(s string) bool {
-	if s == "" || len(s) > 200 || s[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -249,38 +249,8 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 // checkSpec enforces the rules a job must meet on this target and returns
 // the number of ranks to start.
 func (b *Backend) checkSpec(t *compute.Target, spec *compute.JobSpec) (int, error) {
-	v := &compute.ValidationError{}
-	if !safeName(spec.RunID) {
-		v.Add("runId", "the run id %q may only hold letters, digits, '-', '_' and '.'", spec.RunID)
-	}
-	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
-		v.Add("command", "the command is empty")
-	}
-	for _, a := range spec.Argv {
-		if strings.ContainsRune(a, 0) {
-			v.Add("command", "a command argument contains a NUL byte")
-			break
-		}
-	}
-	for k, val := range spec.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(val, 0) {
-			v.Add("environmentVariables", "%q is not a valid environment variable", k)
-		}
-	}
+	v := spec.Check()
 	n := max(spec.NodeCount, 1)
-	if spec.NodeCount < 0 {
-		v.Add("nodeCount", "the node count must be at least 1")
-	}
-	if spec.MaxDuration < 0 {
-		v.Add("maxRunDuration", "the maximum run duration cannot be negative")
-	}
-	if spec.WorkDir != "" {
-		if !filepath.IsAbs(spec.WorkDir) {
-			v.Add("workDir", "the working folder %q is not an absolute path", spec.WorkDir)
-		} else if fi, err := os.Stat(spec.WorkDir); err != nil || !fi.IsDir() {
-			v.Add("workDir", "the working folder %q does not exist", spec.WorkDir)
-		}
-	}
 	switch t.Kind {
 	case compute.KindLocal:
 		if n > 4*runtime.NumCPU() {
@@ -450,7 +420,7 @@ func (b *Backend) observe(j *job) (compute.JobState, error) {
 			return compute.JobState{Phase: compute.JobCanceled, ExitCode: first, Reason: "canceled on request"}, nil
 		case stopTimeout:
 			return compute.JobState{Phase: compute.JobFailed, ExitCode: first,
-				Reason: "exceeded the maximum run duration of " + formatDuration(stop.Limit)}, nil
+				Reason: "exceeded the maximum run duration of " + compute.FormatLimit(stop.Limit)}, nil
 		case stopRankFailed:
 			if r := stop.Rank; r >= 0 && r < len(j.ranks) {
 				return rankFailure(j, r, codes[r], exited[r]), nil
@@ -538,7 +508,7 @@ func (b *Backend) cancelJob(ctx context.Context, j *job) error {
 // cancelRun cancels the job of a run id, found through its record; used when
 // the target under a job goes away.
 func (b *Backend) cancelRun(ctx context.Context, runID string) {
-	if !safeName(runID) {
+	if !compute.SafeName(runID) {
 		return
 	}
 	dir := filepath.Join(b.jobsDir(), runID)
@@ -658,7 +628,7 @@ func (b *Backend) parseHandle(h compute.Handle) (*job, error) {
 		return bad()
 	}
 	procs, runID, ok := strings.Cut(h.ID, ":")
-	if !ok || !safeName(runID) || procs == "" {
+	if !ok || !compute.SafeName(runID) || procs == "" {
 		return bad()
 	}
 	j := &job{runID: runID, dir: filepath.Join(b.jobsDir(), runID)}
@@ -728,18 +698,6 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-// formatDuration prints a limit the way a user wrote it: 2h, 1h30m, 45s, 300ms.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // liveInstanceRuns returns the run ids of the jobs still running on an
 // instance, forgetting those that have ended.
 func (b *Backend) liveInstanceRuns(name string) []string {
@@ -753,7 +711,7 @@ func (b *Backend) liveInstanceRuns(name string) []string {
 		runID := e.Name()
 		dir := filepath.Join(b.jobsDir(), runID)
 		rec, err := readRecord(dir)
-		if safeName(runID) && err == nil {
+		if compute.SafeName(runID) && err == nil {
 			if st, err := b.observe(&job{runID: runID, dir: dir, ranks: rec.Ranks}); err == nil && !st.Phase.Terminal() {
 				live = append(live, runID)
 				continue

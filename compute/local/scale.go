@@ -160,7 +160,7 @@ func newNodeID(used map[string]bool) (string, error) {
 // runLive reports whether the job of a run still runs. A run id without a
 // job (a Submit that failed after claiming nodes) counts as ended.
 func (b *Backend) runLive(runID string) bool {
-	if !safeName(runID) {
+	if !compute.SafeName(runID) {
 		return false
 	}
 	dir := filepath.Join(b.jobsDir(), runID)

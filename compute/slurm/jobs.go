@@ -77,11 +77,12 @@ func runDir(sharedDir, runID string) string {
 // submitted for the run (found by its job.json or its Slurm job name) is
 // adopted instead of submitted again.
 func (b *Backend) Submit(ctx context.Context, t *compute.Target, job compute.JobSpec) (compute.Handle, error) {
-	if len(job.Argv) == 0 || job.Argv[0] == "" {
-		return compute.Handle{}, compute.Invalid("argv", "the job has no command to run")
-	}
+	check := job.Check()
 	if !runIDPattern.MatchString(job.RunID) {
-		return compute.Handle{}, compute.Invalid("runId", "run id %q cannot name a Slurm job folder", job.RunID)
+		check.Add("runId", "run id %q cannot name a Slurm job folder", job.RunID)
+	}
+	if err := check.Err(); err != nil {
+		return compute.Handle{}, err
 	}
 	ep, err := endpointOf(t)
 	if err != nil {
@@ -116,7 +117,7 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, job compute.Job
 	limitSec, limitText, minutes := "0", "", 0
 	if job.MaxDuration > 0 {
 		limitSec = strconv.FormatFloat(job.MaxDuration.Seconds(), 'f', 3, 64)
-		limitText = formatDuration(job.MaxDuration)
+		limitText = compute.FormatLimit(job.MaxDuration)
 		minutes = int((job.MaxDuration + time.Minute - 1) / time.Minute)
 	}
 	script := batchScript(dir, limitSec, limitText, killGrace, nodes, job.Argv)
@@ -251,19 +252,6 @@ func submitBody(api string, s submitSpec) map[string]any {
 	}
 	jobd["script"] = s.script
 	return map[string]any{"job": jobd}
-}
-
-// formatDuration prints a limit the way the other backends do ("300ms",
-// "1h30m"), so the reason reads the same everywhere.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // getJob reads one job.

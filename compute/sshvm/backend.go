@@ -858,7 +858,7 @@ func (b *Backend) Nodes(ctx context.Context, t *compute.Target) ([]compute.Node,
 			return err
 		}
 		for _, line := range strings.Split(string(out), "\n") {
-			if run, ok := strings.CutPrefix(line, "trainyard-run "); ok && safeName(run) {
+			if run, ok := strings.CutPrefix(line, "trainyard-run "); ok && compute.SafeName(run) {
 				running = append(running, run)
 			}
 		}

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,51 +34,17 @@ func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
 // on one execve argument (sshd runs it as `$SHELL -c <command>`).
 const maxCommandBytes = 96 << 10
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// safeName reports whether s may name a folder on the VM.
-func safeName(s string) bool {
-	if s == "" || len(s) > 200 || s[0] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func checkSpec(t *compute.Target, spec *compute.JobSpec) error {
-	v := &compute.ValidationError{}
+	v := spec.Check()
 	if t.Attach == nil {
 		v.Add("properties", "target %s has no attach settings", t.Name)
 	}
 	if strings.Contains(t.Name, ":") || t.Name == "" {
 		v.Add("name", "the target name %q cannot be used in a handle", t.Name)
 	}
-	if !safeName(spec.RunID) {
-		v.Add("runId", "the run id %q may only hold letters, digits, '-', '_' and '.'", spec.RunID)
-	}
-	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
-		v.Add("command", "the command is empty")
-	} else if strings.Contains(spec.Argv[0], "=") {
+	if len(spec.Argv) > 0 && strings.Contains(spec.Argv[0], "=") {
 		// env(1) would take it for a variable.
 		v.Add("command", "the program name %q contains '='", spec.Argv[0])
-	}
-	for _, a := range spec.Argv {
-		if strings.ContainsRune(a, 0) {
-			v.Add("command", "a command argument contains a NUL byte")
-			break
-		}
-	}
-	for k, val := range spec.Env {
-		if !envName.MatchString(k) || strings.ContainsRune(val, 0) {
-			v.Add("environmentVariables", "%q is not a valid environment variable name for a VM", k)
-		}
 	}
 	size := 0
 	for _, a := range spec.Argv {
@@ -93,16 +58,6 @@ func checkSpec(t *compute.Target, spec *compute.JobSpec) error {
 	}
 	if spec.NodeCount > 1 {
 		v.Add("nodeCount", "a virtual machine is one node; the job asks for %d", spec.NodeCount)
-	}
-	if spec.MaxDuration < 0 {
-		v.Add("maxRunDuration", "the maximum run duration cannot be negative")
-	}
-	if spec.WorkDir != "" {
-		if !filepath.IsAbs(spec.WorkDir) {
-			v.Add("workDir", "the working folder %q is not an absolute path", spec.WorkDir)
-		} else if fi, err := os.Stat(spec.WorkDir); err != nil || !fi.IsDir() {
-			v.Add("workDir", "the working folder %q does not exist", spec.WorkDir)
-		}
 	}
 	return v.Err()
 }
@@ -192,7 +147,7 @@ func (b *Backend) launch(ctx context.Context, c *conn, t *compute.Target, spec c
 	if spec.MaxDuration > 0 {
 		limit = strconv.FormatFloat(spec.MaxDuration.Seconds(), 'f', 3, 64)
 		ceil = strconv.FormatInt(int64(math.Ceil(spec.MaxDuration.Seconds())), 10)
-		text = formatDuration(spec.MaxDuration)
+		text = compute.FormatLimit(spec.MaxDuration)
 	}
 	keys := make([]string, 0, len(spec.Env))
 	for k := range spec.Env {
@@ -271,7 +226,7 @@ func parseHandle(h compute.Handle) (job, error) {
 	pid, start, ok := strings.Cut(proc, ".")
 	p, err1 := strconv.Atoi(pid)
 	_, err2 := strconv.ParseUint(start, 10, 64)
-	if !ok || err1 != nil || err2 != nil || p <= 1 || !safeName(runID) {
+	if !ok || err1 != nil || err2 != nil || p <= 1 || !compute.SafeName(runID) {
 		return bad()
 	}
 	return job{target: target, runID: runID, pid: pid, start: start}, nil
@@ -787,16 +742,4 @@ func randHex() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// formatDuration prints a limit the way a user wrote it: 2h, 1h30m, 45s, 300ms.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
