@@ -46,8 +46,8 @@ func StoreCredentials(s SecretReader) Credentials {
 	}
 }
 
-// Describe reads a cluster's Slurm version and partitions; it is the node
-// refresher's compute.DescribeFunc.
+// Describe implements compute.Describer: the cluster's Slurm version and
+// partitions, read by the node refresher.
 func (b *Backend) Describe(ctx context.Context, t *compute.Target) (string, []compute.Partition, error) {
 	ps, err := b.Partitions(ctx, t)
 	if err != nil {
