@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -155,5 +154,3 @@ func actor(r *http.Request) string {
 	}
 	return ""
 }
-
-var errNoBackend = errors.New("no backend serves this compute type")

@@ -224,7 +224,8 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	}
 	if t.Kind == compute.KindInstance {
 		idx := b.instanceRunsDir(t.Name)
-		if err := os.MkdirAll(idx, 0o700); err == nil {
+		err := os.MkdirAll(idx, 0o700)
+		if err == nil {
 			err = os.WriteFile(filepath.Join(idx, spec.RunID), nil, 0o600)
 		}
 		if err != nil {

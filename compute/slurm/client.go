@@ -105,7 +105,7 @@ func (c *client) token(ctx context.Context, ep endpoint) (string, error) {
 	}
 	if key == "" {
 		if tok == "" {
-			return "", fmt.Errorf("Slurm target %s has neither a token nor a jwt key: %w", ep.target, compute.ErrInvalid)
+			return "", fmt.Errorf("the Slurm target %s has neither a token nor a jwt key: %w", ep.target, compute.ErrInvalid)
 		}
 		return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(tok), "SLURM_JWT=")), nil
 	}

@@ -53,7 +53,7 @@ func decodeHandle(h compute.Handle) (handleData, error) {
 		return d, fmt.Errorf("unreadable Slurm job handle %q: %w", h.ID, compute.ErrInvalid)
 	}
 	if _, err := strconv.ParseUint(d.Job, 10, 64); err != nil {
-		return d, fmt.Errorf("Slurm job handle %q has no job id: %w", h.ID, compute.ErrInvalid)
+		return d, fmt.Errorf("the Slurm job handle %q has no job id: %w", h.ID, compute.ErrInvalid)
 	}
 	return d, nil
 }

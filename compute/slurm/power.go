@@ -51,10 +51,6 @@ const PowerConfName = "trainyard-power.conf"
 // maximum node count; only nodes with this reason are resumed again.
 const maxReason = "trainyard: above max nodes"
 
-// maxSuspendTime bounds the idle seconds (a year): Slurm stores SuspendTime
-// as a signed 32-bit number of seconds.
-const maxSuspendTime = 365 * 24 * 3600
-
 // powerNode is one CLOUD node of the partition as slurmrestd shows it.
 type powerNode struct {
 	name                                        string

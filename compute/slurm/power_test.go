@@ -202,7 +202,7 @@ func TestScaleSettingsOnRealCluster(t *testing.T) {
 	if err := b.UpdateScale(ctx, tgt, compute.ScaleSettings{MinNodes: 0, MaxNodes: 1, IdleSeconds: 8}); err != nil {
 		t.Fatal(err)
 	}
-	ps = waitPower(t, b, tgt, 45*time.Second, "every node powered down, one above max", func(ps compute.PowerStatus) bool {
+	waitPower(t, b, tgt, 45*time.Second, "every node powered down, one above max", func(ps compute.PowerStatus) bool {
 		return ps.PoweredDown == 2 && ps.Excluded == 1 && ps.Settings.MaxNodes == 1 && ps.Settings.MinNodes == 0
 	})
 	if out := c.Scontrol(t, "show", "node", "cloud2"); !strings.Contains(out, maxReason) {

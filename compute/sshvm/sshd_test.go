@@ -46,7 +46,6 @@ func startSSHD(t testing.TB) *testSSHD {
 func (s *testSSHD) start()                  { s.SSHD.Start() }
 func (s *testSSHD) stop()                   { s.SSHD.Stop() }
 func (s *testSSHD) newHostKey()             { s.SSHD.NewHostKey() }
-func (s *testSSHD) addr() string            { return s.SSHD.Addr() }
 func (s *testSSHD) fingerprint() string     { return s.SSHD.Fingerprint() }
 func (s *testSSHD) readKey(p string) string { return s.SSHD.ReadKey(p) }
 

@@ -45,7 +45,6 @@ type Provider struct {
 	next         []Login
 	codes        map[string]*grant
 	logouts      []url.Values
-	authorizes   []url.Values
 }
 
 // Login is the person the provider signs in on the next authorize request,
@@ -134,13 +133,6 @@ func (p *Provider) Logouts() []url.Values {
 	return slices.Clone(p.logouts)
 }
 
-// Authorizes returns the query of every authorize request so far.
-func (p *Provider) Authorizes() []url.Values {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.authorizes)
-}
-
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	tenant := r.PathValue("tenant")
 	issuer := p.Issuer(tenant)
@@ -167,7 +159,6 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p.mu.Lock()
-	p.authorizes = append(p.authorizes, q)
 	registered := slices.Contains(p.redirectURIs, q.Get("redirect_uri"))
 	p.mu.Unlock()
 	switch {
