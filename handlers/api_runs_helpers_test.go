@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/web/webtest"
 )
 
@@ -199,7 +200,7 @@ func readLog(t testing.TB, env *webtest.Env, id string) string {
 	t.Helper()
 	var all strings.Builder
 	offset := "0"
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second * computetest.Slack)
 	for time.Now().Before(deadline) {
 		status, b, h := apiDo(t, env, "GET", "/api/v1/runs/"+id+"/logs?offset="+offset, "", nil)
 		if status != 200 {

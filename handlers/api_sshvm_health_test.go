@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/trainyard/trainyard/compute/arm"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/sshvm/sshvmtest"
 	"github.com/trainyard/trainyard/web/webtest"
 )
@@ -153,7 +154,7 @@ func TestSSHRunFailsWhenVMStaysDown(t *testing.T) {
 
 	got := waitStatus(t, env, run.RunID, 60*time.Second, "to fail", terminal)
 	took := time.Since(t0)
-	if got.Status != "Failed" || !strings.Contains(got.Error, "lost the connection to vm1") || took > 60*time.Second {
+	if got.Status != "Failed" || !strings.Contains(got.Error, "lost the connection to vm1") || took > 60*time.Second*computetest.Slack {
 		t.Fatalf("run with the VM gone: %s %q after %s", got.Status, got.Error, took)
 	}
 	t.Logf("run Failed %s after sshd was killed: %s", took.Round(time.Second), got.Error)

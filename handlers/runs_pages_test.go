@@ -13,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/web/webtest"
 )
 
@@ -160,7 +161,7 @@ func TestRunLogFollows(t *testing.T) {
 	var text strings.Builder
 	next := "/runs/" + run.RunID + "/log?offset=0"
 	chunks := 0
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second * computetest.Slack)
 	for next != "" && time.Now().Before(deadline) {
 		status, body, _ := webtest.Do(t, c, "GET", env.URL+next, nil, htmxTo("run-log"))
 		switch status {

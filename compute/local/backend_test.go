@@ -155,7 +155,7 @@ func TestMultiNodeAllRanksCanceled(t *testing.T) {
 	b := New(testConfig(t))
 	h := submit(t, b, localTarget(), compute.JobSpec{NodeCount: 2, Argv: []string{"/bin/sh", "-c", `echo up; sleep 60`}})
 	out := ""
-	for deadline := time.Now().Add(5 * time.Second); strings.Count(out, "up") < 2; {
+	for deadline := time.Now().Add(5 * time.Second * computetest.Slack); strings.Count(out, "up") < 2; {
 		if time.Now().After(deadline) {
 			t.Fatalf("both ranks never started: %q", out)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/local"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/store"
@@ -252,7 +253,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // whether it holds and what it saw, for the failure message.
 func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(waitTimeout * computetest.Slack)
 	for {
 		ok, saw := cond()
 		if ok {

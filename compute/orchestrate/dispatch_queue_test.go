@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 )
 
@@ -171,7 +172,7 @@ func TestDispatchBackendQueue(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				deadline := time.Now().Add(5 * time.Second)
+				deadline := time.Now().Add(5 * time.Second * computetest.Slack)
 				for {
 					var err error
 					if got, err = st.GetRun(ctx, r.ID); err != nil {

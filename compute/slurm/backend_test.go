@@ -100,7 +100,7 @@ func status(t *testing.T, b *Backend, h compute.Handle) compute.JobState {
 // waitState polls until ok accepts the state.
 func waitState(t *testing.T, b *Backend, h compute.Handle, timeout time.Duration, what string, ok func(compute.JobState) bool) compute.JobState {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(timeout * computetest.Slack)
 	var st compute.JobState
 	for time.Now().Before(deadline) {
 		st = status(t, b, h)
@@ -445,7 +445,7 @@ func TestCloudPartitionPowersUp(t *testing.T) {
 	// slurmctld's 30 s periodic pass, which is what must read as Starting
 	// with the run shown on its node.
 	sawPreparing, sawStarting, sawRunOnNode := false, false, false
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(90 * time.Second * computetest.Slack)
 	for time.Now().Before(deadline) {
 		st := status(t, b, h)
 		if st.Phase.Terminal() {
@@ -529,7 +529,7 @@ func TestRequeuesAreBounded(t *testing.T) {
 	if !strings.Contains(st.Reason, fmt.Sprintf("requeued the job %d times", maxRequeues)) {
 		t.Errorf("state = %+v", st)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second * computetest.Slack)
 	for slices.Contains(c.Squeue(t), id) && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/compute/slurm/slurmtest"
 )
@@ -128,7 +129,7 @@ func powerTarget(c *slurmtest.Cluster) *compute.Target {
 func waitPower(t *testing.T, b *Backend, tgt *compute.Target, timeout time.Duration, what string, ok func(compute.PowerStatus) bool) compute.PowerStatus {
 	t.Helper()
 	var ps compute.PowerStatus
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(timeout * computetest.Slack)
 	for {
 		var err error
 		ps, err = b.PowerStatus(context.Background(), tgt)
@@ -263,7 +264,7 @@ func TestCloudJobHistory(t *testing.T) {
 	go r.Run(ctx)
 	job := c.Sbatch(t, "-p", c.CloudPartition, "-N1", "--wrap", "sleep 3")
 	phase := 0 // 0: want powering up, 1: want busy, 2: want all powered down after
-	deadline := time.Now().Add(100 * time.Second)
+	deadline := time.Now().Add(100 * time.Second * computetest.Slack)
 	for phase < 3 && time.Now().Before(deadline) {
 		for _, s := range func() []compute.NodeSample { ss, _ := hist.NodeSamples(ctx, "", time.Time{}); return ss }() {
 			switch {

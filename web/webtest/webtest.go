@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/local"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/compute/sshvm"
@@ -244,15 +245,16 @@ func Do(tb testing.TB, c *http.Client, method, rawURL string, form url.Values, h
 	return resp.StatusCode, string(b), resp.Header
 }
 
-// WaitFor polls cond until it holds or the timeout passes.
+// WaitFor polls cond until it holds, or fails the test after computetest.Slack
+// times the timeout (what a quiet machine needs; see Slack).
 func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(timeout * computetest.Slack)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	tb.Fatalf("timed out after %s waiting for %s", timeout, what)
+	tb.Fatalf("timed out after %s waiting for %s", timeout*computetest.Slack, what)
 }
