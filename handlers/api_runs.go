@@ -208,6 +208,9 @@ func (h *Handlers) newRun(r *http.Request, req *submitRequest) (*compute.Run, er
 	if h.cfg.Backends.Backend(t.Kind) == nil {
 		return nil, compute.Conflictf("TargetCannotRunJobs", "target", "Trainyard cannot run jobs on %s (%s) yet.", t.Name, t.Kind.Label())
 	}
+	if err := h.maySubmitTo(ctx, t); err != nil {
+		return nil, err
+	}
 	switch {
 	case t.Kind == compute.KindCluster && t.Cluster != nil && nodes > t.Cluster.MaxNodes:
 		v.Add("nodeCount", "The run needs %d nodes but cluster %s has at most %d.", nodes, t.Name, t.Cluster.MaxNodes)
@@ -234,10 +237,16 @@ func (h *Handlers) newRun(r *http.Request, req *submitRequest) (*compute.Run, er
 		}
 	}
 	if req.ParentRunID != "" {
-		if _, err := h.cfg.Store.GetRun(ctx, req.ParentRunID); errors.Is(err, compute.ErrNotFound) {
+		parent, err := h.cfg.Store.GetRun(ctx, req.ParentRunID)
+		switch {
+		case errors.Is(err, compute.ErrNotFound):
 			v.Add("parentRunId", "The parent run %q was not found.", req.ParentRunID)
-		} else if err != nil {
+		case err != nil:
 			return nil, err
+		default:
+			if err := mayAdoptChild(ctx, parent); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := v.Err(); err != nil {

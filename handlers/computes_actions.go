@@ -106,10 +106,7 @@ func canUseInstance(u *compute.User, t *compute.Target) bool {
 	if u == nil || !u.Can(compute.RoleDataScientist) || t.Instance == nil {
 		return false
 	}
-	owner := t.Instance.AssignedUser
-	if owner == "" {
-		owner = t.CreatedBy
-	}
+	owner := instanceOwner(t)
 	return owner != "" && owner == u.ID
 }
 

@@ -92,6 +92,7 @@ func (h *Handlers) HyperdrivePost(w http.ResponseWriter, r *http.Request) error 
 	for _, fe := range verdict.errs {
 		st.errs.Add(fe.Field, "%s", fe.Message)
 	}
+	status := http.StatusUnprocessableEntity
 	if len(st.errs.Fields) == 0 {
 		run, warnings, err := h.submitSweepForm(r, fs, hd, seed)
 		if err == nil {
@@ -106,8 +107,9 @@ func (h *Handlers) HyperdrivePost(w http.ResponseWriter, r *http.Request) error 
 		if mapSweepError(err, st) != nil {
 			return err
 		}
+		status = h.formStatus(r, err)
 	}
-	return h.renderHyperdrive(w, r, http.StatusUnprocessableEntity, st, verdict.warnings)
+	return h.renderHyperdrive(w, r, status, st, verdict.warnings)
 }
 
 // HyperdriveValidate handles POST /runs/new/hyperdrive/validate, which the

@@ -108,6 +108,7 @@ func (h *Handlers) SubmitPost(w http.ResponseWriter, r *http.Request) error {
 	h.takeSource(r, up, st)
 	h.takeRunConfig(up, st)
 	fs := parseSubmitValues(st)
+	status := http.StatusUnprocessableEntity
 	if len(st.errs.Fields) == 0 {
 		run, err := h.submitForm(r, fs)
 		if err == nil {
@@ -118,8 +119,9 @@ func (h *Handlers) SubmitPost(w http.ResponseWriter, r *http.Request) error {
 		if mapSubmitError(err, st) != nil {
 			return err
 		}
+		status = h.formStatus(r, err)
 	}
-	return h.renderSubmit(w, r, http.StatusUnprocessableEntity, st)
+	return h.renderSubmit(w, r, status, st)
 }
 
 // SubmitUpload handles POST /runs/new/upload, which the form makes as soon
