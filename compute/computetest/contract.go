@@ -22,11 +22,17 @@ import (
 
 // Harness is what RunBackendContract needs from a backend's tests.
 type Harness struct {
-	// Backend is the backend under test.
-	Backend compute.Backend
-	// Reopen returns a new Backend value over the same persistent state, as
-	// the server builds after a restart. Nil skips the restart subtest.
-	Reopen func() compute.Backend
+	// Registration is the backend under test as the app registers it: its
+	// own Registration(), with the backend, the kinds it serves and the
+	// capabilities it declares. Every declared capability is checked, and
+	// one whose fixture below the harness does not give fails the suite:
+	// a backend cannot declare a capability and skip its check.
+	Registration compute.Registration
+	// Reopen returns the registration of a new backend value over the same
+	// persistent state, as the server builds after a restart. Nil skips
+	// the restart subtest; a declared Close is then checked on the backend
+	// under test when the suite has finished.
+	Reopen func() compute.Registration
 	// Target returns a provisioned target to run jobs on; it may register
 	// its own cleanup with t.
 	Target func(t *testing.T) *compute.Target
@@ -36,7 +42,38 @@ type Harness struct {
 	// Timeout bounds each wait for a job to reach a phase or print
 	// something; 0 means 10s. Queue-based backends may need more.
 	Timeout time.Duration
+
+	// The fixtures of the capability checks (capabilities.go). Each is
+	// required by the capabilities named, and must be nil when the
+	// registration declares none of them.
+
+	// InstanceTarget returns a provisioned, running compute instance
+	// (Power).
+	InstanceTarget func(t *testing.T) *compute.Target
+	// ClusterTarget returns a provisioned cluster with MinNodes 0, MaxNodes
+	// at least 1 and a short IdleSecondsBeforeScaleDown, which the check
+	// waits out (Scale).
+	ClusterTarget func(t *testing.T) *compute.Target
+	// StopMachine makes the machine of Target stop answering, as if it
+	// were switched off (jobs on it keep their state); StartMachine brings
+	// it back. Required by Unreachable; Health checks the stopped machine
+	// only when they are given. Both or neither.
+	StopMachine, StartMachine func(t *testing.T)
+	// UnpinnedTarget returns a new target on the machine of Target, with
+	// Target's credentials and no host key pinned (HostKeys).
+	UnpinnedTarget func(t *testing.T) *compute.Target
+	// RotateCredentials gives the backend new credentials for Target that
+	// the machine does not accept yet; the function it returns makes the
+	// machine accept them, and only them, from then on (SecretRotation).
+	RotateCredentials func(t *testing.T) (accept func())
+	// PowerSavingTarget returns a provisioned target whose nodes power up
+	// and down with demand and whose scale settings this server may edit
+	// (ScaleSettings).
+	PowerSavingTarget func(t *testing.T) *compute.Target
 }
+
+// backend is the backend under test.
+func (h Harness) backend() compute.Backend { return h.Registration.Backend }
 
 func (h Harness) timeout() time.Duration {
 	if h.Timeout > 0 {
@@ -57,42 +94,57 @@ func (h Harness) prog(py, sh string, args ...string) []string {
 // submit starts a job on a fresh target with a fresh run id and work dir.
 func (h Harness) submit(t *testing.T, spec compute.JobSpec) compute.Handle {
 	t.Helper()
+	return h.submitTo(t, h.backend(), h.Target(t), spec)
+}
+
+// submitTo starts a job on tgt with b, with a fresh run id and work dir
+// unless spec has them.
+func (h Harness) submitTo(t *testing.T, b compute.Backend, tgt *compute.Target, spec compute.JobSpec) compute.Handle {
+	t.Helper()
 	if spec.RunID == "" {
 		spec.RunID = NewRunID(t)
 	}
 	if spec.WorkDir == "" {
 		spec.WorkDir = t.TempDir()
 	}
-	hd, err := h.Backend.Submit(context.Background(), h.Target(t), spec)
+	hd, err := b.Submit(context.Background(), tgt, spec)
 	if err != nil {
-		t.Fatalf("Submit(%q): %v", spec.Argv, err)
+		t.Fatalf("Submit(%q) to %s: %v", spec.Argv, tgt.Name, err)
 	}
-	if hd.Backend != h.Backend.Name() || hd.ID == "" {
-		t.Fatalf("Submit returned handle %+v; want Backend %q and an ID", hd, h.Backend.Name())
+	if hd.Backend != b.Name() || hd.ID == "" {
+		t.Fatalf("Submit returned handle %+v; want Backend %q and an ID", hd, b.Name())
 	}
 	return hd
 }
 
-// RunBackendContract runs the contract subtests against h. They run in
-// parallel and wait by polling with a deadline, so the suite takes about as
-// long as its slowest job (a few seconds).
+// RunBackendContract runs the contract subtests against h: the jobs
+// contract, Provision and Nodes, and a check of every capability the
+// registration declares (capabilities.go). The job subtests run in
+// parallel and wait by polling with a deadline, so they take about as long
+// as the slowest job (a few seconds); the capability checks that stop the
+// machine or change its credentials run before them, one at a time.
 func RunBackendContract(t *testing.T, h Harness) {
+	if h.Registration.Backend == nil || h.Target == nil {
+		t.Fatal("the harness gives no Registration (the backend's own Registration()) or no Target")
+	}
+	runCapabilities(t, h)
+
 	t.Run("CompletedJobAndItsOutput", func(t *testing.T) {
 		t.Parallel()
 		hd := h.submit(t, compute.JobSpec{Argv: h.prog(
 			`print("hello"); print("world")`,
 			`echo hello; echo world`)})
-		st := WaitPhase(t, h.Backend, hd, compute.JobCompleted, h.timeout())
+		st := WaitPhase(t, h.backend(), hd, compute.JobCompleted, h.timeout())
 		if st.ExitCode != 0 {
 			t.Errorf("ExitCode = %d, want 0", st.ExitCode)
 		}
-		if got := ReadLogs(t, h.Backend, hd, 0); got != "hello\nworld\n" {
+		if got := ReadLogs(t, h.backend(), hd, 0); got != "hello\nworld\n" {
 			t.Errorf("Logs(0) = %q, want %q", got, "hello\nworld\n")
 		}
-		if got := ReadLogs(t, h.Backend, hd, 6); got != "world\n" {
+		if got := ReadLogs(t, h.backend(), hd, 6); got != "world\n" {
 			t.Errorf("Logs(6) = %q, want %q", got, "world\n")
 		}
-		if got := ReadLogs(t, h.Backend, hd, 1000); got != "" {
+		if got := ReadLogs(t, h.backend(), hd, 1000); got != "" {
 			t.Errorf("Logs(past the end) = %q, want nothing", got)
 		}
 	})
@@ -102,11 +154,11 @@ func RunBackendContract(t *testing.T, h Harness) {
 		hd := h.submit(t, compute.JobSpec{Argv: h.prog(
 			`import sys; print("about to fail"); sys.exit(3)`,
 			`echo about to fail; exit 3`)})
-		st := WaitPhase(t, h.Backend, hd, compute.JobFailed, h.timeout())
+		st := WaitPhase(t, h.backend(), hd, compute.JobFailed, h.timeout())
 		if st.ExitCode != 3 || !strings.Contains(st.Reason, "exit code 3") {
 			t.Errorf("state = %+v, want exit code 3 and a reason saying so", st)
 		}
-		if got := ReadLogs(t, h.Backend, hd, 0); !strings.Contains(got, "about to fail") {
+		if got := ReadLogs(t, h.backend(), hd, 0); !strings.Contains(got, "about to fail") {
 			t.Errorf("Logs = %q, want the output before the failure", got)
 		}
 	})
@@ -123,12 +175,12 @@ func RunBackendContract(t *testing.T, h Harness) {
 			"import sys\nfor a in sys.argv[1:]: print('<' + a + '>')",
 			`for a in "$@"; do printf '<%s>\n' "$a"; done`,
 			args...)})
-		WaitPhase(t, h.Backend, hd, compute.JobCompleted, h.timeout())
+		WaitPhase(t, h.backend(), hd, compute.JobCompleted, h.timeout())
 		var want strings.Builder
 		for _, a := range args {
 			want.WriteString("<" + a + ">\n")
 		}
-		if got := ReadLogs(t, h.Backend, hd, 0); got != want.String() {
+		if got := ReadLogs(t, h.backend(), hd, 0); got != want.String() {
 			t.Errorf("the program saw\n%s\nwant\n%s", got, want.String())
 		}
 		if _, err := os.Stat(pwned); !errors.Is(err, fs.ErrNotExist) {
@@ -145,9 +197,9 @@ func RunBackendContract(t *testing.T, h Harness) {
 				`import os; print("<" + os.environ["TRAINYARD_CT_GREETING"] + ">"); print("<" + os.environ.get("TRAINYARD_CT_EMPTY", "unset") + ">")`,
 				`printf '<%s>\n' "$TRAINYARD_CT_GREETING" "${TRAINYARD_CT_EMPTY-unset}"`),
 		})
-		WaitPhase(t, h.Backend, hd, compute.JobCompleted, h.timeout())
+		WaitPhase(t, h.backend(), hd, compute.JobCompleted, h.timeout())
 		want := "<" + greeting + ">\n<>\n"
-		if got := ReadLogs(t, h.Backend, hd, 0); got != want {
+		if got := ReadLogs(t, h.backend(), hd, 0); got != want {
 			t.Errorf("the job saw %q, want %q", got, want)
 		}
 	})
@@ -161,8 +213,8 @@ func RunBackendContract(t *testing.T, h Harness) {
 		hd := h.submit(t, compute.JobSpec{WorkDir: dir, Argv: h.prog(
 			`print(open("input.txt").read().strip())`,
 			`cat input.txt`)})
-		WaitPhase(t, h.Backend, hd, compute.JobCompleted, h.timeout())
-		if got := ReadLogs(t, h.Backend, hd, 0); got != "from the work dir\n" {
+		WaitPhase(t, h.backend(), hd, compute.JobCompleted, h.timeout())
+		if got := ReadLogs(t, h.backend(), hd, 0); got != "from the work dir\n" {
 			t.Errorf("Logs = %q, want the file read from the work dir", got)
 		}
 	})
@@ -170,11 +222,11 @@ func RunBackendContract(t *testing.T, h Harness) {
 	t.Run("MissingProgramFails", func(t *testing.T) {
 		t.Parallel()
 		spec := compute.JobSpec{RunID: NewRunID(t), WorkDir: t.TempDir(), Argv: []string{"/nonexistent/trainyard-ct-program"}}
-		hd, err := h.Backend.Submit(context.Background(), h.Target(t), spec)
+		hd, err := h.backend().Submit(context.Background(), h.Target(t), spec)
 		if err != nil {
 			return // refusing at submit is as good as failing
 		}
-		if st := WaitPhase(t, h.Backend, hd, compute.JobFailed, h.timeout()); st.ExitCode == 0 {
+		if st := WaitPhase(t, h.backend(), hd, compute.JobFailed, h.timeout()); st.ExitCode == 0 {
 			t.Errorf("state = %+v, want a non-zero exit code", st)
 		}
 	})
@@ -184,12 +236,12 @@ func RunBackendContract(t *testing.T, h Harness) {
 		// Backends that start jobs through a shell must not let argv[0]
 		// name a builtin: eval would run its arguments as shell code.
 		spec := compute.JobSpec{RunID: NewRunID(t), WorkDir: t.TempDir(), Argv: []string{"eval", "echo INJECTED"}}
-		hd, err := h.Backend.Submit(context.Background(), h.Target(t), spec)
+		hd, err := h.backend().Submit(context.Background(), h.Target(t), spec)
 		if err != nil {
 			return
 		}
-		WaitPhase(t, h.Backend, hd, compute.JobFailed, h.timeout())
-		if got := ReadLogs(t, h.Backend, hd, 0); strings.Contains(got, "INJECTED\n") {
+		WaitPhase(t, h.backend(), hd, compute.JobFailed, h.timeout())
+		if got := ReadLogs(t, h.backend(), hd, 0); strings.Contains(got, "INJECTED\n") {
 			t.Errorf("argv[0] \"eval\" ran its argument as shell code; output %q", got)
 		}
 	})
@@ -216,7 +268,7 @@ func RunBackendContract(t *testing.T, h Harness) {
 				spec := ok
 				spec.RunID, spec.WorkDir = NewRunID(t), t.TempDir()
 				tc.edit(&spec)
-				_, err := h.Backend.Submit(context.Background(), h.Target(t), spec)
+				_, err := h.backend().Submit(context.Background(), h.Target(t), spec)
 				var v *compute.ValidationError
 				if !errors.Is(err, compute.ErrInvalid) || !errors.As(err, &v) || v.For(tc.field) == "" {
 					t.Errorf("Submit with %s: err = %v, want a validation error naming %s", tc.name, err, tc.field)
@@ -233,27 +285,27 @@ func RunBackendContract(t *testing.T, h Harness) {
 				"print('ready', flush=True)\n"+
 				"child.wait()",
 			`(while :; do echo tick; sleep 0.05; done) & echo ready; wait`)})
-		WaitLog(t, h.Backend, hd, "tick", h.timeout())
-		if st := status(t, h.Backend, hd); st.Phase != compute.JobRunning {
+		WaitLog(t, h.backend(), hd, "tick", h.timeout())
+		if st := status(t, h.backend(), hd); st.Phase != compute.JobRunning {
 			t.Fatalf("before Cancel: state = %+v, want Running", st)
 		}
-		if err := h.Backend.Cancel(context.Background(), hd); err != nil {
+		if err := h.backend().Cancel(context.Background(), hd); err != nil {
 			t.Fatalf("Cancel: %v", err)
 		}
-		WaitPhase(t, h.Backend, hd, compute.JobCanceled, h.timeout())
+		WaitPhase(t, h.backend(), hd, compute.JobCanceled, h.timeout())
 		// The child prints every 50 ms; if it survived, the log keeps
 		// growing. Absence can only be shown by watching for a while.
-		size := len(ReadLogs(t, h.Backend, hd, 0))
+		size := len(ReadLogs(t, h.backend(), hd, 0))
 		for range 3 {
 			time.Sleep(100 * time.Millisecond)
-			if now := len(ReadLogs(t, h.Backend, hd, 0)); now != size {
+			if now := len(ReadLogs(t, h.backend(), hd, 0)); now != size {
 				t.Fatalf("the output grew from %d to %d bytes after the job was cancelled: a child survived", size, now)
 			}
 		}
-		if err := h.Backend.Cancel(context.Background(), hd); err != nil {
+		if err := h.backend().Cancel(context.Background(), hd); err != nil {
 			t.Errorf("second Cancel: %v", err)
 		}
-		if st := status(t, h.Backend, hd); st.Phase != compute.JobCanceled {
+		if st := status(t, h.backend(), hd); st.Phase != compute.JobCanceled {
 			t.Errorf("after the second Cancel: state = %+v, want Canceled", st)
 		}
 	})
@@ -261,11 +313,11 @@ func RunBackendContract(t *testing.T, h Harness) {
 	t.Run("CancelOfEndedJobSucceeds", func(t *testing.T) {
 		t.Parallel()
 		hd := h.submit(t, compute.JobSpec{Argv: h.prog(`print("done")`, `echo done`)})
-		WaitPhase(t, h.Backend, hd, compute.JobCompleted, h.timeout())
-		if err := h.Backend.Cancel(context.Background(), hd); err != nil {
+		WaitPhase(t, h.backend(), hd, compute.JobCompleted, h.timeout())
+		if err := h.backend().Cancel(context.Background(), hd); err != nil {
 			t.Fatalf("Cancel of a completed job: %v", err)
 		}
-		if st := status(t, h.Backend, hd); st.Phase != compute.JobCompleted {
+		if st := status(t, h.backend(), hd); st.Phase != compute.JobCompleted {
 			t.Errorf("after Cancel: state = %+v, want it still Completed", st)
 		}
 	})
@@ -275,7 +327,7 @@ func RunBackendContract(t *testing.T, h Harness) {
 		hd := h.submit(t, compute.JobSpec{MaxDuration: 300 * time.Millisecond, Argv: h.prog(
 			`import time; print("start", flush=True); time.sleep(30)`,
 			`echo start; sleep 30`)})
-		st := WaitPhase(t, h.Backend, hd, compute.JobFailed, h.timeout())
+		st := WaitPhase(t, h.backend(), hd, compute.JobFailed, h.timeout())
 		if want := "exceeded the maximum run duration of 300ms"; !strings.Contains(st.Reason, want) {
 			t.Errorf("Reason = %q, want it to contain %q", st.Reason, want)
 		}
@@ -289,7 +341,7 @@ func RunBackendContract(t *testing.T, h Harness) {
 		hd := h.submit(t, compute.JobSpec{Argv: h.prog(
 			`import time; print("started", flush=True); time.sleep(1); print("finished")`,
 			`echo started; sleep 1; echo finished`)})
-		b := h.Reopen()
+		b := h.Reopen().Backend
 		WaitLog(t, b, hd, "started", h.timeout())
 		if st := status(t, b, hd); st.Phase != compute.JobRunning {
 			t.Fatalf("after the restart: state = %+v, want Running", st)
@@ -304,11 +356,13 @@ func RunBackendContract(t *testing.T, h Harness) {
 		t.Parallel()
 		tgt := h.Target(t)
 		for i := range 2 {
-			if err := h.Backend.Deprovision(context.Background(), tgt); err != nil {
+			if err := h.backend().Deprovision(context.Background(), tgt); err != nil {
 				t.Fatalf("Deprovision #%d: %v", i+1, err)
 			}
 		}
 	})
+
+	checkClose(t, h)
 }
 
 // Slack multiplies every wait's deadline in the tests that use this

@@ -90,14 +90,35 @@ func TestContract(t *testing.T) {
 	for name, py := range variants {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(t)
+			b := New(cfg)
 			computetest.RunBackendContract(t, computetest.Harness{
-				Backend: New(cfg),
-				Reopen:  func() compute.Backend { return New(cfg) },
-				Target:  func(t *testing.T) *compute.Target { return localTarget() },
-				Python:  py,
+				Registration: b.Registration(),
+				Reopen:       func() compute.Registration { return New(cfg).Registration() },
+				Target:       func(t *testing.T) *compute.Target { return localTarget() },
+				Python:       py,
+				InstanceTarget: func(t *testing.T) *compute.Target {
+					tgt := &compute.Target{Name: "ci-contract-" + computetest.NewRunID(t), Kind: compute.KindInstance,
+						Instance: &compute.InstanceSpec{VMSize: "Standard_DS3_v2", State: compute.InstanceRunning}}
+					provision(t, b, tgt)
+					return tgt
+				},
+				ClusterTarget: func(t *testing.T) *compute.Target {
+					tgt := clusterTarget("cc-contract-"+computetest.NewRunID(t), 0, 1, 1)
+					provision(t, b, tgt)
+					return tgt
+				},
 			})
 		})
 	}
+}
+
+// provision provisions tgt on b and deprovisions it when the test ends.
+func provision(t *testing.T, b *Backend, tgt *compute.Target) {
+	t.Helper()
+	if err := b.Provision(context.Background(), tgt); err != nil {
+		t.Fatalf("Provision(%s): %v", tgt.Name, err)
+	}
+	t.Cleanup(func() { _ = b.Deprovision(context.Background(), tgt) })
 }
 
 func submit(t *testing.T, b *Backend, tgt *compute.Target, spec compute.JobSpec) compute.Handle {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,11 +279,20 @@ func TestNodeDownRequeues(t *testing.T) {
 func TestContract(t *testing.T) {
 	t.Parallel()
 	c := needCluster(t)
+	// keys holds the JWT key of each target on a cluster of its own (the
+	// power-saving one); the others are on the shared cluster.
+	var keys sync.Map
 	cfg := testConfig(c)
+	cfg.Credentials = func(_ context.Context, target string) (string, string, error) {
+		if k, ok := keys.Load(target); ok {
+			return "", k.(string), nil
+		}
+		return "", c.JWTKey(), nil
+	}
 	b := New(cfg)
 	computetest.RunBackendContract(t, computetest.Harness{
-		Backend: b,
-		Reopen:  func() compute.Backend { return New(cfg) },
+		Registration: b.Registration(),
+		Reopen:       func() compute.Registration { return New(cfg).Registration() },
 		Target: func(t *testing.T) *compute.Target {
 			tgt := testTarget(c)
 			if err := b.Provision(context.Background(), tgt); err != nil {
@@ -292,6 +302,16 @@ func TestContract(t *testing.T) {
 		},
 		Python:  python,
 		Timeout: 60 * time.Second,
+		PowerSavingTarget: func(t *testing.T) *compute.Target {
+			pc := slurmtest.Start(t, slurmtest.Options{Nodes: 1, CloudNodes: 2, PowerInclude: true})
+			tgt := powerTarget(pc)
+			tgt.Name = "slurm-power-" + computetest.NewRunID(t)
+			keys.Store(tgt.Name, pc.JWTKey())
+			if err := b.Provision(context.Background(), tgt); err != nil {
+				t.Fatalf("Provision of the power-saving partition: %v", err)
+			}
+			return tgt
+		},
 	})
 }
 

@@ -39,11 +39,11 @@ func runContract(t *testing.T, python string) {
 	}
 	t.Logf("Provision found: %s", tgt.Attach.StatusMessage)
 	computetest.RunBackendContract(t, computetest.Harness{
-		Backend: b,
-		Reopen: func() compute.Backend {
+		Registration: b.Registration(),
+		Reopen: func() compute.Registration {
 			nb := New(e.config())
 			t.Cleanup(func() { nb.Close() })
-			return nb
+			return nb.Registration()
 		},
 		Target: func(*testing.T) *compute.Target {
 			c := *tgt
@@ -51,8 +51,25 @@ func runContract(t *testing.T, python string) {
 			c.Attach = &a
 			return &c
 		},
-		Python:  python,
-		Timeout: 15 * time.Second,
+		Python:       python,
+		Timeout:      15 * time.Second,
+		StopMachine:  func(*testing.T) { s.stop() },
+		StartMachine: func(*testing.T) { s.start() },
+		UnpinnedTarget: func(t *testing.T) *compute.Target {
+			e.mu.Lock()
+			secrets := e.secrets[tgt.Name]
+			e.mu.Unlock()
+			return e.target("vm-unpinned-"+randomHex(t), s.user, "", secrets)
+		},
+		// The rotation moves the target from the plain client key to the
+		// one with a passphrase.
+		RotateCredentials: func(*testing.T) func() {
+			s.Authorize(s.key)
+			e.mu.Lock()
+			e.secrets[tgt.Name] = [3]string{"", s.readKey(s.keyPass), s.pass}
+			e.mu.Unlock()
+			return func() { s.Authorize(s.keyPass) }
+		},
 	})
 }
 
