@@ -46,7 +46,8 @@ type OIDCConfig struct {
 	// GroupRoles maps group object IDs to roles, for tenants that assign
 	// access by group; the roles claim is used first.
 	GroupRoles map[string]compute.Role
-	// HTTPClient reaches the provider (nil: http.DefaultClient).
+	// HTTPClient reaches the provider (nil: a client with a 30 s timeout).
+	// Redirects are never followed, whichever client is given.
 	HTTPClient *http.Client
 	// Now is the clock for token expiry (nil: time.Now).
 	Now func() time.Time
@@ -104,11 +105,7 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 			return nil, fmt.Errorf("oidc: %q is not a tenant ID (TRAINYARD_OIDC_TENANTS)", t)
 		}
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	ctx = oidc.ClientContext(context.WithoutCancel(ctx), client)
+	ctx = oidc.ClientContext(context.WithoutCancel(ctx), oidcClient(cfg.HTTPClient))
 	// A multi-tenant authority's discovery document names the issuer with a
 	// {tenantid} placeholder, which go-oidc's discovery would refuse; its
 	// issuer is checked here instead, and every token's issuer is checked
@@ -264,6 +261,21 @@ func signinFailed(code, reason string) *signinError {
 		Message: "Sign-in failed: the answer from the identity provider could not be verified. " + tryAgain}
 }
 
+// oidcClient is c (or a client with a timeout) that never follows a
+// redirect: discovery, the keys and the token endpoint are called at the
+// addresses the provider published, and the code exchange carries the
+// client secret, which net/http would post again to wherever a 307 points.
+func oidcClient(c *http.Client) *http.Client {
+	if c == nil {
+		c = &http.Client{Timeout: 30 * time.Second}
+	}
+	cp := *c
+	cp.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("the identity provider answered with a redirect to %s, which Trainyard does not follow", req.URL.Redacted())
+	}
+	return &cp
+}
+
 // authCodeURL is where the browser goes to sign in.
 func (o *OIDC) authCodeURL(state, nonce, verifier string) string {
 	return o.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
@@ -272,11 +284,7 @@ func (o *OIDC) authCodeURL(state, nonce, verifier string) string {
 
 // exchange redeems the code (with the PKCE verifier) and verifies the ID token.
 func (o *OIDC) exchange(ctx context.Context, code, verifier, nonce string) (*idClaims, error) {
-	client := o.cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, oidcClient(o.cfg.HTTPClient))
 	tok, err := o.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		reason := "token endpoint refused the code"

@@ -54,8 +54,16 @@ func newAPIClient(getenv func(string) string) (*apiClient, error) {
 	return &apiClient{
 		base:  u,
 		token: token,
-		hc:    &http.Client{Timeout: 2 * time.Minute},
+		hc:    &http.Client{Timeout: 2 * time.Minute, CheckRedirect: refuseRedirect},
 	}, nil
+}
+
+// refuseRedirect keeps the token home: the CLI never follows a redirect
+// (net/http would send the Authorization header on to another port of the
+// same host, and other headers anywhere), and says where it pointed.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("the server answered with a redirect to %s, which the CLI does not follow (it would carry your token there); set TRAINYARD_URL to the address the server answers on",
+		req.URL.Redacted())
 }
 
 // computePath is the API path of one compute, plus an optional action.

@@ -559,7 +559,7 @@ func (c *apiClient) raw(ctx context.Context, method, target string, body io.Read
 	}
 	hc := c.hc
 	if body != nil {
-		hc = &http.Client{Transport: c.hc.Transport}
+		hc = &http.Client{Transport: c.hc.Transport, CheckRedirect: c.hc.CheckRedirect}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

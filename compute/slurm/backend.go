@@ -64,8 +64,14 @@ type Config struct {
 	Credentials Credentials
 	// Logger receives what the backend does (never secrets); nil discards.
 	Logger *slog.Logger
-	// HTTPClient talks to slurmrestd; nil = a client with sane timeouts.
+	// HTTPClient talks to slurmrestd; nil = a client with sane timeouts
+	// whose dialer checks AttachNetworks. Either way redirects are never
+	// followed: they would carry the Slurm token to another address.
 	HTTPClient *http.Client
+	// AttachNetworks is checked for every address a connection to
+	// slurmrestd is about to use (after DNS). Nil refuses only link-local
+	// and cloud metadata addresses, which every policy refuses.
+	AttachNetworks *compute.NetPolicy
 	// Now is the clock (token expiry); nil = time.Now.
 	Now func() time.Time
 	// Scontrol is the scontrol binary used to read and apply power-saving
@@ -106,11 +112,17 @@ func New(cfg Config) *Backend {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		// No proxy from the environment: the address check must see the
+		// address the connection really goes to.
+		tr.Proxy = nil
+		tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: cfg.AttachNetworks.DialControl}).DialContext
 		tr.ResponseHeaderTimeout = 30 * time.Second
 		tr.MaxIdleConnsPerHost = 8
 		hc = &http.Client{Transport: tr, Timeout: 60 * time.Second}
 	}
+	noRedirects := *hc
+	noRedirects.CheckRedirect = refuseRedirect
+	hc = &noRedirects
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -160,8 +162,17 @@ func (c *client) raw(ctx context.Context, ep endpoint, method, path string, body
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		var (
+			redirect *redirectError
+			refused  *compute.AddressRefusedError
+		)
+		switch {
+		case ctx.Err() != nil:
 			return 0, nil, ctx.Err()
+		case errors.As(err, &redirect):
+			return 0, nil, fmt.Errorf("slurmrestd at %s: %w", ep.url, redirect)
+		case errors.As(err, &refused):
+			return 0, nil, fmt.Errorf("slurmrestd at %s: %w", ep.url, refused)
 		}
 		return 0, nil, fmt.Errorf("cannot reach slurmrestd at %s: %s: %w", ep.url, transportReason(err), compute.ErrUnavailable)
 	}
@@ -178,6 +189,70 @@ func (c *client) raw(ctx context.Context, ep endpoint, method, path string, body
 		return resp.StatusCode, data, fmt.Errorf("slurmrestd at %s answered HTTP %d: %w", ep.url, resp.StatusCode, compute.ErrUnavailable)
 	}
 	return resp.StatusCode, data, nil
+}
+
+// redirectError is a redirect slurmrestd answered with. It is never
+// followed: the request carries X-SLURM-USER-TOKEN, which net/http would
+// send on to wherever the redirect points. It matches ErrInvalid: the
+// attached URL is not where slurmrestd answers.
+type redirectError struct {
+	status   int
+	location string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("answered HTTP %d, a redirect to %s; Trainyard does not follow redirects (they would carry the Slurm token there): attach the URL slurmrestd answers on",
+		e.status, e.location)
+}
+
+func (e *redirectError) Is(target error) bool { return target == compute.ErrInvalid }
+
+// refuseRedirect is the http.Client CheckRedirect of every slurmrestd client.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	status := 0
+	if req.Response != nil {
+		status = req.Response.StatusCode
+	}
+	return &redirectError{status: status, location: excerpt(req.URL.Redacted())}
+}
+
+// maxExcerpt bounds how much of a remote answer reaches a user.
+const maxExcerpt = 200
+
+// excerpt is remote text made fit to show: valid UTF-8, terminal escape
+// sequences and other control characters removed (runs of them and of
+// white space become one space), at most maxExcerpt characters.
+func excerpt(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	n, space := 0, false
+	for i := 0; i < len(s) && n < maxExcerpt; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == 0x1b && i < len(s) && s[i] == '[' {
+			// CSI: ESC [ parameters… final byte in 0x40–0x7e.
+			for i++; i < len(s) && (s[i] < 0x40 || s[i] > 0x7e); i++ {
+			}
+			i++
+			continue
+		}
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' || (r >= 0x200b && r <= 0x200f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			space = n > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	out := b.String()
+	if n >= maxExcerpt {
+		out += "…"
+	}
+	return out
 }
 
 // transportReason shortens a net/http error to its cause (no URL, no token:
@@ -221,21 +296,18 @@ func decodeAnswer(status int, data []byte, out any) error {
 		return errorsToErr(status, env.Errors)
 	}
 	if status < 200 || status > 299 {
-		text := strings.TrimSpace(string(data))
-		if len(text) > 300 {
-			text = text[:300] + "…"
-		}
+		text := excerpt(string(data))
 		if text == "" {
 			text = http.StatusText(status)
 		}
 		return &apiError{status: status, msg: fmt.Sprintf("slurmrestd answered HTTP %d: %s", status, text)}
 	}
 	if jsonErr != nil {
-		return &apiError{status: status, msg: fmt.Sprintf("slurmrestd sent an answer that is not JSON: %v", jsonErr)}
+		return &apiError{status: status, msg: "slurmrestd sent an answer that is not JSON: " + excerpt(jsonErr.Error())}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return &apiError{status: status, msg: fmt.Sprintf("slurmrestd sent an answer this server cannot read: %v", err)}
+			return &apiError{status: status, msg: "slurmrestd sent an answer this server cannot read: " + excerpt(err.Error())}
 		}
 	}
 	return nil
@@ -269,7 +341,7 @@ func errorsToErr(status int, es []restError) error {
 			parts = append(parts, s)
 		}
 	}
-	e.msg = "slurmrestd: " + strings.Join(parts, "; ")
+	e.msg = "slurmrestd: " + excerpt(strings.Join(parts, "; "))
 	return e
 }
 

@@ -87,7 +87,7 @@ func (b *Backend) runScontrol(ctx context.Context, conf string, args ...string) 
 	err := cmd.Run()
 	text := strings.TrimSpace(out.String())
 	if err != nil {
-		return text, fmt.Errorf("scontrol %s: %w: %s", strings.Join(args, " "), err, text)
+		return text, fmt.Errorf("scontrol %s: %w: %s", strings.Join(args, " "), err, excerpt(text))
 	}
 	b.log.Debug("scontrol", "args", args)
 	return text, nil

@@ -86,6 +86,10 @@ type Config struct {
 	HostKeys HostKeys
 	// DialTimeout bounds connecting and the SSH handshake; 0 = DefaultDialTimeout.
 	DialTimeout time.Duration
+	// AttachNetworks is checked for every address a connection is about to
+	// use (after DNS). Nil refuses only link-local and cloud metadata
+	// addresses, which every policy refuses.
+	AttachNetworks *compute.NetPolicy
 	// CommandTimeout bounds one remote command; 0 = DefaultCommandTimeout.
 	CommandTimeout time.Duration
 	// KillGrace is the time between SIGTERM and SIGKILL; 0 = DefaultKillGrace.
@@ -311,7 +315,7 @@ func (b *Backend) connect(ctx context.Context, t *compute.Target) (*conn, error)
 
 func (b *Backend) dial(ctx context.Context, t *compute.Target, addr, pinned string) (*conn, error) {
 	if pinned == "" {
-		fp, kt, err := Probe(ctx, addr, b.cfg.DialTimeout)
+		fp, kt, err := Probe(ctx, addr, b.cfg.DialTimeout, b.cfg.AttachNetworks)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +329,7 @@ func (b *Backend) dial(ctx context.Context, t *compute.Target, addr, pinned stri
 	if b.cfg.Credentials == nil {
 		return nil, errors.New("sshvm: no Credentials function configured")
 	}
-	nc, err := dialTCP(ctx, addr, b.cfg.DialTimeout)
+	nc, err := dialTCP(ctx, addr, b.cfg.DialTimeout, b.cfg.AttachNetworks)
 	if err != nil {
 		return nil, err
 	}
@@ -912,7 +916,7 @@ func (b *Backend) ApproveHostKey(ctx context.Context, t *compute.Target, fingerp
 		return err
 	}
 	want := NormalizeFingerprint(fingerprint)
-	got, _, err := Probe(ctx, addr, b.cfg.DialTimeout)
+	got, _, err := Probe(ctx, addr, b.cfg.DialTimeout, b.cfg.AttachNetworks)
 	if err != nil {
 		return err
 	}

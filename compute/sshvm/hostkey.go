@@ -140,10 +140,11 @@ func hostKeyCallback(addr, pinned string) ssh.HostKeyCallback {
 	}
 }
 
-// Probe connects to addr ("host:port"), completes the key exchange and
-// returns the host key's SHA256 fingerprint ("SHA256:...") and type, without
-// offering any credential. Use it to show a key for approval.
-func Probe(ctx context.Context, addr string, timeout time.Duration) (fingerprint, keyType string, err error) {
+// Probe connects to addr ("host:port") if policy allows its address,
+// completes the key exchange and returns the host key's SHA256 fingerprint
+// ("SHA256:...") and type, without offering any credential. Use it to show
+// a key for approval.
+func Probe(ctx context.Context, addr string, timeout time.Duration, policy *compute.NetPolicy) (fingerprint, keyType string, err error) {
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
 	}
@@ -159,7 +160,7 @@ func Probe(ctx context.Context, addr string, timeout time.Duration) (fingerprint
 		},
 		Timeout: timeout,
 	}
-	nc, err := dialTCP(ctx, addr, timeout)
+	nc, err := dialTCP(ctx, addr, timeout, policy)
 	if err != nil {
 		return "", "", err
 	}
@@ -188,10 +189,18 @@ func NormalizeFingerprint(fp string) string {
 	return "SHA256:" + fp
 }
 
-func dialTCP(ctx context.Context, addr string, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}
+// dialTCP connects to addr. policy's check runs at connect time, for each
+// address the host name resolved to, so no name can lead the server to an
+// address the policy refuses. A refused address is not ErrUnavailable: no
+// retry will reach it.
+func dialTCP(ctx context.Context, addr string, timeout time.Duration, policy *compute.NetPolicy) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second, Control: policy.DialControl}
 	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
+	var refused *compute.AddressRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return nil, fmt.Errorf("%s: %w", addr, refused)
+	case err != nil:
 		return nil, fmt.Errorf("connecting to %s: %w: %w", addr, err, compute.ErrUnavailable)
 	}
 	return nc, nil
