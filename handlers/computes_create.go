@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/trainyard/trainyard/compute"
@@ -16,6 +17,9 @@ func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest)
 		h.auditCtx(ctx, "", map[bool]string{true: "attach", false: "create"}[req.Kind.IsAttached()], auditObject("compute", req.Name), err)
 	}()
 	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if err := h.checkAttachAddress(ctx, req); err != nil {
 		return nil, err
 	}
 	if req.Kind == compute.KindVirtualMachine || req.Kind == compute.KindHDInsight {
@@ -65,6 +69,37 @@ func (h *Handlers) createTarget(ctx context.Context, req *compute.CreateRequest)
 	}
 	h.cfg.Controller.Kick()
 	return t, nil
+}
+
+// checkAttachAddress refuses an attach whose machine (VM, HDInsight head
+// node) or slurmrestd is not in the networks an Admin allowed, or is
+// link-local: the server would connect there with the credentials given.
+// The message names the address and the allowed networks.
+func (h *Handlers) checkAttachAddress(ctx context.Context, req *compute.CreateRequest) error {
+	var field, host string
+	switch {
+	case req.Attach == nil:
+		return nil
+	case req.Kind == compute.KindVirtualMachine || req.Kind == compute.KindHDInsight:
+		field, host = compute.FieldAddress, req.Attach.Address
+	case req.Kind == compute.KindSlurm:
+		u, err := url.Parse(req.Attach.RESTURL)
+		if err != nil {
+			return nil // Validate said so already
+		}
+		field, host = compute.FieldRESTURL, u.Hostname()
+	default:
+		return nil // no backend connects to the other kinds
+	}
+	policy := h.cfg.AttachNetworks
+	if policy == nil {
+		policy = compute.DefaultNetPolicy()
+	}
+	var refused *compute.AddressRefusedError
+	if err := policy.CheckHost(ctx, host); errors.As(err, &refused) {
+		return compute.Invalid(field, "Trainyard may not connect to %s: %s.", refused.Address, refused.Reason)
+	}
+	return nil
 }
 
 // nameTaken returns the field error for a name that exists already.

@@ -43,6 +43,10 @@ type Config struct {
 	// ARMPrefix is the ID prefix of compute resources in API bodies.
 	ARMPrefix string
 	Location  string
+	// AttachNetworks are the networks attached machines and slurmrestd may
+	// be in; an attach naming another address is refused (nil =
+	// compute.DefaultNetPolicy). The backends check every connection too.
+	AttachNetworks *compute.NetPolicy
 }
 
 // Handlers carries the dependencies of every handler.

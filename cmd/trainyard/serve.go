@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/web"
 	"github.com/trainyard/trainyard/web/app"
@@ -45,6 +46,9 @@ type serveConfig struct {
 	// OIDC, when its Issuer is set, signs people in with an OpenID provider
 	// (Entra ID) instead of the login token.
 	OIDC handlers.OIDCConfig
+	// AttachNetworks are the networks attached machines and slurmrestd may
+	// be in (--attach-networks).
+	AttachNetworks *compute.NetPolicy
 }
 
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -68,6 +72,8 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	secretFile := fs.String("oidc-client-secret-file", getenv("TRAINYARD_OIDC_CLIENT_SECRET_FILE"), "read the client secret from this `file` (env TRAINYARD_OIDC_CLIENT_SECRET_FILE; or set TRAINYARD_OIDC_CLIENT_SECRET)")
 	tenants := fs.String("oidc-tenants", getenv("TRAINYARD_OIDC_TENANTS"), "comma-separated tenant `IDs` allowed to sign in (env TRAINYARD_OIDC_TENANTS; required for a multi-tenant issuer)")
 	groupRoles := fs.String("oidc-group-roles", getenv("TRAINYARD_OIDC_GROUP_ROLES"), "`groupID=Role,…` to give roles by group membership (env TRAINYARD_OIDC_GROUP_ROLES)")
+	attachNets := fs.String("attach-networks", envOr(getenv, "TRAINYARD_ATTACH_NETWORKS", compute.DefaultAttachNetworks),
+		"comma-separated `CIDRs` attached VMs, HDInsight and slurmrestd may be in; link-local and cloud metadata addresses are refused whatever this says (env TRAINYARD_ATTACH_NETWORKS)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: trainyard serve [--addr HOST:PORT] [--data DIR] [--public-url URL]")
 		fmt.Fprintln(stderr, "\nStarts the web app and JSON API. Without TRAINYARD_TOKEN a login token is generated and printed.")
@@ -87,6 +93,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if cfg.LoginRate, err = strconv.Atoi(*loginRate); err != nil || cfg.LoginRate <= 0 {
 		return cfg, fmt.Errorf("--login-rate %q: want a positive number of requests a minute", *loginRate)
+	}
+	if cfg.AttachNetworks, err = compute.ParseNetPolicy(*attachNets); err != nil {
+		return cfg, fmt.Errorf("--attach-networks: %w", err)
 	}
 	cfg.Token = getenv("TRAINYARD_TOKEN")
 	if cfg.OIDC.Issuer != "" {
@@ -214,7 +223,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 	ac := app.Config{
 		DataDir: cfg.DataDir, Getenv: getenv, PublicURL: cfg.PublicURL, LoginToken: cfg.Token,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, LoginRate: cfg.LoginRate,
-		Interval: cfg.Interval, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log,
+		Interval: cfg.Interval, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log, AttachNetworks: cfg.AttachNetworks,
 	}
 	if cfg.OIDC.Issuer != "" {
 		oc := cfg.OIDC

@@ -68,9 +68,10 @@ type Config struct {
 	// whose dialer checks AttachNetworks. Either way redirects are never
 	// followed: they would carry the Slurm token to another address.
 	HTTPClient *http.Client
-	// AttachNetworks is checked for every address a connection to
-	// slurmrestd is about to use (after DNS). Nil refuses only link-local
-	// and cloud metadata addresses, which every policy refuses.
+	// AttachNetworks are the networks slurmrestd may be in, checked for
+	// every address a connection is about to use (after DNS); link-local
+	// and cloud metadata addresses are refused whatever it says. Nil =
+	// compute.DefaultNetPolicy (loopback and private ranges).
 	AttachNetworks *compute.NetPolicy
 	// Now is the clock (token expiry); nil = time.Now.
 	Now func() time.Time
@@ -109,6 +110,9 @@ var (
 
 // New returns a Backend.
 func New(cfg Config) *Backend {
+	if cfg.AttachNetworks == nil {
+		cfg.AttachNetworks = compute.DefaultNetPolicy()
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()

@@ -129,3 +129,25 @@ func TestExcerpt(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachNetworksAtConnect: a slurmrestd outside the Admin's networks is
+// never asked anything.
+func TestAttachNetworksAtConnect(t *testing.T) {
+	var asked atomic.Int64
+	rest := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Add(1) }))
+	defer rest.Close()
+	tenOnly, err := compute.ParseNetPolicy("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(Config{Credentials: tokenOnly, AttachNetworks: tenOnly})
+	for _, u := range []string{rest.URL, strings.Replace(rest.URL, "127.0.0.1", "localhost", 1)} {
+		_, err := b.Version(context.Background(), slurmTarget(u))
+		if !errors.Is(err, compute.ErrForbidden) || !strings.Contains(err.Error(), "outside the networks attached compute may be in (10.0.0.0/8)") {
+			t.Errorf("%s: %v, want the address refused", u, err)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("slurmrestd outside the networks was asked %d times", n)
+	}
+}

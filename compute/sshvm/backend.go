@@ -86,9 +86,10 @@ type Config struct {
 	HostKeys HostKeys
 	// DialTimeout bounds connecting and the SSH handshake; 0 = DefaultDialTimeout.
 	DialTimeout time.Duration
-	// AttachNetworks is checked for every address a connection is about to
-	// use (after DNS). Nil refuses only link-local and cloud metadata
-	// addresses, which every policy refuses.
+	// AttachNetworks are the networks the VMs may be in, checked for every
+	// address a connection is about to use (after DNS); link-local and
+	// cloud metadata addresses are refused whatever it says. Nil =
+	// compute.DefaultNetPolicy (loopback and private ranges).
 	AttachNetworks *compute.NetPolicy
 	// CommandTimeout bounds one remote command; 0 = DefaultCommandTimeout.
 	CommandTimeout time.Duration
@@ -164,6 +165,9 @@ func New(cfg Config) *Backend {
 	}
 	if cfg.SparkSubmit == "" {
 		cfg.SparkSubmit = "spark-submit"
+	}
+	if cfg.AttachNetworks == nil {
+		cfg.AttachNetworks = compute.DefaultNetPolicy()
 	}
 	log := cfg.Logger
 	if log == nil {

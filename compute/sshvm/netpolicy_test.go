@@ -40,3 +40,26 @@ func TestLinkLocalIsNeverDialled(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachNetworksAtConnect: an address outside the Admin's networks is
+// refused when the connection is made, even when a name leads there.
+func TestAttachNetworksAtConnect(t *testing.T) {
+	tenOnly, err := compute.ParseNetPolicy("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(Config{Credentials: noCredentials, DialTimeout: 5 * time.Second, AttachNetworks: tenOnly})
+	defer b.Close()
+	for _, addr := range []string{"127.0.0.1", "localhost", "8.8.8.8"} {
+		err := b.Provision(context.Background(), policyVM(addr, "SHA256:pinned"))
+		if !errors.Is(err, compute.ErrForbidden) || !strings.Contains(err.Error(), "outside the networks attached compute may be in (10.0.0.0/8)") {
+			t.Errorf("%s: %v, want the address refused", addr, err)
+		}
+	}
+	// Without a policy the default (loopback and private ranges) applies.
+	b2 := New(Config{Credentials: noCredentials, DialTimeout: 5 * time.Second})
+	defer b2.Close()
+	if err := b2.Provision(context.Background(), policyVM("192.0.2.1", "")); !errors.Is(err, compute.ErrForbidden) || !strings.Contains(err.Error(), "192.168.0.0/16") {
+		t.Errorf("default policy, TEST-NET address: %v", err)
+	}
+}

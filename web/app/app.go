@@ -64,6 +64,11 @@ type Config struct {
 	// Trainyard keeps its files on each VM (tests keep them in DataDir).
 	SSHDialTimeout time.Duration
 	SSHRemoteDir   string
+	// AttachNetworks are the networks attached VMs, HDInsight and
+	// slurmrestd may be in: attach refuses other addresses and the backends
+	// check every connection (nil = compute.DefaultNetPolicy: loopback and
+	// private ranges). Link-local and cloud metadata are always refused.
+	AttachNetworks *compute.NetPolicy
 	// Clusters, when set, answers for the node refresher on the pages and
 	// the API (tests stand in for a Slurm cluster with it).
 	Clusters handlers.ClusterInfoSource
@@ -121,11 +126,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a := &App{Store: st}
 	a.Local = local.New(local.Config{DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st,
 		BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, KillGrace: cfg.KillGrace, Logger: log})
-	a.SSH = sshvm.New(sshvm.Config{Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log,
+	if cfg.AttachNetworks == nil {
+		cfg.AttachNetworks = compute.DefaultNetPolicy()
+	}
+	a.SSH = sshvm.New(sshvm.Config{Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log, AttachNetworks: cfg.AttachNetworks,
 		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"), DialTimeout: cfg.SSHDialTimeout, RemoteDir: cfg.SSHRemoteDir})
 	regs := []compute.Registration{a.Local.Registration(), a.SSH.Registration()}
 	if !cfg.NoSlurm {
-		a.Slurm = slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log})
+		a.Slurm = slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log, AttachNetworks: cfg.AttachNetworks})
 		regs = append(regs, a.Slurm.Registration())
 	}
 	if a.Backends, err = compute.NewRegistry(regs...); err != nil {
@@ -166,7 +174,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	secure := strings.HasPrefix(cfg.PublicURL, "https://")
 	hcfg := handlers.Config{
 		Store: st, Controller: a.Controller, Dispatcher: a.Dispatcher, Backends: a.Backends, Assets: assets, Logger: log,
-		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax, Clusters: a.Nodes,
+		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax, Clusters: a.Nodes, AttachNetworks: cfg.AttachNetworks,
 	}
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
