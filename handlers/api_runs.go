@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -437,13 +439,9 @@ func ownsRun(r *http.Request, run *compute.Run) error {
 // read starts) and X-Run-Status. The status is read before the log, so a
 // client that sees a terminal status and an empty read has the whole log.
 func (h *Handlers) APIRunLogs(w http.ResponseWriter, r *http.Request) error {
-	offset := int64(0)
-	if s := r.URL.Query().Get("offset"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return compute.Invalid("offset", "offset must be a whole number, 0 or more.")
-		}
-		offset = n
+	offset, err := parseOffset(r.URL.Query().Get("offset"))
+	if err != nil {
+		return err
 	}
 	run, err := h.cfg.Store.GetRun(r.Context(), chi.URLParam(r, "runId"))
 	if err != nil {
@@ -461,8 +459,23 @@ func (h *Handlers) APIRunLogs(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// parseOffset reads a log offset: "" is 0; anything but a whole number
+// from 0 to 2^63-1 is a 400 (an offset past the end of the log is not: it
+// reads nothing).
+func parseOffset(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &compute.CodedError{Kind: compute.ErrInvalid, Code: "InvalidOffset", Target: "offset",
+			Message: "offset must be a whole number from 0 to " + strconv.FormatInt(math.MaxInt64, 10) + "; follow X-Log-Offset."}
+	}
+	return n, nil
+}
+
 // readRunLog reads the collected log, or the live one from the backend while
-// the run is not yet collected.
+// the run is not yet collected. An offset past the end reads nothing.
 func (h *Handlers) readRunLog(ctx context.Context, run *compute.Run, offset int64) ([]byte, error) {
 	data, found, err := h.cfg.Store.ReadRunLog(ctx, run.ID, offset, maxLogChunk)
 	if err != nil || found {
@@ -472,14 +485,24 @@ func (h *Handlers) readRunLog(ctx context.Context, run *compute.Run, offset int6
 	if run.Handle.ID == "" || b == nil {
 		return nil, nil
 	}
+	// A seek or read the file system refused with EINVAL at a positive
+	// offset means the offset lies beyond any file it can hold (ext4 will
+	// not seek past 16 TiB, tmpfs not read there): a backend that seeks to
+	// the offset it is given (the local one) says so for offsets near 2^63.
+	pastTheEnd := func(err error) bool { return offset > 0 && errors.Is(err, syscall.EINVAL) }
 	rc, err := b.Logs(ctx, run.Handle, offset)
-	if errors.Is(err, compute.ErrNotFound) {
+	switch {
+	case errors.Is(err, compute.ErrNotFound), pastTheEnd(err):
 		return nil, nil
-	} else if err != nil {
+	case err != nil:
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxLogChunk))
+	data, err = io.ReadAll(io.LimitReader(rc, maxLogChunk))
+	if pastTheEnd(err) {
+		return nil, nil
+	}
+	return data, err
 }
 
 // backendNamed finds a backend by its Name.

@@ -414,9 +414,9 @@ func logText(b []byte, complete bool) (string, int64) {
 // follower: the new text (appended by htmx) and the follower for what
 // comes next, out of band. Nothing new while the run goes on is a 204.
 func (h *Handlers) RunLog(w http.ResponseWriter, r *http.Request) error {
-	offset, err := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
-	if err != nil || offset < 0 {
-		return compute.Invalid("offset", "offset must be a whole number, 0 or more.")
+	offset, err := parseOffset(r.URL.Query().Get("offset"))
+	if err != nil {
+		return err
 	}
 	// The status is read before the log: a terminal status and an empty
 	// read mean the whole log was shown.

@@ -164,6 +164,15 @@ func (s *Store) ReadRunLog(ctx context.Context, runID string, offset, max int64)
 		return nil, false, fmt.Errorf("store: read the log of %s: %w", runID, err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, true, fmt.Errorf("store: read the log of %s: %w", runID, err)
+	}
+	if offset < 0 || offset >= fi.Size() {
+		// Past the end (up to 2^63-1, which most file systems refuse to
+		// seek to): nothing more.
+		return nil, true, nil
+	}
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return nil, true, fmt.Errorf("store: read the log of %s: %w", runID, err)
 	}

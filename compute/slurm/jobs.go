@@ -373,11 +373,24 @@ func (b *Backend) Logs(ctx context.Context, h compute.Handle, offset int64) (io.
 	if err != nil {
 		return nil, fmt.Errorf("opening the log of job %s: %w", hd.Job, err)
 	}
-	if offset > 0 {
-		if _, err := f.Seek(offset, io.SeekStart); err != nil {
-			f.Close()
-			return nil, err
-		}
+	if offset < 0 {
+		f.Close()
+		return nil, compute.Invalid("offset", "the log offset cannot be negative")
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening the log of job %s: %w", hd.Job, err)
+	}
+	if offset >= fi.Size() {
+		// Past the end (up to 2^63-1): nothing yet. Seeking there would
+		// fail on most file systems.
+		f.Close()
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }
