@@ -21,6 +21,8 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnavailable means a backend cannot be reached right now (503).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrTooManyRequests means the caller must wait before trying again (429).
+	ErrTooManyRequests = errors.New("too many requests")
 )
 
 // FieldError is one rule broken by one field, in words a user can act on.

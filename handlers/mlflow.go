@@ -70,6 +70,8 @@ func mlflowStatus(err error) (int, mlflowError) {
 		return http.StatusRequestEntityTooLarge, mlflowError{"RESOURCE_EXHAUSTED", msg}
 	case status == http.StatusServiceUnavailable:
 		return http.StatusServiceUnavailable, mlflowError{"TEMPORARILY_UNAVAILABLE", msg}
+	case status == http.StatusTooManyRequests:
+		return http.StatusTooManyRequests, mlflowError{"REQUEST_LIMIT_EXCEEDED", msg}
 	case status < 500:
 		return http.StatusBadRequest, mlflowError{"INVALID_PARAMETER_VALUE", msg}
 	}

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,17 +70,26 @@ func (f TokenResolverFunc) ResolveToken(ctx context.Context, token string) (*com
 // authenticate puts the user in the context: from a bearer token (CLI, API,
 // a run's tracking calls) or from the session cookie (browser). Requests
 // without either go on as anonymous; the route's role check decides.
-func authenticate(h *handlers.Handlers, resolvers []TokenResolver, sessions SessionLookup, idle time.Duration, log *slog.Logger) func(http.Handler) http.Handler {
+func authenticate(h *handlers.Handlers, resolvers []TokenResolver, sessions SessionLookup, idle time.Duration, failures *failureLimiter, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			r = r.WithContext(handlers.WithAuditScope(r.Context(), r.RemoteAddr))
 			var user *compute.User
 			if auth := r.Header.Get("Authorization"); auth != "" {
+				client := clientKey(r)
+				if wait := failures.blocked(client); wait > 0 {
+					secs := int((wait + time.Second - 1) / time.Second)
+					w.Header().Set("Retry-After", strconv.Itoa(secs))
+					h.Fail(w, r, &compute.CodedError{Kind: compute.ErrTooManyRequests, Code: "TooManyFailedTokens",
+						Message: fmt.Sprintf("Too many invalid bearer tokens came from your address: its bearer tokens are refused for the next %d s.", secs)})
+					return
+				}
 				token, ok := strings.CutPrefix(auth, "Bearer ")
 				if ok {
 					user = resolveToken(r.Context(), resolvers, strings.TrimSpace(token), log)
 				}
 				if user == nil {
+					failures.fail(client)
 					h.Fail(w, r, &compute.CodedError{Kind: compute.ErrUnauthenticated, Code: "InvalidAuthenticationToken", Message: "The bearer token is not valid."})
 					return
 				}

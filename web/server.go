@@ -49,7 +49,7 @@ func NewServer(cfg Config) http.Handler {
 	r.Use(loginRateLimit(cfg.LoginRate))
 	r.Use(middleware.Compress(5, "text/html", "text/css", "application/javascript", "application/json", "text/plain"))
 	tokens := append([]TokenResolver{TokenResolverFunc(h.ResolveLoginToken)}, cfg.Tokens...)
-	r.Use(authenticate(h, tokens, cfg.Sessions, cfg.SessionIdle, cfg.Logger))
+	r.Use(authenticate(h, tokens, cfg.Sessions, cfg.SessionIdle, newFailureLimiter(DefaultBearerFailures, time.Minute), cfg.Logger))
 	r.NotFound(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return compute.NotFoundf("path", "There is no page at %s.", r.URL.Path)
 	}))

@@ -147,7 +147,7 @@ func FromError(err error) (int, ErrorBody) {
 	case errors.As(err, &big):
 		return http.StatusRequestEntityTooLarge, body("RequestTooLarge", fmt.Sprintf("The request body is larger than %d bytes.", big.Limit), "")
 	}
-	for _, kind := range []error{compute.ErrNotFound, compute.ErrInvalid, compute.ErrConflict, compute.ErrUnauthenticated, compute.ErrForbidden, compute.ErrUnavailable} {
+	for _, kind := range []error{compute.ErrNotFound, compute.ErrInvalid, compute.ErrConflict, compute.ErrUnauthenticated, compute.ErrForbidden, compute.ErrUnavailable, compute.ErrTooManyRequests} {
 		if !errors.Is(err, kind) {
 			continue
 		}
@@ -181,6 +181,8 @@ func vocabulary(kind error) (status int, code, message string) {
 		return http.StatusForbidden, "AuthorizationFailed", "Your role does not allow this action."
 	case compute.ErrUnavailable:
 		return http.StatusServiceUnavailable, "ServiceUnavailable", "A compute backend cannot be reached right now; try again later."
+	case compute.ErrTooManyRequests:
+		return http.StatusTooManyRequests, "TooManyRequests", "Too many requests; wait and try again."
 	}
 	return http.StatusInternalServerError, "InternalError", "Internal error."
 }
