@@ -225,15 +225,15 @@ const maxExcerpt = 200
 func excerpt(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
-	n, space := 0, false
-	for i := 0; i < len(s) && n < maxExcerpt; {
+	n, space, i := 0, false, 0
+	for i < len(s) && n < maxExcerpt {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		if r == 0x1b && i < len(s) && s[i] == '[' {
 			// CSI: ESC [ parameters… final byte in 0x40–0x7e.
 			for i++; i < len(s) && (s[i] < 0x40 || s[i] > 0x7e); i++ {
 			}
-			i++
+			i = min(i+1, len(s))
 			continue
 		}
 		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\u2028' || r == '\u2029' || (r >= 0x200b && r <= 0x200f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
@@ -249,8 +249,8 @@ func excerpt(s string) string {
 		n++
 	}
 	out := b.String()
-	if n >= maxExcerpt {
-		out += "…"
+	if strings.TrimSpace(s[i:]) != "" {
+		out += "…" // something was cut
 	}
 	return out
 }

@@ -122,6 +122,9 @@ func TestExcerpt(t *testing.T) {
 		{"bad \xff utf8", "bad \ufffd utf8"},
 		{"bidi \u202egnp.exe", "bidi gnp.exe"},
 		{strings.Repeat("x", 250), strings.Repeat("x", maxExcerpt) + "…"},
+		{strings.Repeat("x", maxExcerpt) + " \r\n", strings.Repeat("x", maxExcerpt)},
+		{"cut \x1b[31", "cut"},
+		{"\x1b[", ""},
 		{strings.Repeat("é", 201), strings.Repeat("é", maxExcerpt) + "…"},
 	} {
 		if got := excerpt(tc.in); got != tc.want {
@@ -150,4 +153,22 @@ func TestAttachNetworksAtConnect(t *testing.T) {
 	if n := asked.Load(); n != 0 {
 		t.Fatalf("slurmrestd outside the networks was asked %d times", n)
 	}
+}
+
+// FuzzExcerpt: whatever a server sends, the excerpt is printable and short.
+func FuzzExcerpt(f *testing.F) {
+	for _, s := range []string{"", "\x1b[", "\x1b[31mx", strings.Repeat("é", 300), "a\u202eb\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := excerpt(s)
+		if n := len([]rune(out)); n > maxExcerpt+1 {
+			t.Fatalf("%d characters", n)
+		}
+		for _, r := range out {
+			if unicode.IsControl(r) || r == '\u202e' {
+				t.Fatalf("control character %U in %q", r, out)
+			}
+		}
+	})
 }
