@@ -48,6 +48,16 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives what the backend does; nil discards it.
 	Logger *slog.Logger
+	// Sandbox contains the jobs; DataDir is always among the folders it
+	// hides from them.
+	Sandbox SandboxConfig
+	// PidsLimit bounds the processes and threads of each rank of every job
+	// (0: DefaultPidsLimit). LocalCPUs and LocalMemoryBytes bound each job
+	// on the built-in local target (0: unbounded); instances and cluster
+	// nodes are bounded by their VM size.
+	PidsLimit        int64
+	LocalCPUs        float64
+	LocalMemoryBytes int64
 }
 
 // Backend runs targets on this machine. It is safe for concurrent use; its
@@ -55,8 +65,10 @@ type Config struct {
 // starts, so a new Backend over the same DataDir and NodeStore carries on
 // where an old one stopped.
 type Backend struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	sandbox sandbox
+	limiter limiter
 	// mu serialises read-modify-write of node sets (Scale, Submit claiming
 	// nodes, Deprovision) and job starts (one job per run id).
 	mu sync.Mutex
@@ -80,7 +92,13 @@ func New(cfg Config) *Backend {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Backend{cfg: cfg, log: log.With("backend", BackendName)}
+	sc := cfg.Sandbox
+	sc.Hide = append([]string{cfg.DataDir}, sc.Hide...)
+	if cfg.PidsLimit == 0 {
+		cfg.PidsLimit = DefaultPidsLimit
+	}
+	log = log.With("backend", BackendName)
+	return &Backend{cfg: cfg, log: log, sandbox: newSandbox(sc), limiter: newLimiter(log)}
 }
 
 // Name returns "local".

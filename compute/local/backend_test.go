@@ -74,12 +74,15 @@ func testConfig(t *testing.T) Config {
 func localTarget() *compute.Target { return &compute.Target{Name: "local", Kind: compute.KindLocal} }
 
 // pythonPath is the real python3 executable (not a version-manager shim), or "".
+// pythonPath is the python3 a sandboxed job finds on its PATH (the
+// system's: a server's own, e.g. under its home, is hidden from jobs).
 func pythonPath(t *testing.T) string {
-	out, err := exec.Command("python3", "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		return ""
+	for _, dir := range filepath.SplitList(jobPath) {
+		if p := filepath.Join(dir, "python3"); exec.Command(p, "-c", "pass").Run() == nil {
+			return p
+		}
 	}
-	return strings.TrimSpace(string(out))
+	return ""
 }
 
 func TestContract(t *testing.T) {
@@ -469,8 +472,13 @@ func TestHelperServer(t *testing.T) {
 		t.Skip("only run by TestSurvivesServerExit")
 	}
 	b := New(Config{DataDir: dir})
+	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	h, err := b.Submit(context.Background(), localTarget(), compute.JobSpec{RunID: "outlives-server",
-		Argv: []string{"/bin/sh", "-c", `echo before; while [ ! -e "$1" ]; do sleep 0.02; done; echo after; exit 4`, "sh", filepath.Join(dir, "go-on")}})
+		WorkDir: filepath.Join(dir, "work"),
+		Argv:    []string{"/bin/sh", "-c", `echo before; while [ ! -e go-on ]; do sleep 0.02; done; echo after; exit 4`}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -496,7 +504,7 @@ func TestSurvivesServerExit(t *testing.T) {
 	if st, err := b.Status(context.Background(), h); err != nil || st.Phase != compute.JobRunning {
 		t.Fatalf("with its server gone: %+v, %v; want Running", st, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "work", "go-on"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	st := computetest.WaitPhase(t, b, h, compute.JobFailed, 5*time.Second)

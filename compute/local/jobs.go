@@ -50,8 +50,35 @@ import (
 // on exec. SIGKILL ends the wrapper too; the stop marker then tells the story.
 const wrapperScript = `st=$1
 shift
+read -r _
+exec </dev/null
 trap : HUP INT TERM
 (exec "$@")
+echo $? >"$st.tmp"
+mv -f -- "$st.tmp" "$st"
+`
+
+// Both scripts first wait for one line on standard input: Submit sends it
+// once the wrapper is in the cgroup that bounds its rank, so that nothing
+// the job starts escapes the limits (on cgroup v1 a process cannot be
+// started inside a cgroup, only moved there). A server that dies before it
+// sends the line closes the pipe, and the job starts unbounded rather than
+// never.
+
+// sandboxedWrapperScript is wrapperScript for a job under bubblewrap. The
+// one difference: bubblewrap itself ignores HUP, INT and TERM (the subshell
+// ignores them before it execs bubblewrap, and ignored signals stay ignored
+// across exec), because the TERM that Cancel sends to the whole process
+// group would otherwise end bubblewrap, and with it every process of the
+// sandbox at once, leaving the job no grace to save its work. The job gets
+// default handling back from env --default-signal inside the sandbox (see
+// sandbox.argv); SIGKILL after the grace ends bubblewrap and the sandbox.
+const sandboxedWrapperScript = `st=$1
+shift
+read -r _
+exec </dev/null
+trap : HUP INT TERM
+(trap '' HUP INT TERM; exec "$@")
 echo $? >"$st.tmp"
 mv -f -- "$st.tmp" "$st"
 `
@@ -80,6 +107,7 @@ type jobRecord struct {
 	SubmittedAt time.Time     `json:"submittedAt"`
 	Deadline    time.Time     `json:"deadline,omitzero"`
 	MaxDuration time.Duration `json:"maxDuration,omitempty"`
+	Limits      Limits        `json:"limits"` // of each rank
 }
 
 // Why a job was stopped; the first stop wins.
@@ -125,6 +153,9 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	if err != nil {
 		return compute.Handle{}, err
 	}
+	if b.sandbox.err != nil && !b.sandbox.cfg.Off {
+		return compute.Handle{}, b.sandbox.err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 
@@ -142,7 +173,12 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	}
 	workDir := spec.WorkDir
 	if workDir == "" {
-		workDir = dir
+		// Not the job folder itself: a sandboxed job must not reach the
+		// exit files its wrapper writes there.
+		workDir = filepath.Join(dir, "work")
+		if err := os.Mkdir(workDir, 0o700); err != nil {
+			return compute.Handle{}, fmt.Errorf("creating the working folder of %s: %w", spec.RunID, err)
+		}
 	}
 
 	var claimed []string
@@ -171,7 +207,21 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	// The ranks hold their own descriptors; ours is not needed once they started.
 	defer out.Close()
 
-	env := jobEnv(spec.Env)
+	env, argv := jobEnv(spec.Env), spec.Argv
+	if !b.sandbox.cfg.Off {
+		key := "run/" + spec.RunID
+		if t.Kind == compute.KindInstance {
+			key = "instance/" + t.Name + "/" + strconv.FormatInt(t.CreatedAt.Unix(), 10)
+		}
+		uid := b.sandbox.uid(key)
+		if b.sandbox.root {
+			if err := own(workDir, uid); err != nil {
+				return fail(fmt.Errorf("giving the working folder of %s to its sandbox user: %w", spec.RunID, err), nil)
+			}
+		}
+		env, argv = envList(b.sandbox.env(workDir, spec.Env)), b.sandbox.argv(uid, workDir, spec.Argv)
+	}
+	lim := b.limitsFor(t)
 	masterPort := 0
 	if n > 1 {
 		if masterPort, err = freePort(); err != nil {
@@ -181,7 +231,11 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	cmds := make([]*exec.Cmd, 0, n)
 	ranks := make([]rankProc, 0, n)
 	for i := range n {
-		args := append([]string{"-c", wrapperScript, wrapperName, filepath.Join(dir, exitFile(i))}, spec.Argv...)
+		script := wrapperScript
+		if !b.sandbox.cfg.Off {
+			script = sandboxedWrapperScript
+		}
+		args := append([]string{"-c", script, wrapperName, filepath.Join(dir, exitFile(i))}, argv...)
 		cmd := exec.Command("/bin/sh", args...)
 		cmd.Dir = workDir
 		cmd.Env = env
@@ -196,14 +250,27 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 			)
 		}
 		cmd.Stdout, cmd.Stderr = out, out
+		gateR, gate, err := os.Pipe()
+		if err != nil {
+			return fail(fmt.Errorf("starting rank %d of %s: %w", i, spec.RunID, err), cmds)
+		}
+		cmd.Stdin = gateR
 		// Setsid: the rank's pid becomes its process group and session id,
 		// so one signal reaches everything it starts, and no terminal hangup
 		// or Ctrl-C aimed at the server reaches it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
+		err = cmd.Start()
+		gateR.Close()
+		if err != nil {
+			gate.Close()
 			return fail(fmt.Errorf("starting rank %d of %s: %w", i, spec.RunID, err), cmds)
 		}
 		cmds = append(cmds, cmd)
+		if err := b.limiter.place(cgroupName(spec.RunID, i), cmd.Process.Pid, lim); err != nil {
+			b.log.Warn("a rank runs without its limits: its cgroup could not be made", "run", spec.RunID, "rank", i, "err", err)
+		}
+		_, _ = gate.Write([]byte("\n"))
+		gate.Close()
 		start, err := processStart(cmd.Process.Pid)
 		if err != nil {
 			return fail(fmt.Errorf("reading the start time of rank %d of %s: %w", i, spec.RunID, err), cmds)
@@ -214,7 +281,7 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	now := time.Now()
 	rec := jobRecord{
 		RunID: spec.RunID, Target: t.Name, Kind: t.Kind, Ranks: ranks, Nodes: claimed,
-		SubmittedAt: now, MaxDuration: spec.MaxDuration,
+		SubmittedAt: now, MaxDuration: spec.MaxDuration, Limits: lim,
 	}
 	if spec.MaxDuration > 0 {
 		rec.Deadline = now.Add(spec.MaxDuration)
@@ -293,6 +360,11 @@ func jobEnv(extra map[string]string) []string {
 	for k, v := range extra {
 		env[k] = v
 	}
+	return envList(env)
+}
+
+// envList is env as exec.Cmd.Env wants it, sorted.
+func envList(env map[string]string) []string {
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)
@@ -410,7 +482,13 @@ func (b *Backend) observe(j *job) (compute.JobState, error) {
 	// (a forgotten background process) goes too, so that the job's nodes are
 	// really free.
 	j.signal(pt, syscall.SIGKILL)
+	st := ended(j, stop, codes, exited)
+	b.explainOutOfMemory(j, &st)
+	return st, nil
+}
 
+// ended words how a job whose ranks have all ended came out.
+func ended(j *job, stop *stopMarker, codes []int, exited []bool) compute.JobState {
 	first := -1
 	if exited[0] {
 		first = codes[0]
@@ -418,27 +496,68 @@ func (b *Backend) observe(j *job) (compute.JobState, error) {
 	if stop != nil {
 		switch stop.Reason {
 		case stopCancel:
-			return compute.JobState{Phase: compute.JobCanceled, ExitCode: first, Reason: "canceled on request"}, nil
+			return compute.JobState{Phase: compute.JobCanceled, ExitCode: first, Reason: "canceled on request"}
 		case stopTimeout:
 			return compute.JobState{Phase: compute.JobFailed, ExitCode: first,
-				Reason: "exceeded the maximum run duration of " + compute.FormatLimit(stop.Limit)}, nil
+				Reason: "exceeded the maximum run duration of " + compute.FormatLimit(stop.Limit)}
 		case stopRankFailed:
 			if r := stop.Rank; r >= 0 && r < len(j.ranks) {
-				return rankFailure(j, r, codes[r], exited[r]), nil
+				return rankFailure(j, r, codes[r], exited[r])
 			}
 		}
 	}
 	for i := range j.ranks {
 		if exited[i] && codes[i] != 0 {
-			return rankFailure(j, i, codes[i], true), nil
+			return rankFailure(j, i, codes[i], true)
 		}
 	}
 	for i := range j.ranks {
 		if !exited[i] {
-			return rankFailure(j, i, -1, false), nil
+			return rankFailure(j, i, -1, false)
 		}
 	}
-	return compute.JobState{Phase: compute.JobCompleted}, nil
+	return compute.JobState{Phase: compute.JobCompleted}
+}
+
+// oomFile marks, in a job's folder, the rank the kernel killed for running
+// out of memory, so the reason outlives the rank's cgroup.
+const oomFile = "oom.json"
+
+// explainOutOfMemory turns a failed job whose rank the kernel killed for
+// running out of memory into a reason that says so and names the limit, and
+// removes the ranks' cgroups (the verdict is kept in oomFile first).
+func (b *Backend) explainOutOfMemory(j *job, st *compute.JobState) {
+	rank := -1
+	var mark struct{ Rank int }
+	if data, err := os.ReadFile(filepath.Join(j.dir, oomFile)); err == nil && json.Unmarshal(data, &mark) == nil {
+		rank = mark.Rank
+	} else {
+		for i := range j.ranks {
+			if b.limiter.oomKilled(cgroupName(j.runID, i)) {
+				rank = i
+				mark.Rank = i
+				_ = writeJSON(filepath.Join(j.dir, oomFile), mark)
+				break
+			}
+		}
+	}
+	// A group whose last processes are not reaped yet stays; the next
+	// Status removes it.
+	for i := range j.ranks {
+		b.limiter.remove(cgroupName(j.runID, i))
+	}
+	if rank < 0 || st.Phase != compute.JobFailed {
+		return
+	}
+	rec, err := readRecord(j.dir)
+	if err != nil || rec.Limits.MemoryBytes <= 0 {
+		st.Reason = "ran out of memory"
+	} else {
+		st.Reason = "ran out of memory: limit " + formatBytes(rec.Limits.MemoryBytes) + " of " + rec.Limits.Of
+	}
+	if len(j.ranks) > 1 {
+		st.Reason = "rank " + strconv.Itoa(rank) + ": " + st.Reason
+	}
 }
 
 // rankFailure words a failed rank; multi-node jobs name the rank.
