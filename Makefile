@@ -7,17 +7,17 @@ DATA    ?= ./data
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd slurm optuna fuzz clean
+.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz clean
 
 ## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
-run:
+run: sandbox
 	$(GO) run ./cmd/trainyard serve --addr $(ADDR) --data $(DATA)
 
 build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
 
 ## test: everything CI runs: generated files fresh, gofmt, vet, staticcheck, deadcode, the race-enabled suite (incl. the Chromium browser test)
-test: chromium sklearn sshd slurm check test-go
+test: chromium sklearn sshd slurm sandbox check test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -55,6 +55,12 @@ check:
 ## chromium: the browser test's real browser (Debian's package)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## sandbox: bubblewrap, which contains every run on this machine (`make run` needs it too: the server
+## refuses to start without it unless --unsafe-no-sandbox); setpriv (util-linux) drops a run to its own uid
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; } \
+		|| { echo "Runs are sandboxed with bubblewrap, which is not installed: sudo apt-get install bubblewrap"; exit 1; }
 
 ## sshd: OpenSSH's server for the SSH backend's tests (they start their own sshd on loopback)
 sshd:

@@ -37,6 +37,9 @@ type Config struct {
 	// OIDC, when set, signs people in with an OpenID provider instead of
 	// the login token (auth_config.go).
 	OIDC *OIDC
+	// Unsandboxed puts a warning on every page: local runs are not
+	// sandboxed (serve --unsafe-no-sandbox).
+	Unsandboxed bool
 	// Clusters tells what was last read from attached Slurm clusters
 	// (orchestrate.NodeRefresher): nodes, partitions, version. Optional.
 	Clusters ClusterInfoSource

@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/local"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/web"
 	"github.com/trainyard/trainyard/web/app"
@@ -49,6 +51,12 @@ type serveConfig struct {
 	// AttachNetworks are the networks attached machines and slurmrestd may
 	// be in (--attach-networks).
 	AttachNetworks *compute.NetPolicy
+	// UnsafeNoSandbox runs local jobs unsandboxed; LocalCPUs,
+	// LocalMemoryBytes and PidsLimit bound local jobs (see app.Config).
+	UnsafeNoSandbox  bool
+	LocalCPUs        float64
+	LocalMemoryBytes int64
+	PidsLimit        int64
 }
 
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -74,6 +82,10 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	groupRoles := fs.String("oidc-group-roles", getenv("TRAINYARD_OIDC_GROUP_ROLES"), "`groupID=Role,…` to give roles by group membership (env TRAINYARD_OIDC_GROUP_ROLES)")
 	attachNets := fs.String("attach-networks", envOr(getenv, "TRAINYARD_ATTACH_NETWORKS", compute.DefaultAttachNetworks),
 		"comma-separated `CIDRs` attached VMs, HDInsight and slurmrestd may be in; link-local and cloud metadata addresses are refused whatever this says (env TRAINYARD_ATTACH_NETWORKS)")
+	fs.BoolVar(&cfg.UnsafeNoSandbox, "unsafe-no-sandbox", false, "run jobs on this machine as the server's own user, able to read its database and secrets (never on a shared server)")
+	localCPUs := fs.String("local-cpus", getenv("TRAINYARD_LOCAL_CPUS"), "CPU cores each job on the built-in local target may use, e.g. 2 or 0.5 (env TRAINYARD_LOCAL_CPUS; default: no limit)")
+	localMemory := fs.String("local-memory", getenv("TRAINYARD_LOCAL_MEMORY"), "memory each job on the built-in local target may use, e.g. 8GiB (env TRAINYARD_LOCAL_MEMORY; default: no limit)")
+	fs.Int64Var(&cfg.PidsLimit, "pids-limit", local.DefaultPidsLimit, "processes and threads each rank of a job may have on this machine")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: trainyard serve [--addr HOST:PORT] [--data DIR] [--public-url URL]")
 		fmt.Fprintln(stderr, "\nStarts the web app and JSON API. Without TRAINYARD_TOKEN a login token is generated and printed.")
@@ -96,6 +108,19 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	}
 	if cfg.AttachNetworks, err = compute.ParseNetPolicy(*attachNets); err != nil {
 		return cfg, fmt.Errorf("--attach-networks: %w", err)
+	}
+	if *localCPUs != "" {
+		if cfg.LocalCPUs, err = strconv.ParseFloat(*localCPUs, 64); err != nil || cfg.LocalCPUs <= 0 {
+			return cfg, fmt.Errorf("--local-cpus %q: want a positive number of cores such as 2 or 0.5", *localCPUs)
+		}
+	}
+	if *localMemory != "" {
+		if cfg.LocalMemoryBytes, err = units.RAMInBytes(*localMemory); err != nil || cfg.LocalMemoryBytes < 16<<20 {
+			return cfg, fmt.Errorf("--local-memory %q: want a size of at least 16MiB such as 8GiB or 512MiB", *localMemory)
+		}
+	}
+	if cfg.PidsLimit < 16 {
+		return cfg, fmt.Errorf("--pids-limit %d: want at least 16 (a Python job alone runs a dozen threads)", cfg.PidsLimit)
 	}
 	cfg.Token = getenv("TRAINYARD_TOKEN")
 	if cfg.OIDC.Issuer != "" {
@@ -194,6 +219,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	done := make(chan struct{})
 	go func() { a.Run(runCtx); close(done) }()
 
+	if cfg.UnsafeNoSandbox {
+		fmt.Fprintln(stdout, "WARNING: --unsafe-no-sandbox: runs on this machine are NOT sandboxed. They run as the server's own user and can read its database, secrets key and environment. Never use this on a server other people submit to.")
+	}
 	if cfg.OIDC.Issuer != "" {
 		fmt.Fprintf(stdout, "Trainyard is running on %s (data in %s).\nSign in with %s at:\n\n    %s/login\n\n", cfg.Addr, cfg.DataDir, cfg.OIDC.Issuer, cfg.PublicURL)
 	} else {
@@ -224,6 +252,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		DataDir: cfg.DataDir, Getenv: getenv, PublicURL: cfg.PublicURL, LoginToken: cfg.Token,
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, LoginRate: cfg.LoginRate,
 		Interval: cfg.Interval, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log, AttachNetworks: cfg.AttachNetworks,
+		UnsafeNoSandbox: cfg.UnsafeNoSandbox, LocalCPUs: cfg.LocalCPUs, LocalMemoryBytes: cfg.LocalMemoryBytes, PidsLimit: cfg.PidsLimit,
 	}
 	if cfg.OIDC.Issuer != "" {
 		oc := cfg.OIDC

@@ -12,6 +12,9 @@ type Page struct {
 	CSSURL      string
 	HtmxURL     string
 	Flash       string // a one-line message after an action, e.g. "cpu-cluster is being deleted"
+	// Unsandboxed is true when the server runs local jobs without their
+	// sandbox (serve --unsafe-no-sandbox): every page says so.
+	Unsandboxed bool
 }
 
 // Crumb is one step of the breadcrumb; the last has no link.

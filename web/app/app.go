@@ -75,7 +75,16 @@ type Config struct {
 	// NoSlurm leaves the Slurm backend out: Slurm targets are then recorded
 	// but never contacted (tests whose clusters are stand-ins).
 	NoSlurm bool
-	Logger  *slog.Logger
+	// UnsafeNoSandbox runs local jobs as the server's own user, seeing all
+	// it sees (serve --unsafe-no-sandbox). Off by default, loudly when on.
+	UnsafeNoSandbox bool
+	// LocalCPUs and LocalMemoryBytes bound each job on the built-in local
+	// target (0: unbounded); PidsLimit bounds every rank's processes and
+	// threads (0: local.DefaultPidsLimit).
+	LocalCPUs        float64
+	LocalMemoryBytes int64
+	PidsLimit        int64
+	Logger           *slog.Logger
 }
 
 // App is the built application. Run its loops with Run, serve Handler, and
@@ -104,8 +113,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	keys, err := store.LoadKeyring(cfg.DataDir, cfg.Getenv)
 	if err != nil {
@@ -124,8 +133,22 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a := &App{Store: st}
+	// Runs on this machine see nothing of the server: its whole data
+	// folder (database, secrets key, every run's and instance's files) and
+	// its home are hidden from them; only a run's own folder is mounted.
+	hide := []string{cfg.DataDir}
+	if home, err := os.UserHomeDir(); err == nil {
+		hide = append(hide, home)
+	}
 	a.Local = local.New(local.Config{DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st,
-		BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, KillGrace: cfg.KillGrace, Logger: log})
+		BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, KillGrace: cfg.KillGrace, Logger: log,
+		Sandbox:   local.SandboxConfig{Off: cfg.UnsafeNoSandbox, Hide: hide},
+		PidsLimit: cfg.PidsLimit, LocalCPUs: cfg.LocalCPUs, LocalMemoryBytes: cfg.LocalMemoryBytes})
+	if cfg.UnsafeNoSandbox {
+		log.Warn("UNSAFE: --unsafe-no-sandbox: runs on this machine are not sandboxed; they run as the server's own user and can read its database, secrets key and environment")
+	} else if err := a.Local.CheckSandbox(); err != nil {
+		return nil, err
+	}
 	if cfg.AttachNetworks == nil {
 		cfg.AttachNetworks = compute.DefaultNetPolicy()
 	}
@@ -175,6 +198,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	hcfg := handlers.Config{
 		Store: st, Controller: a.Controller, Dispatcher: a.Dispatcher, Backends: a.Backends, Assets: assets, Logger: log,
 		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax, Clusters: a.Nodes, AttachNetworks: cfg.AttachNetworks,
+		Unsandboxed: cfg.UnsafeNoSandbox,
 	}
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
@@ -229,4 +253,37 @@ func (a *App) Run(ctx context.Context, loops ...Loop) {
 // Close closes the backends' open connections and releases the store.
 func (a *App) Close() error {
 	return errors.Join(a.Backends.Close(), a.Store.Close())
+}
+
+// secureDataDir creates the data folder, or takes the one it is handed,
+// and makes it the server's alone: the folder 0700 and the files in it not
+// readable by group or others, whatever mode they were given (an operator's
+// umask, a copied backup), so that no other account on the machine reads
+// the database or the secrets key.
+func secureDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+		if mode := info.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(filepath.Join(dir, e.Name()), mode&^0o077); err != nil {
+				return fmt.Errorf("data folder: %w", err)
+			}
+		}
+	}
+	return nil
 }
