@@ -16,7 +16,7 @@ import (
 
 // sweepPy logs the primary metric "score" = -(lr-0.3)² - 0.1·layers at each
 // of --steps steps (sleeping --sleep seconds in between), and appends
-// "start|end <unix ns> <run id> <argv>" lines to $SPANS, so the test can
+// "start|end <unix ns> <run id> <argv>" lines to its outputs/spans.txt when $SPANS is set (a run sees only its own folder), so the test can
 // see the real processes' overlap and argv. A post is retried for a while,
 // as MLflow's client does, so a child lives through a server restart.
 const sweepPy = `import json, os, sys, time, urllib.request
@@ -37,7 +37,8 @@ a = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 spans = os.environ.get("SPANS")
 def span(what):
     if spans:
-        with open(spans, "a") as f:
+        os.makedirs("outputs", exist_ok=True)
+        with open("outputs/spans.txt", "a") as f:
             f.write("%s %d %s %s\n" % (what, time.time_ns(), rid, json.dumps(sys.argv[1:])))
 span("start")
 lr, layers, bad = float(a.get("--lr", 0)), float(a.get("--layers", 0)), float(a.get("--bad", 0))
@@ -107,7 +108,6 @@ func TestSweepRandomEndToEnd(t *testing.T) {
 	t.Parallel()
 	env := webtest.New(t, webtest.Options{})
 	snap := uploadFolder(t, env, map[string]string{"sweep.py": sweepPy})
-	spans := filepath.Join(t.TempDir(), "spans")
 	hd := `sampling:
     type: random
     parameter_space:
@@ -124,7 +124,7 @@ primary_metric_goal: maximize
 max_total_runs: 4
 max_concurrent_runs: 2
 `
-	p := submitSweep(t, env, "sweep-random", snap, []string{"--steps", "3", "--sleep", "0.15", "--lr", "99"}, hd, map[string]string{"SPANS": spans})
+	p := submitSweep(t, env, "sweep-random", snap, []string{"--steps", "3", "--sleep", "0.15", "--lr", "99"}, hd, map[string]string{"SPANS": "1"})
 	got := waitSweep(t, env, p.RunID, 60*time.Second)
 	if got.Status != "Completed" {
 		t.Fatalf("sweep ended %s: %s %s", got.Status, got.StatusReason, got.Error)
@@ -160,7 +160,7 @@ max_concurrent_runs: 2
 	if got.BestChildRunID != best {
 		t.Fatalf("bestChildRunId %s, want %s", got.BestChildRunID, best)
 	}
-	if n := maxOverlap(t, spans); n > 2 || n < 1 {
+	if n := maxOverlap(t, env, kids); n > 2 || n < 1 {
 		t.Fatalf("at most %d processes ran at once, want 1..2", n)
 	}
 	// The parent's and a child's pages and the runs list render.
@@ -172,12 +172,17 @@ max_concurrent_runs: 2
 	}
 }
 
-// maxOverlap reads the spans file and returns how many processes ran at once at most.
-func maxOverlap(t testing.TB, path string) int {
+// maxOverlap reads the spans the children wrote to their outputs and
+// returns how many of their processes ran at once at most.
+func maxOverlap(t testing.TB, env *webtest.Env, kids []sweepRunJSON) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	for _, k := range kids {
+		spans, err := os.ReadFile(filepath.Join(env.DataDir, "runs", k.RunID, "outputs", "spans.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(b, spans...)
 	}
 	type ev struct {
 		at    int64

@@ -97,11 +97,20 @@ func BenchmarkRunsList100k(b *testing.B) {
 // POST /api/v1/runs until the run is Running (as the store records it),
 // against a bare fork/exec of the same command (python3 noop.py) started
 // with os/exec. added-ms-p50 is the difference of the medians.
-func BenchmarkSubmitToRunning(b *testing.B) {
+func BenchmarkSubmitToRunning(b *testing.B) { benchSubmitToRunning(b, webtest.Options{}) }
+
+// BenchmarkSubmitToRunningUnsandboxed is the same with --unsafe-no-sandbox:
+// beside BenchmarkSubmitToRunning it shows what the sandbox (bubblewrap,
+// setpriv, the run's cgroup) adds to submit → Running.
+func BenchmarkSubmitToRunningUnsandboxed(b *testing.B) {
+	benchSubmitToRunning(b, webtest.Options{UnsafeNoSandbox: true})
+}
+
+func benchSubmitToRunning(b *testing.B, opts webtest.Options) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		b.Skip("python3 is not installed")
 	}
-	env := webtest.New(b, webtest.Options{})
+	env := webtest.New(b, opts)
 	snap := uploadFolder(b, env, map[string]string{"noop.py": "pass\n"})
 	body, _ := json.Marshal(map[string]any{"experimentName": "bench", "snapshotId": snap, "script": "noop.py", "target": "local",
 		"environment": map[string]any{"python": map[string]any{"userManagedDependencies": true}}})

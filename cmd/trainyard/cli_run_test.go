@@ -377,13 +377,14 @@ func TestRunListShowCancel(t *testing.T) {
 }
 
 // monitorTrainSh writes its log in three parts, each after the test opens
-// a gate (a file in the folder $1 names), so the test decides when the log
-// grows while the CLI follows it. The second part ends mid-line.
-const monitorTrainSh = `gate() { while [ ! -e "$1/$2" ]; do sleep 0.02; done; }
+// a gate (a file gate-N in its working folder, the only folder a run
+// sees), so the test decides when the log grows while the CLI follows it.
+// The second part ends mid-line.
+const monitorTrainSh = `gate() { while [ ! -e "gate-$1" ]; do sleep 0.02; done; }
 printf 'epoch 0 accuracy 0.81\n'
-gate "$1" 1
+gate 1
 printf 'epoch 1 accuracy 0.88\nepoch 2 acc'
-gate "$1" 2
+gate 2
 printf 'uracy 0.93\ndone training\n'
 `
 
@@ -392,7 +393,7 @@ printf 'uracy 0.93\ndone training\n'
 // runconfig's interpreter is /bin/sh), so no Python is needed.
 func TestMonitorLogs(t *testing.T) {
 	srv := newServer(t, webtest.Options{})
-	dir, gates := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
 	for p, content := range map[string]string{
 		"train.sh":              monitorTrainSh,
 		"fail.sh":               "printf 'Traceback (most recent call last):\\nValueError\\n'\nexit 3\n",
@@ -414,7 +415,9 @@ func TestMonitorLogs(t *testing.T) {
 		}
 		return id
 	}
-	id := submit("train.sh", gates)
+	id := submit("train.sh")
+	// The run sees only its own folder: the test opens its gates there.
+	gates := filepath.Join(srv.env.DataDir, "runs", id, "work")
 	logsPath := "/api/v1/runs/" + id + "/logs"
 	// answered reports whether the server has answered a log read at offset.
 	answered := func(offset string) bool {
@@ -430,9 +433,9 @@ func TestMonitorLogs(t *testing.T) {
 	// Once the CLI has the first line and found nothing new after it, the
 	// log grows by a line and a half; once it has read that, by the rest.
 	webtest.WaitFor(t, 30*time.Second, "a read at offset 22", func() bool { return answered("22") })
-	os.WriteFile(filepath.Join(gates, "1"), nil, 0o644)
+	os.WriteFile(filepath.Join(gates, "gate-1"), nil, 0o644)
 	webtest.WaitFor(t, 30*time.Second, "a read at offset 55", func() bool { return answered("55") })
-	os.WriteFile(filepath.Join(gates, "2"), nil, 0o644)
+	os.WriteFile(filepath.Join(gates, "gate-2"), nil, 0o644)
 	res := <-done
 	if res.code != 0 || res.stdout != "epoch 0 accuracy 0.81\nepoch 1 accuracy 0.88\nepoch 2 accuracy 0.93\ndone training\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)

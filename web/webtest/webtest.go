@@ -80,6 +80,9 @@ type Options struct {
 	// HealthInterval is how often the controller probes attached machines
 	// (default: orchestrate.DefaultHealthInterval).
 	HealthInterval time.Duration
+	// UnsafeNoSandbox runs local jobs unsandboxed (benchmarks of what the
+	// sandbox costs).
+	UnsafeNoSandbox bool
 	// Slurm wires the Slurm backend and the node refresher of attached Slurm
 	// clusters (as `trainyard serve` does; Clusters, when set, still wins).
 	Slurm bool
@@ -131,7 +134,7 @@ func New(tb testing.TB, opts Options) *Env {
 		HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second,
 		// Test VMs are sshds on this machine: their side stays in the data folder.
 		SSHDialTimeout: 5 * time.Second, SSHRemoteDir: filepath.Join(dir, "ssh-remote"),
-		Clusters: opts.Clusters, NoSlurm: !opts.Slurm, Logger: log,
+		Clusters: opts.Clusters, NoSlurm: !opts.Slurm, Logger: log, UnsafeNoSandbox: opts.UnsafeNoSandbox,
 	}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,
