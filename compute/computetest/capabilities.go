@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -170,28 +171,16 @@ func runCapabilities(t *testing.T, h Harness) {
 		}
 		accept()
 		accepted = true
-		after := h.submitTo(t, b, tgt, compute.JobSpec{Argv: h.prog(`print("after")`, `echo after`)})
-		WaitPhase(t, b, after, compute.JobCompleted, h.timeout())
-		if got := ReadLogs(t, b, after, 0); got != "after\n" {
-			t.Errorf("the job with the new credentials printed %q, want %q", got, "after\n")
-		}
+		h.completes(t, b, tgt, "the job with the new credentials", "after")
 	})
 
 	// Parallel: each works on its own target or its own job.
 
 	t.Run("Power", func(t *testing.T) {
 		pc := caps.Power
-		if pc == nil {
-			t.Skipf("%s declares no Power", name)
-		}
-		if h.InstanceTarget == nil {
-			t.Fatalf("%s declares Power but the harness gives no InstanceTarget", name)
-		}
-		t.Parallel()
+		tgt := h.fixture(t, name, "Power", pc != nil, "InstanceTarget", h.InstanceTarget)
 		ctx := context.Background()
 		b := h.backend()
-		tgt := h.InstanceTarget(t)
-		h.served(t, tgt)
 		if tgt.Instance == nil || tgt.Instance.State != compute.InstanceRunning {
 			t.Fatalf("InstanceTarget gave %s with %+v; want a running instance", tgt.Name, tgt.Instance)
 		}
@@ -212,26 +201,14 @@ func runCapabilities(t *testing.T, h Harness) {
 		}
 
 		power(t, pc, tgt, compute.ActionStart)
-		hd := h.submitTo(t, b, tgt, compute.JobSpec{Argv: h.prog(`print("after start")`, `echo after start`)})
-		WaitPhase(t, b, hd, compute.JobCompleted, h.timeout())
-		if got := ReadLogs(t, b, hd, 0); got != "after start\n" {
-			t.Errorf("the job after start printed %q, want %q", got, "after start\n")
-		}
+		h.completes(t, b, tgt, "the job after start", "after start")
 	})
 
 	t.Run("Scale", func(t *testing.T) {
 		sc := caps.Scale
-		if sc == nil {
-			t.Skipf("%s declares no Scale", name)
-		}
-		if h.ClusterTarget == nil {
-			t.Fatalf("%s declares Scale but the harness gives no ClusterTarget", name)
-		}
-		t.Parallel()
+		tgt := h.fixture(t, name, "Scale", sc != nil, "ClusterTarget", h.ClusterTarget)
 		ctx := context.Background()
 		b := h.backend()
-		tgt := h.ClusterTarget(t)
-		h.served(t, tgt)
 		c := tgt.Cluster
 		if c == nil || c.MinNodes != 0 || c.MaxNodes < 1 {
 			t.Fatalf("ClusterTarget gave %s with %+v; want a cluster with MinNodes 0 and MaxNodes at least 1", tgt.Name, c)
@@ -306,17 +283,9 @@ func runCapabilities(t *testing.T, h Harness) {
 
 	t.Run("HostKeys", func(t *testing.T) {
 		hk := caps.HostKeys
-		if hk == nil {
-			t.Skipf("%s declares no HostKeys", name)
-		}
-		if h.UnpinnedTarget == nil {
-			t.Fatalf("%s declares HostKeys but the harness gives no UnpinnedTarget", name)
-		}
-		t.Parallel()
+		tgt := h.fixture(t, name, "HostKeys", hk != nil, "UnpinnedTarget", h.UnpinnedTarget)
 		ctx := context.Background()
 		b := h.backend()
-		tgt := h.UnpinnedTarget(t)
-		h.served(t, tgt)
 		err := b.Provision(ctx, tgt)
 		var untrusted compute.UntrustedHostKey
 		if !errors.As(err, &untrusted) {
@@ -342,25 +311,13 @@ func runCapabilities(t *testing.T, h Harness) {
 		if err := b.Provision(ctx, tgt); err != nil {
 			t.Fatalf("Provision after approving the presented key: %v", err)
 		}
-		hd := h.submitTo(t, b, tgt, compute.JobSpec{Argv: h.prog(`print("trusted")`, `echo trusted`)})
-		WaitPhase(t, b, hd, compute.JobCompleted, h.timeout())
-		if got := ReadLogs(t, b, hd, 0); got != "trusted\n" {
-			t.Errorf("the job after the approval printed %q, want %q", got, "trusted\n")
-		}
+		h.completes(t, b, tgt, "the job after the approval", "trusted")
 	})
 
 	t.Run("ScaleSettings", func(t *testing.T) {
 		pm := caps.ScaleSettings
-		if pm == nil {
-			t.Skipf("%s declares no ScaleSettings", name)
-		}
-		if h.PowerSavingTarget == nil {
-			t.Fatalf("%s declares ScaleSettings but the harness gives no PowerSavingTarget", name)
-		}
-		t.Parallel()
+		tgt := h.fixture(t, name, "ScaleSettings", pm != nil, "PowerSavingTarget", h.PowerSavingTarget)
 		ctx := context.Background()
-		tgt := h.PowerSavingTarget(t)
-		h.served(t, tgt)
 		status := func() compute.PowerStatus {
 			t.Helper()
 			ps, err := pm.PowerStatus(ctx, tgt)
@@ -588,4 +545,33 @@ func otherFingerprint(t *testing.T, fp string) string {
 			return other
 		}
 	}
+}
+
+// completes runs a job on tgt that prints line and checks that it
+// completes with that output; what names the job in the failure.
+func (h Harness) completes(t *testing.T, b compute.Backend, tgt *compute.Target, what, line string) {
+	t.Helper()
+	hd := h.submitTo(t, b, tgt, compute.JobSpec{Argv: h.prog(`print(`+strconv.Quote(line)+`)`, `echo "$1"`, line)})
+	WaitPhase(t, b, hd, compute.JobCompleted, h.timeout())
+	if got := ReadLogs(t, b, hd, 0); got != line+"\n" {
+		t.Errorf("%s printed %q, want %q", what, got, line+"\n")
+	}
+}
+
+// fixture starts the parallel subtest of one capability: it skips when the
+// backend does not declare it, fails when the harness gives no fixture for
+// it (so no backend declares a capability and escapes its check), and
+// returns the fixture's target, which the backend must serve.
+func (h Harness) fixture(t *testing.T, backend, capability string, declared bool, fixture string, target func(*testing.T) *compute.Target) *compute.Target {
+	t.Helper()
+	if !declared {
+		t.Skipf("%s declares no %s", backend, capability)
+	}
+	if target == nil {
+		t.Fatalf("%s declares %s but the harness gives no %s", backend, capability, fixture)
+	}
+	t.Parallel()
+	tgt := target(t)
+	h.served(t, tgt)
+	return tgt
 }
