@@ -7,7 +7,7 @@ DATA    ?= ./data
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz clean
+.PHONY: run build test test-go generate precompress css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz clean
 
 ## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
 run: sandbox
@@ -27,12 +27,18 @@ generate: node_modules/.stamp
 	$(GO) tool templ generate -log-level warn
 	npx tailwindcss -i web/styles/input.css -o static/css/app.css --minify 2>/dev/null
 	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+	$(MAKE) --no-print-directory precompress
+
+## precompress: brotli and gzip variants of every static asset beside it (static/**/*.br, *.gz; committed),
+## which the server sends to browsers that accept them (no node needed)
+precompress:
+	$(GO) run ./static/gen
 
 node_modules/.stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## check: generated files match their sources, gofmt clean, go vet, staticcheck and deadcode clean
+## check: generated files match their sources (templ, CSS, precompressed assets), gofmt clean, go vet, staticcheck and deadcode clean
 ## (both pinned in go.mod as tools, run with `go tool`)
 check:
 	$(GO) tool templ generate -check
@@ -41,6 +47,7 @@ check:
 		npx tailwindcss -i web/styles/input.css -o /tmp/trainyard-app.css --minify 2>/dev/null && \
 		cmp -s /tmp/trainyard-app.css static/css/app.css || { echo "static/css/app.css is stale: run make generate and commit"; exit 1; }; \
 	else echo "npm not found: skipping the CSS freshness check"; fi
+	@$(GO) run ./static/gen -check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...

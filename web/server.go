@@ -47,7 +47,7 @@ func NewServer(cfg Config) http.Handler {
 	r.Use(requestLog(cfg.Logger))
 	r.Use(securityHeaders(cfg.Secure, h.FormActionOrigins()))
 	r.Use(loginRateLimit(cfg.LoginRate))
-	r.Use(middleware.Compress(5, "text/html", "text/css", "application/javascript", "application/json", "text/plain"))
+	r.Use(middleware.Compress(5, compressibleTypes...))
 	tokens := append([]TokenResolver{TokenResolverFunc(h.ResolveLoginToken)}, cfg.Tokens...)
 	r.Use(authenticate(h, tokens, cfg.Sessions, cfg.SessionIdle, newFailureLimiter(DefaultBearerFailures, time.Minute), cfg.Logger))
 	r.NotFound(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
@@ -65,6 +65,17 @@ func NewServer(cfg Config) http.Handler {
 		return &compute.CodedError{Kind: compute.ErrForbidden, Code: "CrossOriginRequest", Message: "Cross-origin request refused."}
 	}))
 	return csrf.Handler(r)
+}
+
+// compressibleTypes are the responses gzipped (or deflated) on the fly: every
+// text type. The static assets come precompressed (brotli or gzip) with their
+// Content-Encoding set, which the compressor leaves as it is.
+var compressibleTypes = []string{
+	"text/*", // html, css, javascript, plain, csv, markdown, xml, event-stream…
+	"application/json", "application/problem+json", "application/manifest+json",
+	"application/javascript", "application/x-javascript",
+	"application/xml", "application/atom+xml", "application/rss+xml",
+	"image/svg+xml",
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
