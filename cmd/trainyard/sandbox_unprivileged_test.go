@@ -80,8 +80,18 @@ func TestHostileRunUnderUnprivilegedServer(t *testing.T) {
 	srv := exec.CommandContext(ctx, "setpriv", "--reuid="+u.Uid, "--regid="+u.Gid, "--init-groups", "--",
 		bin, "serve", "--addr", addr, "--data", data)
 	srv.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/nonexistent", "TRAINYARD_TOKEN=" + webtest.Token}
-	var log strings.Builder
-	srv.Stdout, srv.Stderr = &log, &log
+	// The server writes its log to a file (read while it runs, without a
+	// race with the copier a strings.Builder would have).
+	logFile, err := os.Create(filepath.Join(top, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	srv.Stdout, srv.Stderr = logFile, logFile
+	serverLog := func() string {
+		b, _ := os.ReadFile(logFile.Name())
+		return string(b)
+	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +114,7 @@ func TestHostileRunUnderUnprivilegedServer(t *testing.T) {
 		"hostile.py", data, filepath.Join(data, "runs", "none"), strconv.Itoa(srv.Process.Pid))
 	id, _ := field(t, []byte(res.stdout), "runId").(string)
 	if res.code != 0 || id == "" {
-		t.Fatalf("submit: exit %d: %s%s\nserver log:\n%s", res.code, res.stdout, res.stderr, log.String())
+		t.Fatalf("submit: exit %d: %s%s\nserver log:\n%s", res.code, res.stdout, res.stderr, serverLog())
 	}
 	var out cliResult
 	webtest.WaitFor(t, 60*time.Second, "the hostile run to end", func() bool {
@@ -113,7 +123,7 @@ func TestHostileRunUnderUnprivilegedServer(t *testing.T) {
 	})
 	report, err := webtest.ParseHostileReport(out.stdout)
 	if err != nil {
-		t.Fatalf("%v\nstderr: %s\nserver log:\n%s", err, out.stderr, log.String())
+		t.Fatalf("%v\nstderr: %s\nserver log:\n%s", err, out.stderr, serverLog())
 	}
 	for what, saw := range report.Reached {
 		t.Errorf("under an unprivileged server the run could %s: %s", what, saw)
@@ -123,8 +133,8 @@ func TestHostileRunUnderUnprivilegedServer(t *testing.T) {
 			t.Errorf("the run saw the server's variable %s", n)
 		}
 	}
-	if !strings.Contains(log.String(), "without CPU, memory and process limits") {
-		t.Errorf("the server did not say that its runs are unbounded without cgroups:\n%s", log.String())
+	if !strings.Contains(serverLog(), "without CPU, memory and process limits") {
+		t.Errorf("the server did not say that its runs are unbounded without cgroups:\n%s", serverLog())
 	}
 	if fi, err := os.Stat(data); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the data folder handed over 0755 is %v (%v), want 0700", fi.Mode().Perm(), err)
