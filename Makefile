@@ -2,16 +2,19 @@
 # Both install what they need on a fresh Debian machine (Go modules, Chromium for the browser test).
 
 GO      ?= go
-ADDR    ?= 127.0.0.1:8080
-DATA    ?= ./data
+# ADDR and DATA (make run ADDR=… DATA=…) have no defaults here: unset, `trainyard serve` takes
+# TRAINYARD_ADDR / TRAINYARD_DATA from the environment, else 127.0.0.1:8080 and ./data.
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
 .PHONY: run build test test-go generate precompress css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz clean
 
-## run: start `trainyard serve` on 127.0.0.1:8080 with data in ./data (generated files are committed, so no node needed)
+## run: build and start `trainyard serve` on 127.0.0.1:8080 with data in ./data, or where TRAINYARD_ADDR /
+## TRAINYARD_DATA (or make run ADDR=… DATA=…) say (generated files are committed, so no node needed)
 run: sandbox
-	$(GO) run ./cmd/trainyard serve --addr $(ADDR) --data $(DATA)
+	@echo "building trainyard (the first time takes a few minutes)…"
+	@$(GO) build -o bin/trainyard ./cmd/trainyard
+	./bin/trainyard serve$(if $(ADDR), --addr $(ADDR))$(if $(DATA), --data $(DATA))
 
 build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
