@@ -17,7 +17,9 @@ const pageSize = 25
 var computeTabs = []struct{ id, label string }{
 	{compute.TabInstances, "Compute instances"},
 	{compute.TabClusters, "Compute clusters"},
-	{compute.TabSlurm, "Slurm/Kubernetes clusters"},
+	// Only Slurm is offered on this tab (there is no Kubernetes attach), so
+	// the label says so; the id stays "slurm" so old links keep working.
+	{compute.TabSlurm, "Slurm clusters"},
 	{compute.TabAttached, "Attached computes"},
 }
 

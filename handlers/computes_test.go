@@ -78,11 +78,12 @@ func TestComputeListTabs(t *testing.T) {
 		wantRow   string // a name expected in the table, or ""
 		wantEmpty bool
 		wantNew   string
+		wantLabel string // the current tab's label as a user reads it
 	}{
-		{"clusters", "local", false, "/computes/new/cluster"},
-		{"instances", "", true, "/computes/new/instance"},
-		{"slurm", "", true, "/computes/attach/slurm"},
-		{"attached", "", true, "/computes/attach/virtualmachine"},
+		{"clusters", "local", false, "/computes/new/cluster", "Compute clusters"},
+		{"instances", "", true, "/computes/new/instance", "Compute instances"},
+		{"slurm", "", true, "/computes/attach/slurm", "Slurm clusters"},
+		{"attached", "", true, "/computes/attach/virtualmachine", "Attached computes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.tab, func(t *testing.T) {
@@ -96,6 +97,12 @@ func TestComputeListTabs(t *testing.T) {
 			}
 			if cur := d.Find(`nav[aria-label="Compute types"] a[aria-current=page]`).AttrOr("id", ""); cur != "tab-"+tc.tab {
 				t.Fatalf("current tab %q", cur)
+			}
+			if got := strings.TrimSpace(d.Find(`nav[aria-label="Compute types"] a[aria-current=page]`).Text()); !strings.HasPrefix(got, tc.wantLabel) {
+				t.Fatalf("current tab reads %q, want %q", got, tc.wantLabel)
+			}
+			if strings.Contains(d.Find(`nav[aria-label="Compute types"]`).Text(), "Kubernetes") {
+				t.Fatal("a tab still offers Kubernetes, which cannot be attached")
 			}
 			if tc.wantRow != "" && d.Find(`tr[data-name="`+tc.wantRow+`"]`).Length() != 1 {
 				t.Fatalf("row %q missing", tc.wantRow)
