@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/views/components"
 )
 
 // displayState is the state word a list row or header shows for a target.
@@ -17,17 +18,7 @@ func (h *Handlers) since(t *compute.Target) string {
 	if !transitional || t.StateSince.IsZero() {
 		return ""
 	}
-	return shortDuration(h.cfg.Now().Sub(t.StateSince))
-}
-
-func shortDuration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	return components.FormatDuration(h.cfg.Now().Sub(t.StateSince))
 }
 
 func formatTime(t time.Time) string {

@@ -365,9 +365,9 @@ func runSince(r *compute.Run, now time.Time) string {
 	case r.Status.Terminal():
 		return ""
 	case r.Status == compute.RunRunning && !r.StartedAt.IsZero():
-		return shortDuration(now.Sub(r.StartedAt))
+		return components.FormatDuration(now.Sub(r.StartedAt))
 	case r.Status == compute.RunNotStarted || r.Status == compute.RunQueued:
-		return shortDuration(now.Sub(r.CreatedAt))
+		return components.FormatDuration(now.Sub(r.CreatedAt))
 	}
 	return ""
 }

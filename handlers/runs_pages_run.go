@@ -155,7 +155,7 @@ func (h *Handlers) runLiveVM(r *http.Request, run *compute.Run) pages.RunLiveVM 
 			e.Lasted = components.FormatDuration(run.History[i+1].Time.Sub(ev.Time))
 		case !ev.Status.Terminal():
 			e.Lasted = components.FormatDuration(now.Sub(ev.Time)) + " so far"
-			vm.StatusSince = shortDuration(now.Sub(ev.Time))
+			vm.StatusSince = components.FormatDuration(now.Sub(ev.Time))
 		}
 		vm.Events = append(vm.Events, e)
 	}
@@ -352,7 +352,7 @@ func (h *Handlers) runOutputsVM(r *http.Request, run *compute.Run) (pages.RunOut
 		vm.PollSeconds = 3
 	}
 	for _, f := range files {
-		vm.Files = append(vm.Files, pages.FileVM{Name: f.Path, Href: runPath(run.ID) + "/outputs/" + escapePath(f.Path), Size: byteSize(f.Size)})
+		vm.Files = append(vm.Files, pages.FileVM{Name: f.Path, Href: runPath(run.ID) + "/outputs/" + escapePath(f.Path), Size: components.FormatBytes(f.Size)})
 	}
 	return vm, nil
 }
@@ -377,12 +377,12 @@ func (h *Handlers) runLogVM(r *http.Request, run *compute.Run) (pages.LogTailVM,
 func (h *Handlers) logFollow(run *compute.Run, offset int64, got int) components.LogFollow {
 	switch {
 	case offset >= maxPageLog:
-		return components.LogFollow{Message: fmt.Sprintf("The log is longer than %s: the page shows its start. Download it, or follow it with trainyard run monitor-logs -r %s.", byteSize(maxPageLog), run.ID)}
+		return components.LogFollow{Message: fmt.Sprintf("The log is longer than %s: the page shows its start. Download it, or follow it with trainyard run monitor-logs -r %s.", components.FormatBytes(maxPageLog), run.ID)}
 	case run.Status.Terminal() && got < maxLogChunk:
 		if offset == 0 {
 			return components.LogFollow{Message: "The run wrote nothing to its log."}
 		}
-		return components.LogFollow{Message: "Log complete: " + byteSize(offset) + "."}
+		return components.LogFollow{Message: "Log complete: " + components.FormatBytes(offset) + "."}
 	}
 	return components.LogFollow{Active: true, URL: runPath(run.ID) + "/log?offset=" + strconv.FormatInt(offset, 10), Message: "Following the log…"}
 }
@@ -487,7 +487,7 @@ func (h *Handlers) snapshotBrowser(r *http.Request, run *compute.Run) (pages.Sna
 	}
 	base := runPath(run.ID)
 	vm := pages.SnapshotBrowserVM{ID: snap.ID, Dir: dir, FileCount: snap.FileCount,
-		Summary: fmt.Sprintf("%s files, %s, snapshot %s", thousands(snap.FileCount), byteSize(snap.TotalBytes), snap.ID)}
+		Summary: fmt.Sprintf("%s files, %s, snapshot %s", thousands(snap.FileCount), components.FormatBytes(snap.TotalBytes), snap.ID)}
 	dirHref := func(d string) string {
 		if d == "" {
 			return base + "#snapshot"
@@ -520,7 +520,7 @@ func (h *Handlers) snapshotBrowser(r *http.Request, run *compute.Run) (pages.Sna
 			}
 			continue
 		}
-		vm.Files = append(vm.Files, pages.FileVM{Name: rest, Href: base + "/snapshot/" + escapePath(f.Path), Size: byteSize(f.Size)})
+		vm.Files = append(vm.Files, pages.FileVM{Name: rest, Href: base + "/snapshot/" + escapePath(f.Path), Size: components.FormatBytes(f.Size)})
 	}
 	return vm, nil
 }
@@ -532,17 +532,4 @@ func escapePath(p string) string {
 		els[i] = url.PathEscape(el)
 	}
 	return strings.Join(els, "/")
-}
-
-// byteSize writes a size for people: 512 B, 1.2 KB, 3.4 MB (1 KB = 1024 B).
-func byteSize(n int64) string {
-	switch {
-	case n < 1024:
-		return strconv.FormatInt(n, 10) + " B"
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
 }

@@ -552,7 +552,7 @@ func (h *Handlers) sourceVM(st *submitState) pages.SourceVM {
 		Hint: "The file to run, relative to the source folder, e.g. train.py. Upload the source first to pick it from a list."}
 	if s := st.snap; s != nil {
 		vm.SnapshotID = s.ID
-		vm.Summary = fmt.Sprintf("%s files, %s", thousands(s.FileCount), byteSize(s.TotalBytes))
+		vm.Summary = fmt.Sprintf("%s files, %s", thousands(s.FileCount), components.FormatBytes(s.TotalBytes))
 		var scripts, others []string
 		for _, f := range s.Files {
 			switch strings.ToLower(path.Ext(f.Path)) {

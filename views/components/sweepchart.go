@@ -179,7 +179,7 @@ func (c SweepMetricChart) Layout() SweepMetricLayout {
 	if l.Empty {
 		l.Desc = "No child has logged " + c.Metric + " yet."
 	} else {
-		l.Desc = fmt.Sprintf("%s logged %s (%s); the best so far is %s.", plural(len(pts), "child has", "children have"), c.Metric, goal, FormatValue(best))
+		l.Desc = fmt.Sprintf("%s logged %s (%s); the best so far is %s.", plural(len(pts), "child has", "children have"), c.Metric, goal, FormatNumber(best))
 	}
 	return l
 }
