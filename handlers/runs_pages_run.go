@@ -106,6 +106,10 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 			return vm, err
 		}
 		vm.Sweep = &d
+		// The parent only drives its children: what it would show as a
+		// single run is empty, and the dashboard says it all.
+		vm.HideMetrics, vm.HideParams, vm.HideTags = len(vm.Metrics.Latest) == 0, len(vm.Params) == 0, len(vm.Tags) == 0
+		vm.HideOutputs, vm.HideLog = len(vm.Outputs.Files) == 0, vm.Log.Text == "" && vm.Log.Download == ""
 	} else if n, err := ps.CountRunsPage(ctx, store.RunPageQuery{Filter: compute.RunFilter{Parent: run.ID}}); err != nil {
 		return vm, err
 	} else if n > 0 {

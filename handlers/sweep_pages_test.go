@@ -221,6 +221,43 @@ func TestSweepDashboardSorting(t *testing.T) {
 	}
 }
 
+// TestSweepParentPageHidesEmptyRunSections: a sweep parent runs no script
+// of its own, so its page leaves out the empty single-run parts (metric
+// charts, params, tags, outputs, the log box) and their section links; the
+// dashboard stays. A child's page keeps them all, even empty.
+func TestSweepParentPageHidesEmptyRunSections(t *testing.T) {
+	env := webtest.New(t, webtest.Options{NoController: true, NoDispatcher: true})
+	id := seedSweep(t, env)
+	c := env.Browser(t)
+	_, d, body := getPage(t, c, env.URL+"/runs/"+id, nil)
+	if d.Find(`#sweep-dashboard`).Length() != 1 {
+		t.Fatalf("no sweep dashboard: %.300s", body)
+	}
+	for name, sel := range map[string]string{
+		"metrics section": `section#metrics`, "metric charts": `#run-metrics`, "params": `[data-testid=params]`,
+		"tags": `[data-testid=tags]`, "outputs section": `section#outputs`, "log box": `#run-log`,
+		"link to metrics": `a[href="#metrics"]`, "link to outputs": `a[href="#outputs"]`,
+	} {
+		if d.Find(sel).Length() != 0 {
+			t.Errorf("the sweep parent's page shows its empty %s (%s)", name, sel)
+		}
+	}
+	if strings.Contains(d.Find(`main`).Text(), "No params logged.") {
+		t.Error(`the sweep parent's page says "No params logged."`)
+	}
+	for _, sel := range []string{`section#overview`, `section#snapshot`, `section#settings`, `a[href="#sweep-dashboard"]`} {
+		if d.Find(sel).Length() == 0 {
+			t.Errorf("the sweep parent's page lacks %s", sel)
+		}
+	}
+	_, child, _ := getPage(t, c, env.URL+"/runs/sweep-seed_4", nil)
+	for _, sel := range []string{`section#metrics`, `[data-testid=params]`, `section#outputs`, `#run-log`, `a[href="#metrics"]`} {
+		if child.Find(sel).Length() == 0 {
+			t.Errorf("a child's page lacks %s", sel)
+		}
+	}
+}
+
 // TestSweepDashboardStopsWhenEnded: once the parent has ended the part has
 // no trigger (polling stops), no Cancel, and nothing is "not started yet".
 func TestSweepDashboardStopsWhenEnded(t *testing.T) {

@@ -138,13 +138,18 @@ type RunVM struct {
 	Environment []AttrVM
 	// EnvText is the recorded conda/pip dependencies; RunConfig the
 	// submitted run configuration, indented JSON.
-	EnvText      string
-	RunConfig    string
-	Snapshot     SnapshotBrowserVM
-	Children     *RunsTableVM
-	Sweep        *SweepDashboardVM // a HyperDrive parent's sweep
-	CanResubmit  bool
-	ResubmitPath string
+	EnvText   string
+	RunConfig string
+	Snapshot  SnapshotBrowserVM
+	Children  *RunsTableVM
+	Sweep     *SweepDashboardVM // a HyperDrive parent's sweep
+	// A sweep parent has no process of its own, so the single-run parts it
+	// has nothing in are left out rather than shown empty: the metric
+	// charts, params, tags, the outputs list and the log box. A section
+	// with all of its parts hidden is left out with its link.
+	HideMetrics, HideParams, HideTags, HideOutputs, HideLog bool
+	CanResubmit                                             bool
+	ResubmitPath                                            string
 }
 
 // RunLiveVM is the part of the run page that follows the run's status.
@@ -265,4 +270,24 @@ type RunConfigFileVM struct {
 	Name  string
 	Text  string
 	Error string
+}
+
+// showMetricsSection is whether the run page has a Metrics section: not
+// when all of its parts are hidden (a sweep parent that logged nothing).
+func showMetricsSection(vm RunVM) bool { return !vm.HideMetrics || !vm.HideParams || !vm.HideTags }
+
+// showOutputsSection is whether the run page has an Outputs + logs section.
+func showOutputsSection(vm RunVM) bool { return !vm.HideOutputs || !vm.HideLog }
+
+// runSectionLinks are the run page's section links, [id, label], for the
+// sections it shows.
+func runSectionLinks(vm RunVM) [][2]string {
+	out := [][2]string{{"overview", "Overview"}}
+	if showMetricsSection(vm) {
+		out = append(out, [2]string{"metrics", "Metrics"})
+	}
+	if showOutputsSection(vm) {
+		out = append(out, [2]string{"outputs", "Outputs + logs"})
+	}
+	return append(out, [2]string{"snapshot", "Snapshot"}, [2]string{"settings", "Settings"})
 }
