@@ -60,6 +60,8 @@ type: sweep starts a HyperDrive sweep (sampling_algorithm, search_space, objecti
 
 code (trial.code for a sweep) is the folder that is snapshotted and run in, relative to the YAML file; without it, the YAML file's folder. Only files the server does not have yet are uploaded (.amlignore, else .gitignore). compute is azureml:NAME or NAME (default local); the environment is recorded but runs use the target's python3 with environment_variables set. The experiment is experiment_name, else -e, else the name of the current folder.
 
+Files written for the az CLI's preview are read too (code: {local_path: DIR}; an input's data: azureml:NAME:VERSION, file: or folder:, passed to the script as written): each such form gets a FILE:LINE: warning: line saying what Trainyard does with it.
+
 The file is checked first with the server's rules; a problem is reported as FILE:LINE: FIELD: MESSAGE. Prints the run (for a sweep, the parent run): -o json gives the server's run JSON with runId and status. --stream waits for the run to end (a command job's log is printed as it is written) and exits 1 unless it Completed.`
 
 func (c *cli) jobCreate(args []string) error {
@@ -80,6 +82,9 @@ func (c *cli) jobCreate(args []string) error {
 	res, err := runconfig.CheckFile(file)
 	if err != nil {
 		return err
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintln(c.stderr, n)
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(c.stderr, "trainyard: warning: %s\n", w)

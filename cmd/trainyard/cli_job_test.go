@@ -122,3 +122,49 @@ limits: {max_total_trials: 5, max_concurrent_trials: 2, timeout: 600}
 		t.Errorf("validate: exit %d: %s%s", res.code, res.stdout, res.stderr)
 	}
 }
+
+// TestJobCreatePreviewForms: a command job written for the az CLI's preview
+// (code: {local_path: …}, an input's data: azureml:<name>:<version>) is
+// submitted, with a warning naming file:line for each preview form; the
+// data reference reaches the script's arguments as written.
+func TestJobCreatePreviewForms(t *testing.T) {
+	env := webtest.New(t, webtest.Options{NoDispatcher: true, NoController: true})
+	cliEnv := map[string]string{"TRAINYARD_URL": env.URL, "TRAINYARD_TOKEN": webtest.Token}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	job := filepath.Join(dir, "job.yml")
+	for p, content := range map[string]string{
+		"src/train.py": "print('hi')\n",
+		"job.yml": "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncode:\n  local_path: src\n" +
+			"command: python train.py --data ${{inputs.iris}}\ninputs:\n  iris:\n    data: azureml:iris-csv:1\n    mode: mount\n" +
+			"environment: azureml:AzureML-Minimal:1\ncompute: azureml:local\nexperiment_name: preview\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(p)), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := runCLIEnv(t, cliEnv, "", "job", "create", "-f", job, "-o", "json")
+	if res.code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{
+		job + ":3: warning: code.local_path: {local_path: …} is the az CLI preview form of code",
+		job + ":7: warning: inputs.iris.data: data: is the az CLI preview form of a data input; Trainyard reads it as path: azureml:iris-csv:1",
+	} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+	var run struct {
+		RunID     string   `json:"runId"`
+		Arguments []string `json:"arguments"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &run); err != nil {
+		t.Fatalf("%v: %s", err, res.stdout)
+	}
+	if !reflect.DeepEqual(run.Arguments, []string{"--data", "azureml:iris-csv:1"}) {
+		t.Errorf("run %s arguments %q", run.RunID, run.Arguments)
+	}
+}

@@ -586,6 +586,15 @@ func TestValidate(t *testing.T) {
 	if res.code != 1 || field(t, []byte(res.stdout), "0.valid") != true || field(t, []byte(res.stdout), "1.error.line") != 2.0 {
 		t.Errorf("json: %d %s", res.code, res.stdout)
 	}
+	// A file written for the az CLI's preview is valid, with a warning at
+	// each preview form saying what Trainyard does with it.
+	preview := filepath.Join("..", "..", "compute", "runconfig", "testdata", "preview-job.yml")
+	res = runCLIEnv(t, map[string]string{}, "", "validate", preview)
+	if res.code != 0 || !strings.HasPrefix(res.stdout, "OK "+preview+": command job") ||
+		!strings.Contains(res.stderr, preview+":6: warning: code.local_path: {local_path: …} is the az CLI preview form of code; Trainyard uploads the folder \"src\"") ||
+		!strings.Contains(res.stderr, preview+":10: warning: inputs.iris.data: data: is the az CLI preview form of a data input; Trainyard reads it as path: azureml:iris-csv:1") {
+		t.Errorf("preview file: exit %d\nstdout %s\nstderr %s", res.code, res.stdout, res.stderr)
+	}
 	if res := runCLIEnv(t, map[string]string{}, "", "validate"); res.code != 2 {
 		t.Errorf("no files: %d", res.code)
 	}

@@ -62,6 +62,9 @@ func (c *cli) validate(args []string) error {
 		results = append(results, validateResult{File: file, Kind: res.Kind, Valid: true, Summary: res.Summary})
 		if out != "json" {
 			fmt.Fprintf(c.stdout, "OK %s: %s\n", file, res.Summary)
+			for _, n := range res.Notes {
+				fmt.Fprintln(c.stderr, n)
+			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(c.stderr, "%s: warning: %s\n", file, w)
 			}

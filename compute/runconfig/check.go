@@ -35,6 +35,9 @@ type Result struct {
 	// Warnings are shown but do not make the file invalid (e.g. Bayesian
 	// sampling with fewer than 20 trials per parameter).
 	Warnings []string `json:"warnings,omitempty"`
+	// Notes are the az CLI preview forms the file uses and what Trainyard
+	// does with each; like warnings they do not make the file invalid.
+	Notes []Note `json:"notes,omitempty"`
 }
 
 // CheckFile reads path and checks it as Check does.
@@ -82,7 +85,7 @@ func Check(file string, data []byte) (*Result, error) {
 		if err := j.Validate(); err != nil {
 			return nil, err
 		}
-		return &Result{File: file, Kind: kind, Summary: j.Summary(), Job: j}, nil
+		return &Result{File: file, Kind: kind, Summary: j.Summary(), Job: j, Notes: j.Notes}, nil
 	case KindSweepJob:
 		j, err := decodeSweepJob(file, root)
 		if err != nil {
@@ -92,7 +95,7 @@ func Check(file string, data []byte) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Result{File: file, Kind: kind, Summary: j.Summary(), Sweep: j, Warnings: w}, nil
+		return &Result{File: file, Kind: kind, Summary: j.Summary(), Sweep: j, Warnings: w, Notes: j.Notes}, nil
 	case KindHDConfig:
 		h, err := decodeHDConfig(file, root)
 		if err != nil {

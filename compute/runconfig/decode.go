@@ -12,6 +12,20 @@ import (
 type decoder struct {
 	file  string
 	lines map[string]int
+	notes []Note // preview forms read, in file order
+}
+
+// note records that the form at n (field) was read the way message says.
+func (d *decoder) note(n *node, field, format string, args ...any) {
+	line := d.lines[field]
+	switch {
+	case n == nil:
+	case n.keyLine > 0:
+		line = n.keyLine
+	case n.line > 0:
+		line = n.line
+	}
+	d.notes = append(d.notes, Note{File: d.file, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 func newDecoder(file string) *decoder { return &decoder{file: file, lines: map[string]int{}} }

@@ -47,6 +47,22 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Note is a form Trainyard accepts though today's schema has another one
+// (the az CLI ml extension's preview forms, e.g. code: {local_path: …}),
+// with what Trainyard does with it. It prints as
+// "file:line: warning: field: message", the way compilers warn.
+type Note struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// String renders "file:line: warning: field: message".
+func (n Note) String() string {
+	return (&Error{File: n.File, Line: n.Line, Field: "warning: " + n.Field, Message: n.Message}).Error()
+}
+
 // sortErrors orders problems by line, keeping the order of those on one line.
 func sortErrors(probs []*Error) {
 	slices.SortStableFunc(probs, func(a, b *Error) int { return a.Line - b.Line })

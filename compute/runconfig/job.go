@@ -32,6 +32,10 @@ type CommandJob struct {
 	Timeout              *int64               `json:"timeout,omitempty"` // limits.timeout, seconds
 	Tags                 map[string]string    `json:"tags,omitempty"`
 
+	// Notes are the az CLI preview forms the file uses, each with what
+	// Trainyard does with it (shown as warnings; the file is valid).
+	Notes []Note `json:"-"`
+
 	// File is the name errors give for the file.
 	File  string `json:"-"`
 	lines map[string]int
@@ -112,6 +116,9 @@ func decodeJob(file string, root *node) (*CommandJob, error) {
 	if c := root.get("code"); c != nil && c.kind == mapNode {
 		d.see(c, "code")
 		j.Code, e = d.str(c.get("local_path"), "code.local_path")
+		if e == nil {
+			d.note(c.get("local_path"), "code.local_path", previewCodeNote, j.Code)
+		}
 	} else {
 		j.Code, e = d.str(c, "code")
 	}
@@ -173,9 +180,12 @@ func decodeJob(file string, root *node) (*CommandJob, error) {
 		}
 		j.Distribution = ds
 	}
-	j.lines = d.lines
+	j.lines, j.Notes = d.lines, d.notes
 	return j, nil
 }
+
+// previewCodeNote is the note on code: {local_path: DIR} (%s is DIR).
+const previewCodeNote = "{local_path: …} is the az CLI preview form of code; Trainyard uploads the folder %q from this machine and runs in it, as for code: %[1]s"
 
 func decodeInputs(d *decoder, n *node) (map[string]JobInput, error) {
 	m, err := d.object(n, "inputs")
@@ -201,11 +211,18 @@ func decodeInputs(d *decoder, n *node) (map[string]JobInput, error) {
 		in.Path, errs[1] = d.str(v.get("path"), f+".path")
 		in.Mode, errs[2] = d.str(v.get("mode"), f+".mode")
 		if in.Path == "" {
-			// preview files: file: / folder:
+			// preview files: file: / folder: / data: (a registered data
+			// asset, azureml:<name>:<version>, or {path: …} / {local_path: …})
 			if p := v.get("file"); p != nil {
-				in.Path, errs[3] = d.str(p, f+".file")
+				if in.Path, errs[3] = d.str(p, f+".file"); errs[3] == nil {
+					d.note(p, f+".file", "file: is the az CLI preview form of a data input; Trainyard reads it as path: %s and passes it to the script as written", in.Path)
+				}
 			} else if p := v.get("folder"); p != nil {
-				in.Path, errs[3] = d.str(p, f+".folder")
+				if in.Path, errs[3] = d.str(p, f+".folder"); errs[3] == nil {
+					d.note(p, f+".folder", "folder: is the az CLI preview form of a data input; Trainyard reads it as path: %s and passes it to the script as written", in.Path)
+				}
+			} else if p := v.get("data"); p != nil {
+				in.Path, errs[3] = previewData(d, p, f+".data")
 			}
 		}
 		if v.has("default") && in.Path == "" {
@@ -219,6 +236,36 @@ func decodeInputs(d *decoder, n *node) (map[string]JobInput, error) {
 		out[k.text] = in
 	}
 	return out, nil
+}
+
+// previewData reads an input's data: (the az CLI preview form): a data
+// asset reference (azureml:<name>:<version>) or a mapping with path or
+// local_path. Trainyard has no data assets to mount, so the reference (or
+// path) is passed to the script as written, like a path: of today's form.
+func previewData(d *decoder, n *node, field string) (string, error) {
+	if n.kind == mapNode {
+		d.see(n, field)
+		for _, k := range []string{"path", "local_path"} {
+			if p := n.get(k); p != nil {
+				s, err := d.str(p, field+"."+k)
+				if err == nil {
+					d.note(p, field+"."+k, "data: {%s: …} is the az CLI preview form of a data input; Trainyard reads it as path: %s and passes it to the script as written", k, s)
+				}
+				return s, err
+			}
+		}
+		return "", d.errf(n, field, "a data input's data: needs a data asset (azureml:<name>:<version>), path or local_path")
+	}
+	s, err := d.str(n, field)
+	if err != nil || strings.TrimSpace(s) == "" {
+		return s, err
+	}
+	if _, ok := cutFold(strings.TrimSpace(s), "azureml:"); ok {
+		d.note(n, field, "data: is the az CLI preview form of a data input; Trainyard reads it as path: %s and passes the reference to the script as written: the data asset is not downloaded or mounted", s)
+	} else {
+		d.note(n, field, "data: is the az CLI preview form of a data input; Trainyard reads it as path: %s and passes it to the script as written", s)
+	}
+	return s, nil
 }
 
 func decodeOutputs(d *decoder, n *node) (map[string]JobOutput, error) {

@@ -345,6 +345,64 @@ func TestCommandJob(t *testing.T) {
 	}
 }
 
+// TestPreviewForms: files written for the az CLI ml extension's preview
+// are read, and each preview form gets a note at its line saying what
+// Trainyard does with it; today's forms get none.
+func TestPreviewForms(t *testing.T) {
+	const head = "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\ncommand: python train.py --data ${{inputs.d}}\nenvironment: azureml:e:1\n"
+	tests := []struct {
+		name, file, text string
+		wantPath         string // inputs.d's (or iris's) path as read
+		wantNotes        []string
+	}{
+		{name: "fixture: code.local_path and a data asset input", file: "testdata/preview-job.yml", wantPath: "azureml:iris-csv:1", wantNotes: []string{
+			`testdata/preview-job.yml:6: warning: code.local_path: {local_path: …} is the az CLI preview form of code; Trainyard uploads the folder "src"`,
+			"testdata/preview-job.yml:10: warning: inputs.iris.data: data: is the az CLI preview form of a data input; Trainyard reads it as path: azureml:iris-csv:1 and passes the reference to the script as written: the data asset is not downloaded or mounted",
+		}},
+		{name: "data as a flow mapping", text: head + "inputs:\n  d: {data: 'azureml:mnist:2', mode: mount}\n", wantPath: "azureml:mnist:2",
+			wantNotes: []string{"j.yml:5: warning: inputs.d.data: data: is the az CLI preview form"}},
+		{name: "data with a local path", text: head + "inputs:\n  d:\n    data:\n      local_path: ./data\n", wantPath: "./data",
+			wantNotes: []string{"j.yml:7: warning: inputs.d.data.local_path: data: {local_path: …} is the az CLI preview form of a data input; Trainyard reads it as path: ./data"}},
+		{name: "file:", text: head + "inputs:\n  d:\n    file: https://example.com/iris.csv\n", wantPath: "https://example.com/iris.csv",
+			wantNotes: []string{"j.yml:6: warning: inputs.d.file: file: is the az CLI preview form"}},
+		{name: "folder:", text: head + "inputs:\n  d:\n    folder: azureml:imgs:1\n", wantPath: "azureml:imgs:1",
+			wantNotes: []string{"j.yml:6: warning: inputs.d.folder: folder: is the az CLI preview form"}},
+		{name: "today's form has no note", text: head + "inputs:\n  d:\n    type: uri_folder\n    path: azureml:imgs:1\n    mode: ro_mount\n", wantPath: "azureml:imgs:1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var res *Result
+			var err error
+			if tc.file != "" {
+				res, err = CheckFile(tc.file)
+			} else {
+				res, err = Check("j.yml", []byte(tc.text))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, ok := res.Job.Inputs["d"]
+			if !ok {
+				in = res.Job.Inputs["iris"]
+			}
+			if in.Path != tc.wantPath {
+				t.Errorf("input path %q, want %q", in.Path, tc.wantPath)
+			}
+			if len(res.Notes) != len(tc.wantNotes) {
+				t.Fatalf("notes %q, want %d", res.Notes, len(tc.wantNotes))
+			}
+			for i, n := range res.Notes {
+				if !strings.HasPrefix(n.String(), tc.wantNotes[i]) {
+					t.Errorf("note %d:\n%s\nwant it to start\n%s", i, n, tc.wantNotes[i])
+				}
+			}
+		})
+	}
+	if _, err := Check("j.yml", []byte(head+"inputs:\n  d:\n    data: {mode: mount}\n")); err == nil || !strings.Contains(err.Error(), "j.yml:6: inputs.d.data: a data input's data: needs") {
+		t.Errorf("data: without a reference: %v", err)
+	}
+}
+
 func TestErrorString(t *testing.T) {
 	for _, tc := range []struct {
 		e    Error

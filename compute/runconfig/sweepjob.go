@@ -35,6 +35,10 @@ type SweepJob struct {
 	Outputs map[string]JobOutput `json:"outputs,omitempty"`
 	Tags    map[string]string    `json:"tags,omitempty"`
 
+	// Notes are the az CLI preview forms the file uses, each with what
+	// Trainyard does with it (shown as warnings; the file is valid).
+	Notes []Note `json:"-"`
+
 	// File is the name errors give for the file.
 	File  string `json:"-"`
 	lines map[string]int
@@ -139,6 +143,9 @@ func decodeSweepJob(file string, root *node) (*SweepJob, error) {
 	if c := trial.get("code"); c != nil && c.kind == mapNode {
 		d.see(c, "trial.code")
 		j.TrialCode, err = d.str(c.get("local_path"), "trial.code.local_path")
+		if err == nil {
+			d.note(c.get("local_path"), "trial.code.local_path", previewCodeNote, j.TrialCode)
+		}
 	} else {
 		j.TrialCode, err = d.str(c, "trial.code")
 	}
@@ -297,6 +304,6 @@ func decodeSweepJob(file string, root *node) (*SweepJob, error) {
 			return nil, e
 		}
 	}
-	j.lines = d.lines
+	j.lines, j.Notes = d.lines, d.notes
 	return j, nil
 }
