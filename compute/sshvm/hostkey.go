@@ -203,5 +203,13 @@ func dialTCP(ctx context.Context, addr string, timeout time.Duration, policy *co
 	case err != nil:
 		return nil, fmt.Errorf("connecting to %s: %w: %w", addr, err, compute.ErrUnavailable)
 	}
+	// A machine on this host that stopped listening on a port in the
+	// ephemeral range can be "reached" by a TCP self-connect: the kernel
+	// picks that very port as the source and the socket meets itself. The
+	// machine is down, not back.
+	if nc.LocalAddr().String() == nc.RemoteAddr().String() {
+		nc.Close()
+		return nil, fmt.Errorf("connecting to %s: nothing listens there (the connection met itself): %w", addr, compute.ErrUnavailable)
+	}
 	return nc, nil
 }

@@ -249,6 +249,9 @@ func (s *SSHD) Start() {
 		s.cmd = exec.Command("nsenter", "--net=/run/netns/"+s.netns, sshdPath, "-D", "-e", "-f", filepath.Join(s.Dir, "sshd_config"))
 	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// Its own process group, so Stop reaches a per-connection child forked
+	// a moment before it (one /proc scan can miss it).
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting sshd: %v", err)
 	}
@@ -273,10 +276,24 @@ func (s *SSHD) Stop() {
 		return
 	}
 	// Kill the listener and its per-connection children, as a reboot would:
-	// established connections must not outlive a host key change.
-	for _, p := range descendants(s.cmd.Process.Pid) {
-		_ = syscall.Kill(p, syscall.SIGKILL)
+	// established connections must not outlive a host key change. Children
+	// that left the group (sshd's sessions call setsid) are found by their
+	// parents, again until none is left: under load the listener may fork
+	// one between a scan and the kill, and that child would keep answering
+	// on the port the test believes closed.
+	pid := s.cmd.Process.Pid
+	_ = syscall.Kill(-pid, syscall.SIGSTOP) // nothing forks while we look
+	for range 20 {
+		left := descendants(pid)
+		for _, p := range left {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		if len(left) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
