@@ -5,7 +5,9 @@ package sshvmtest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -128,7 +130,11 @@ func passwordUser(t testing.TB) (string, string) {
 			t.Logf("chown: %v %s", err, out)
 			return
 		}
-		pw := "Pw-" + RandomHex(t)
+		pw, err := sharedPassword(t, name)
+		if err != nil {
+			t.Logf("the test user's password: %v", err)
+			return
+		}
 		c := exec.Command("chpasswd")
 		c.Stdin = strings.NewReader(name + ":" + pw + "\n")
 		if out, err := c.CombinedOutput(); err != nil {
@@ -138,6 +144,40 @@ func passwordUser(t testing.TB) (string, string) {
 		pwUserName, pwUserPass = name, pw
 	})
 	return pwUserName, pwUserPass
+}
+
+// sharedPassword is the password of the test user, made once per machine
+// and kept in a file only root reads: two test suites running side by side
+// share the account, and each setting a password of its own would sign the
+// other's tests out.
+func sharedPassword(t testing.TB, name string) (string, error) {
+	dir := filepath.Join("/var/lib", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "password")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return string(b), nil
+	}
+	tmp, err := os.CreateTemp(dir, ".password-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString("Pw-" + RandomHex(t)); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	// A link fails when another suite made the file first: then its
+	// password is the one.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	b, err := os.ReadFile(path)
+	return string(b), err
 }
 
 // RandomHex returns 12 random hex digits.
