@@ -94,6 +94,7 @@ func (s *Store) CollectRunFiles(ctx context.Context, runID, workDir string) erro
 			return fmt.Errorf("store: collect outputs of %s: %w", runID, err)
 		}
 	}
+	s.announceRun(ctx, runID)
 	return nil
 }
 
@@ -148,6 +149,7 @@ func (s *Store) SaveRunLog(ctx context.Context, runID string, r io.Reader) error
 	if err := writeAtomic(filepath.Join(s.RunDir(runID), filepath.FromSlash(RunLogPath)), ctxReader{ctx, r}); err != nil {
 		return fmt.Errorf("store: save the log of %s: %w", runID, err)
 	}
+	s.announceRun(ctx, runID)
 	return nil
 }
 
@@ -294,6 +296,7 @@ func (s *Store) PutArtifact(ctx context.Context, runID, p string, r io.Reader, l
 		_ = root.Remove(tmp)
 		return err
 	}
+	s.announceRun(ctx, runID)
 	return nil
 }
 

@@ -95,7 +95,11 @@ func (s *Store) LogBatch(ctx context.Context, runID string, metrics []compute.Me
 		}
 		return nil
 	})
-	return wrapErr("log to run", runID, err)
+	if err != nil {
+		return wrapErr("log to run", runID, err)
+	}
+	s.announceRun(ctx, runID)
+	return nil
 }
 
 // storedValue maps a metric value onto what SQLite keeps: NULL for NaN,

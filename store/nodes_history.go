@@ -50,7 +50,13 @@ func (s *Store) RecordNodeSample(ctx context.Context, target string, smp compute
 		_, err = tx.ExecContext(ctx, `DELETE FROM node_history WHERE target_id = ? AND at < ?`, id, toMS(smp.At.Add(-historyKeep)))
 		return err
 	})
-	return saved, wrapErr("record node history of", target, err)
+	if err != nil {
+		return false, wrapErr("record node history of", target, err)
+	}
+	if saved {
+		s.announce(computeChange(target))
+	}
+	return saved, nil
 }
 
 // NodeSamples implements compute.NodeHistory.

@@ -219,6 +219,9 @@ func (s *Store) CreateRuns(ctx context.Context, runs []*compute.Run) error {
 	if err != nil {
 		return wrapErr("create run", "", err)
 	}
+	for _, r := range runs {
+		s.announce(runChange(r.ID, r.Target, r.ParentID))
+	}
 	return nil
 }
 
@@ -440,6 +443,7 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 	if err != nil {
 		return nil, wrapErr("update run", id, err)
 	}
+	s.announce(runChange(out.ID, out.Target, out.ParentID))
 	return out, nil
 }
 

@@ -56,6 +56,7 @@ type Store struct {
 	reader *sql.DB // readerConns connections, query_only
 	keys   *Keyring
 	log    *slog.Logger
+	feed   changeFeed // committed changes, for live pages (Subscribe)
 }
 
 // Open opens (creating if needed) <dataDir>/trainyard.db, applies pending

@@ -78,6 +78,7 @@ func (s *Store) CreateTarget(ctx context.Context, t *compute.Target, secrets map
 	if err != nil {
 		return wrapErr("create target", t.Name, err)
 	}
+	s.announce(computeChange(t.Name))
 	if t.Cluster != nil {
 		t.Nodes = compute.NodeCounts{Target: t.Cluster.TargetNodeCount}
 	} else {
@@ -239,6 +240,7 @@ func (s *Store) UpdateTarget(ctx context.Context, name string, fn func(t *comput
 	if err != nil {
 		return nil, wrapErr("update target", name, err)
 	}
+	s.announce(computeChange(name))
 	return out, nil
 }
 
@@ -257,7 +259,11 @@ func (s *Store) DeleteTarget(ctx context.Context, name string) error {
 		}
 		return nil
 	})
-	return wrapErr("delete target", name, err)
+	if err != nil {
+		return wrapErr("delete target", name, err)
+	}
+	s.announce(computeChange(name))
+	return nil
 }
 
 // wrapErr adds context to database errors. Errors that are already in the
