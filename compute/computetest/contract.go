@@ -70,6 +70,13 @@ type Harness struct {
 	// and down with demand and whose scale settings this server may edit
 	// (ScaleSettings).
 	PowerSavingTarget func(t *testing.T) *compute.Target
+
+	// NoJobs says why the backend runs no jobs (an Azure ML workspace's
+	// computes take Azure ML jobs, whose logs Trainyard cannot reach). The
+	// job subtests are then replaced by one that checks every job is
+	// refused at Submit with a JobsNotSupported conflict naming the target,
+	// and the capability checks leave out the jobs they would run.
+	NoJobs string
 }
 
 // backend is the backend under test.
@@ -128,6 +135,10 @@ func RunBackendContract(t *testing.T, h Harness) {
 		t.Fatal("the harness gives no Registration (the backend's own Registration()) or no Target")
 	}
 	runCapabilities(t, h)
+	if h.NoJobs != "" {
+		runWithoutJobs(t, h)
+		return
+	}
 
 	t.Run("CompletedJobAndItsOutput", func(t *testing.T) {
 		t.Parallel()
@@ -363,6 +374,40 @@ func RunBackendContract(t *testing.T, h Harness) {
 	})
 
 	checkClose(t, h)
+}
+
+// runWithoutJobs is the contract of a backend that runs no jobs: Submit
+// refuses every job, before anything starts, with a JobsNotSupported
+// conflict naming the target (the dispatcher fails the run with it);
+// Status and Logs know no handle; Cancel and Deprovision stay idempotent.
+func runWithoutJobs(t *testing.T, h Harness) {
+	t.Run("JobsRefused", func(t *testing.T) {
+		tgt := h.Target(t)
+		spec := compute.JobSpec{RunID: NewRunID(t), WorkDir: t.TempDir(), Argv: h.prog(`print(1)`, `echo 1`)}
+		_, err := h.backend().Submit(context.Background(), tgt, spec)
+		var coded *compute.CodedError
+		if !errors.Is(err, compute.ErrConflict) || !errors.As(err, &coded) || coded.Code != "JobsNotSupported" || coded.Target != tgt.Name {
+			t.Fatalf("Submit to %s of a backend that runs no jobs (%s): err = %v; want a JobsNotSupported conflict naming the target", tgt.Name, h.NoJobs, err)
+		}
+		hd := compute.Handle{Backend: h.backend().Name(), ID: spec.RunID}
+		if _, err := h.backend().Status(context.Background(), hd); !errors.Is(err, compute.ErrNotFound) {
+			t.Errorf("Status of a job never started: err = %v; want ErrNotFound", err)
+		}
+		if _, err := h.backend().Logs(context.Background(), hd, 0); !errors.Is(err, compute.ErrNotFound) {
+			t.Errorf("Logs of a job never started: err = %v; want ErrNotFound", err)
+		}
+		if err := h.backend().Cancel(context.Background(), hd); err != nil {
+			t.Errorf("Cancel of a job never started: %v; want nothing to do", err)
+		}
+	})
+	t.Run("DeprovisionTwice", func(t *testing.T) {
+		tgt := h.Target(t)
+		for i := range 2 {
+			if err := h.backend().Deprovision(context.Background(), tgt); err != nil {
+				t.Fatalf("Deprovision #%d: %v", i+1, err)
+			}
+		}
+	})
 }
 
 // Slack multiplies every wait's deadline in the tests that use this
