@@ -30,6 +30,7 @@ generate: node_modules/.stamp
 	$(GO) tool templ generate -log-level warn
 	npx tailwindcss -i web/styles/input.css -o static/css/app.css --minify 2>/dev/null
 	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+	cp node_modules/htmx-ext-sse/dist/sse.min.js static/js/htmx-ext-sse.min.js
 	$(MAKE) --no-print-directory precompress
 
 ## precompress: brotli and gzip variants of every static asset beside it (static/**/*.br, *.gz; committed),
@@ -90,6 +91,7 @@ optuna:
 	@/usr/bin/python3 -c 'import optuna' >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-optuna >/dev/null; }
 
 ## bench: the compute list with 1,000 targets and the runs list with 100,000 runs under concurrent load,
+## change → screen in real Chromium,
 ## submit→Running on the local target against a bare fork/exec, and HyperDrive: regret against Optuna (20 seeds ×
 ## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput, and
 ## submit→RUNNING on a real Slurm cluster through Trainyard against raw sbatch (results: docs/BENCHMARKS.md).
@@ -97,6 +99,7 @@ optuna:
 bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
+	$(GO) test -run '^$$' -bench 'ChangeToScreen' -benchtime 40x -cpu 2 ./web/
 	$(GO) test -run '^$$' -bench 'RunsList100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsPages100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/

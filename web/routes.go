@@ -63,6 +63,10 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/signed-out", Role: public, Handler: w(h.SignedOut)},
 		{Method: "POST", Pattern: "/logout", Role: public, Handler: w(h.Logout)},
 
+		// The event stream of live pages: which of the objects a page shows
+		// changed (no content; the page fetches its sections again).
+		{Method: "GET", Pattern: "/events", Role: reader, Handler: w(h.Events)},
+
 		// Compute pages.
 		{Method: "GET", Pattern: "/", Role: reader, Handler: redirectTo("/computes")},
 		{Method: "GET", Pattern: "/computes", Role: reader, Handler: w(h.ComputeList)},

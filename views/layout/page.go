@@ -11,7 +11,14 @@ type Page struct {
 	Nonce       string // CSP nonce for the page's script tags
 	CSSURL      string
 	HtmxURL     string
-	Flash       string // a one-line message after an action, e.g. "cpu-cluster is being deleted"
+	// LiveURL is the page's event stream (/events?w=…) when it shows
+	// objects that change; "" for a page that does not follow changes.
+	LiveURL string
+	// SSEURL and LiveJSURL are htmx's SSE extension and the stream's
+	// fallback script, loaded only by live pages.
+	SSEURL    string
+	LiveJSURL string
+	Flash     string // a one-line message after an action, e.g. "cpu-cluster is being deleted"
 	// Unsandboxed is true when the server runs local jobs without their
 	// sandbox (serve --unsafe-no-sandbox): every page says so.
 	Unsandboxed bool

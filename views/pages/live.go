@@ -1,0 +1,19 @@
+package pages
+
+import "fmt"
+
+// liveTrigger is the hx-trigger of a live section: the page's event stream
+// says something it shows changed (sse:changed), the fallback poll while
+// the stream is down (live-poll, static/js/live.js), an action of this page
+// that changed it (also, an event the server names in HX-Trigger), and a
+// tick every tickSeconds for a section with a running clock.
+func liveTrigger(tickSeconds int, also string) string {
+	t := "sse:changed, live-poll"
+	if also != "" {
+		t += ", " + also + " from:body"
+	}
+	if tickSeconds > 0 {
+		t += fmt.Sprintf(", every %ds", tickSeconds)
+	}
+	return t
+}
