@@ -43,7 +43,7 @@ func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, t
 	}
 	t, err := h.cfg.Store.GetTarget(r.Context(), name)
 	if err != nil {
-		if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
+		if hx := r.Header.Get("HX-Target"); isHTMX(r) && (hx == "compute-live" || hx == "compute-actions") {
 			// The target is gone (deleted while watched): take the user to the list.
 			setFlash(w, name+" was deleted.")
 			w.Header().Set("HX-Redirect", "/computes?tab="+url.QueryEscape(r.URL.Query().Get("back")))
@@ -53,8 +53,13 @@ func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, t
 		return err
 	}
 	live := h.liveVM(r, t, tab)
-	if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
-		return h.render(w, r, http.StatusOK, pages.ComputeLive(live))
+	if isHTMX(r) {
+		switch r.Header.Get("HX-Target") {
+		case "compute-live":
+			return h.render(w, r, http.StatusOK, pages.ComputeLive(live))
+		case "compute-actions":
+			return h.render(w, r, http.StatusOK, pages.ComputeActions(live))
+		}
 	}
 	var runs *pages.RunsTableVM
 	if tab == "runs" {
@@ -70,7 +75,7 @@ func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, t
 	base := "/computes/" + url.PathEscape(t.Name)
 	vm := pages.ComputeDetailsVM{
 		Name: t.Name, KindLabel: t.Kind.Label(), Tab: tab, Live: live,
-		Attributes: attributes(t), Actions: actionsFor(compute.UserFrom(r.Context()), t), Runs: runs,
+		Runs:       runs,
 		Partitions: h.partitionsVM(r.Context(), t),
 		Tabs: []pages.TabVM{
 			{ID: "details", Label: "Details", Href: base, Current: tab == "details"},
@@ -93,16 +98,16 @@ func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, t
 	for _, ct := range computeTabs {
 		label[ct.id] = ct.label
 	}
-	vm.Page = h.page(r, t.Name, "compute", []layout.Crumb{
+	vm.Page = h.live(h.page(r, t.Name, "compute", []layout.Crumb{
 		{Label: "Compute", Href: "/computes"}, {Label: label[listTab], Href: "/computes?tab=" + listTab}, {Label: t.Name},
-	})
+	}), Watch{Computes: []string{t.Name}})
 	return h.render(w, r, status, pages.ComputeDetails(vm))
 }
 
 func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.ComputeLiveVM {
 	vm := pages.ComputeLiveVM{
 		Name: t.Name, Tab: tab, State: displayState(t), StateSince: h.since(t),
-		Errors: t.ProvisioningErrors, NodesText: nodesText(t), PollSeconds: 5,
+		Errors: t.ProvisioningErrors, NodesText: nodesText(t),
 		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab + "&back=" + t.Kind.Tab(),
 	}
 	if t.Kind == compute.KindSlurm && t.Nodes.Current > 0 {
@@ -133,7 +138,11 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 		}
 	}
 	if vm.StateSince != "" {
-		vm.PollSeconds = 1
+		vm.TickSeconds = 1
+	}
+	vm.Actions = actionsFor(compute.UserFrom(r.Context()), t)
+	if tab == "details" {
+		vm.Attributes = attributes(t)
 	}
 	if tab == "nodes" {
 		vm.ShowNodes = true
@@ -143,8 +152,9 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 		rangeID, _ := monitoringRange(r.URL.Query().Get("range"))
 		vm.SelfURL += "&range=" + rangeID
 		vm.Monitoring = h.monitoringVM(r.Context(), t, rangeID)
-		// The chart moves with time: a sample a few seconds old is news.
-		vm.PollSeconds = min(vm.PollSeconds, 5)
+		// New samples announce themselves; the chart's time axis moves by
+		// itself.
+		vm.TickSeconds = max(vm.TickSeconds, 30)
 	}
 	return vm
 }

@@ -97,7 +97,7 @@ func (h *Handlers) ComputeList(w http.ResponseWriter, r *http.Request) error {
 			label = t.label
 		}
 	}
-	vm.Page = h.page(r, "Compute", "compute", []layout.Crumb{{Label: "Compute", Href: "/computes"}, {Label: label}})
+	vm.Page = h.live(h.page(r, "Compute", "compute", []layout.Crumb{{Label: "Compute", Href: "/computes"}, {Label: label}}), Watch{AllComputes: true})
 	return h.render(w, r, http.StatusOK, pages.ComputeList(vm))
 }
 
@@ -111,7 +111,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 	u := compute.UserFrom(r.Context())
 	vm := pages.ComputeTableVM{
 		Tab: q.tab, Query: q.q, Sort: q.sort, Desc: q.desc, Offset: q.offset, Limit: pageSize, Total: total,
-		CanCreate: u.Can(compute.RoleComputeOperator), SelfURL: q.url(nil), PollSeconds: 5,
+		CanCreate: u.Can(compute.RoleComputeOperator), SelfURL: q.url(nil),
 		SortLinks: map[string]string{}, SortMarks: map[string]string{},
 	}
 	vm.NewActions, vm.EmptyText = newActionsFor(q.tab)
@@ -129,7 +129,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 	}
 	for _, t := range targets {
 		if h.since(t) != "" {
-			vm.PollSeconds = 1
+			vm.TickSeconds = 1
 		}
 		vm.Rows = append(vm.Rows, pages.ComputeRowVM{
 			Name: t.Name, Href: "/computes/" + url.PathEscape(t.Name), KindLabel: t.Kind.Label(),

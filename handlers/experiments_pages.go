@@ -74,7 +74,7 @@ func (h *Handlers) Experiments(w http.ResponseWriter, r *http.Request) error {
 	if isHTMX(r) && r.Header.Get("HX-Target") == "experiments-table" {
 		return h.render(w, r, http.StatusOK, pages.ExperimentsTable(table))
 	}
-	vm := pages.ExperimentsVM{Table: table, Page: h.page(r, "Experiments", "experiments", []layout.Crumb{{Label: "Experiments"}})}
+	vm := pages.ExperimentsVM{Table: table, Page: h.live(h.page(r, "Experiments", "experiments", []layout.Crumb{{Label: "Experiments"}}), Watch{AllRuns: true})}
 	return h.render(w, r, http.StatusOK, pages.Experiments(vm))
 }
 
@@ -102,7 +102,7 @@ func (h *Handlers) experimentsTable(r *http.Request, q experimentsQuery, all []*
 		}
 		return cmp.Or(c, cmp.Compare(b.ID, a.ID))
 	})
-	vm := pages.ExperimentsTableVM{Query: q.q, Total: len(rows), All: len(all), SelfURL: q.url(nil), PollSeconds: 5,
+	vm := pages.ExperimentsTableVM{Query: q.q, Total: len(rows), All: len(all), SelfURL: q.url(nil),
 		CanSubmit: compute.UserFrom(r.Context()).Can(compute.RoleDataScientist), SortLinks: map[string]string{}, SortMarks: map[string]string{}}
 	for _, key := range []string{"name", "runs", "last", "created"} {
 		vm.SortLinks[key] = q.url(func(c *experimentsQuery) {
@@ -171,7 +171,7 @@ func (h *Handlers) Experiment(w http.ResponseWriter, r *http.Request) error {
 			{Label: "Created", Value: formatTime(e.CreatedAt)},
 			{Label: "ID", Value: strconv.FormatInt(e.ID, 10)},
 		}}
-	vm.Page = h.page(r, e.Name, "experiments", []layout.Crumb{{Label: "Experiments", Href: "/experiments"}, {Label: e.Name}})
+	vm.Page = h.live(h.page(r, e.Name, "experiments", []layout.Crumb{{Label: "Experiments", Href: "/experiments"}, {Label: e.Name}}), Watch{AllRuns: true})
 	return h.render(w, r, http.StatusOK, pages.Experiment(vm))
 }
 

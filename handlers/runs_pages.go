@@ -174,7 +174,7 @@ func (h *Handlers) RunsList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	vm := pages.RunsListVM{Heading: "Runs", Filter: filter, Table: table}
-	vm.Page = h.page(r, "Runs", "runs", []layout.Crumb{{Label: "Runs"}})
+	vm.Page = h.live(h.page(r, "Runs", "runs", []layout.Crumb{{Label: "Runs"}}), Watch{AllRuns: true})
 	return h.render(w, r, http.StatusOK, pages.RunsList(vm))
 }
 
@@ -258,7 +258,7 @@ func (h *Handlers) runsTable(r *http.Request, q runsQuery) (pages.RunsTableVM, e
 	vm := pages.RunsTableVM{
 		Total: total, Filtered: q.filtered(), CanSubmit: u.Can(compute.RoleDataScientist), SubmitHref: "/runs/new",
 		SelfURL: q.url(nil), PushURL: (q.base == "/runs" && q.parent == "") || strings.HasPrefix(q.base, "/experiments/"),
-		SortLinks: map[string]string{}, SortMarks: map[string]string{}, PollSeconds: 5,
+		SortLinks: map[string]string{}, SortMarks: map[string]string{},
 		ShowExperiment: !q.fixExp, ShowTarget: !q.fixTarget,
 		EmptyText: "Runs are executions of a training script on a compute target. Submit one from this page or with trainyard run submit-script.",
 	}
@@ -296,8 +296,8 @@ func (h *Handlers) runsTable(r *http.Request, q runsQuery) (pages.RunsTableVM, e
 	}
 	vm.Metrics = commonMetrics(page.Runs, 3)
 	for _, run := range page.Runs {
-		if !run.Status.Terminal() {
-			vm.PollSeconds = 2
+		if run.Status == compute.RunRunning {
+			vm.TickSeconds = 1 // its duration counts up
 		}
 		vm.Rows = append(vm.Rows, h.runRow(u, run, vm.Metrics, now))
 	}

@@ -48,6 +48,12 @@ func (h *Handlers) RunPage(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			return h.render(w, r, http.StatusOK, pages.RunMetrics(m))
+		case "run-params":
+			p := runParamsVM(run)
+			if isSweepParent(run) {
+				p.HideParams, p.HideTags = len(p.Params) == 0, len(p.Tags) == 0
+			}
+			return h.render(w, r, http.StatusOK, pages.RunParams(p))
 		case "run-outputs":
 			o, err := h.runOutputsVM(r, run)
 			if err != nil {
@@ -71,6 +77,11 @@ func (h *Handlers) RunPage(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, http.StatusOK, pages.Run(vm))
 }
 
+// runParamsVM is the run's params and tags section.
+func runParamsVM(run *compute.Run) pages.RunParamsVM {
+	return pages.RunParamsVM{SelfURL: runPath(run.ID), Params: sortedAttrs(run.Params), Tags: sortedAttrs(run.Tags)}
+}
+
 func runPath(id string) string { return "/runs/" + url.PathEscape(id) }
 
 func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages.RunVM, error) {
@@ -92,7 +103,7 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 	if vm.Log, err = h.runLogVM(r, run); err != nil {
 		return vm, err
 	}
-	vm.Params, vm.Tags = sortedAttrs(run.Params), sortedAttrs(run.Tags)
+	vm.Params = runParamsVM(run)
 	vm.Environment, vm.EnvText = envAttrs(run)
 	vm.RunConfig = indentJSON(run.RunConfiguration)
 	if vm.Snapshot, err = h.snapshotBrowser(r, run); err != nil {
@@ -108,7 +119,8 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 		vm.Sweep = &d
 		// The parent only drives its children: what it would show as a
 		// single run is empty, and the dashboard says it all.
-		vm.HideMetrics, vm.HideParams, vm.HideTags = len(vm.Metrics.Latest) == 0, len(vm.Params) == 0, len(vm.Tags) == 0
+		vm.HideMetrics = len(vm.Metrics.Latest) == 0
+		vm.Params.HideParams, vm.Params.HideTags = len(vm.Params.Params) == 0, len(vm.Params.Tags) == 0
 		vm.HideOutputs, vm.HideLog = len(vm.Outputs.Files) == 0, vm.Log.Text == "" && vm.Log.Download == ""
 	} else if n, err := ps.CountRunsPage(ctx, store.RunPageQuery{Filter: compute.RunFilter{Parent: run.ID}}); err != nil {
 		return vm, err
@@ -124,7 +136,7 @@ func (h *Handlers) runVM(r *http.Request, run *compute.Run, xKind string) (pages
 	if run.ParentID != "" {
 		crumbs = append(crumbs, layout.Crumb{Label: run.ParentID, Href: runPath(run.ParentID)})
 	}
-	vm.Page = h.page(r, runName(run), "runs", append(crumbs, layout.Crumb{Label: runName(run)}))
+	vm.Page = h.live(h.page(r, runName(run), "runs", append(crumbs, layout.Crumb{Label: runName(run)})), Watch{Runs: []string{run.ID}})
 	return vm, nil
 }
 
@@ -134,7 +146,7 @@ func (h *Handlers) runLiveVM(r *http.Request, run *compute.Run) pages.RunLiveVM 
 	u := compute.UserFrom(r.Context())
 	vm := pages.RunLiveVM{SelfURL: runPath(run.ID), Status: string(run.Status), StatusReason: run.StatusReason}
 	if !run.Status.Terminal() {
-		vm.PollSeconds = 1
+		vm.TickSeconds = 1
 	}
 	if run.Status == compute.RunFailed {
 		vm.Error = run.Error
@@ -309,9 +321,6 @@ func (h *Handlers) runMetricsVM(r *http.Request, run *compute.Run, xKind string)
 	if xKind == components.XTime {
 		vm.SelfURL = base + "?x=time"
 	}
-	if !run.Status.Terminal() {
-		vm.PollSeconds = 2
-	}
 	names := make([]string, 0, len(hist))
 	for k := range hist {
 		names = append(names, k)
@@ -352,9 +361,6 @@ func (h *Handlers) runOutputsVM(r *http.Request, run *compute.Run) (pages.RunOut
 		return pages.RunOutputsVM{}, err
 	}
 	vm := pages.RunOutputsVM{SelfURL: runPath(run.ID), Ended: run.Status.Terminal()}
-	if !vm.Ended {
-		vm.PollSeconds = 3
-	}
 	for _, f := range files {
 		vm.Files = append(vm.Files, pages.FileVM{Name: f.Path, Href: runPath(run.ID) + "/outputs/" + escapePath(f.Path), Size: components.FormatBytes(f.Size)})
 	}

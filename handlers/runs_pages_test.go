@@ -87,8 +87,18 @@ func TestRunPageAfterACompletedRun(t *testing.T) {
 	if d.Find(`form[action$="/cancel"]`).Length() != 0 {
 		t.Errorf("a Completed run offers Cancel")
 	}
-	if d.Find(`#run-live[hx-trigger], #run-metrics[hx-trigger], #run-outputs[hx-trigger]`).Length() != 0 {
-		t.Errorf("an ended run's sections still poll")
+	// An ended run's sections still follow its changes (a late param or
+	// artifact), through the page's event stream, but nothing ticks.
+	if got := d.Find(`body`).AttrOr("sse-connect", ""); got != "/events?w=run%3A"+url.QueryEscape(run.RunID) {
+		t.Errorf("the page's event stream is %q", got)
+	}
+	d.Find(`#run-live, #run-metrics, #run-params, #run-outputs`).Each(func(_ int, s *goquery.Selection) {
+		if trig := s.AttrOr("hx-trigger", ""); !strings.HasPrefix(trig, "sse:changed, live-poll") || strings.Contains(trig, "every") {
+			t.Errorf("#%s of an ended run has hx-trigger %q", s.AttrOr("id", ""), trig)
+		}
+	})
+	if n := d.Find(`[data-live]`).Length(); n != 4 {
+		t.Errorf("%d live sections, want 4 (status, metrics, params, outputs)", n)
 	}
 	if got := d.Find(`[data-testid=run-details]`).Text(); !strings.Contains(got, `--msg "it's \"x\""`) {
 		t.Errorf("arguments are not shown as separate words: %q", got)
@@ -329,10 +339,14 @@ func TestRunsListFiltersSortAndPages(t *testing.T) {
 	if href := th.Find("a").AttrOr("href", ""); href != "/runs?desc=1&sort=status" {
 		t.Errorf("sort link %q", href)
 	}
-	// The table polls itself; faster while runs are active.
+	// The table follows every run's changes, and ticks while a run's
+	// duration counts up.
 	_, d, _ = getPage(t, c, env.URL+"/runs", nil)
-	if trig := d.Find(`#runs-table`).AttrOr("hx-trigger", ""); trig != "every 2s, runs-changed from:body" {
-		t.Errorf("poll trigger %q", trig)
+	if trig := d.Find(`#runs-table`).AttrOr("hx-trigger", ""); trig != "sse:changed, live-poll, runs-changed from:body, every 1s" {
+		t.Errorf("live trigger %q", trig)
+	}
+	if got := d.Find(`body`).AttrOr("sse-connect", ""); got != "/events?w=runs" {
+		t.Errorf("the page's event stream is %q", got)
 	}
 	// The filter bar keeps its values.
 	_, d, _ = getPage(t, c, env.URL+"/runs?status=Failed&experiment=beta&range=7d", nil)
@@ -453,7 +467,7 @@ func TestRunPageCancelAndResubmit(t *testing.T) {
 	if !strings.Contains(btn.AttrOr("hx-confirm", ""), "outputs, metrics and log so far are kept") {
 		t.Errorf("cancel question %q", btn.AttrOr("hx-confirm", ""))
 	}
-	if d.Find(`#run-live`).AttrOr("hx-trigger", "") != "every 1s, runs-changed from:body" || d.Find(`[data-testid=log-follow]`).AttrOr("data-active", "") != "true" {
+	if d.Find(`#run-live`).AttrOr("hx-trigger", "") != "sse:changed, live-poll, runs-changed from:body, every 1s" || d.Find(`[data-testid=log-follow]`).AttrOr("data-active", "") != "true" {
 		t.Errorf("a running run's page does not follow it")
 	}
 	if d.Find(`tr[data-run]`).Length() != 0 {

@@ -18,12 +18,9 @@ import (
 	"github.com/trainyard/trainyard/views/pages"
 )
 
-// sweepPollSeconds is how often a running sweep's dashboard refreshes.
-const sweepPollSeconds = 2
-
 // sweepTableRows is how many children the table shows unless asked for
-// all (?rows=all): the part is polled every sweepPollSeconds, and a
-// 1,000-child table alone is most of a megabyte.
+// all (?rows=all): the part is fetched again on every change of the
+// sweep, and a 1,000-child table alone is most of a megabyte.
 const sweepTableRows = 200
 
 // isSweepParent reports whether run is a HyperDrive parent with its definition.
@@ -112,9 +109,6 @@ func (h *Handlers) sweepDashboardVM(r *http.Request, run *compute.Run) (pages.Sw
 	}
 	u := compute.UserFrom(ctx)
 	vm := pages.SweepDashboardVM{RunID: run.ID, Ended: run.Status.Terminal(), Definition: sweepDefinition(sw), Space: sweepSpace(sw)}
-	if !vm.Ended {
-		vm.PollSeconds = sweepPollSeconds
-	}
 	if canCancel(u, run) {
 		vm.CanCancel, vm.CancelPath, vm.CancelAsk = true, runPath(run.ID)+"/cancel", sweepCancelQuestion(run)
 	}

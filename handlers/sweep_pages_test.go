@@ -133,7 +133,7 @@ func TestSweepDashboard(t *testing.T) {
 		{"parallel: the best line", `svg[data-testid=parallel-chart] polyline[data-best=true]`, "data-child", "sweep-seed_2"},
 		{"parallel: choice axis", `svg[data-testid=parallel-chart] g[data-axis="--act"]`, "data-kind", "choice"},
 		{"parallel: metric axis", `svg[data-testid=parallel-chart] g[data-axis=acc]`, "data-kind", "metric"},
-		{"polls while running", `#sweep-dashboard`, "hx-trigger", "every 2s, runs-changed from:body"},
+		{"follows the sweep's changes", `#sweep-dashboard`, "hx-trigger", "sse:changed, live-poll, runs-changed from:body"},
 		{"cancel sweep", `#cancel-sweep`, "hx-post", "/runs/sweep-seed/cancel"},
 		{"policy spelled out", `[data-testid=sweep-definition] dd[data-field="Early termination"]`, "", "BanditPolicy (slack_factor 0.2, evaluation_interval 1, delay_evaluation 0)"},
 		{"sampling with its seed", `[data-testid=sweep-definition] dd[data-field=Sampling]`, "", "Random (seed 42)"},
@@ -258,8 +258,9 @@ func TestSweepParentPageHidesEmptyRunSections(t *testing.T) {
 	}
 }
 
-// TestSweepDashboardStopsWhenEnded: once the parent has ended the part has
-// no trigger (polling stops), no Cancel, and nothing is "not started yet".
+// TestSweepDashboardStopsWhenEnded: once the parent has ended the part no
+// longer ticks (it still follows changes), offers no Cancel, and nothing is
+// "not started yet".
 func TestSweepDashboardStopsWhenEnded(t *testing.T) {
 	env := webtest.New(t, webtest.Options{NoController: true, NoDispatcher: true})
 	id := seedSweep(t, env)
@@ -272,8 +273,8 @@ func TestSweepDashboardStopsWhenEnded(t *testing.T) {
 	c := env.Browser(t)
 	_, d, body := getPage(t, c, env.URL+"/runs/"+id, htmxTo("sweep-dashboard"))
 	s := d.Find(`#sweep-dashboard`)
-	if _, polls := s.Attr("hx-trigger"); polls || s.AttrOr("data-ended", "") != "true" {
-		t.Errorf("an ended sweep still polls: %.300s", body)
+	if trig := s.AttrOr("hx-trigger", ""); strings.Contains(trig, "every") || s.AttrOr("data-ended", "") != "true" {
+		t.Errorf("an ended sweep still ticks: %.300s", body)
 	}
 	if d.Find(`#cancel-sweep`).Length() != 0 || d.Find(`[data-testid=sweep-count-remaining]`).Length() != 0 {
 		t.Errorf("ended sweep shows Cancel or runs to come")

@@ -4,14 +4,12 @@ import "github.com/trainyard/trainyard/views/layout"
 
 // ComputeDetailsVM is GET /computes/{name}.
 type ComputeDetailsVM struct {
-	Page       layout.Page
-	Name       string
-	KindLabel  string
-	Tab        string // details, nodes, runs, monitoring
-	Tabs       []TabVM
-	Live       ComputeLiveVM
-	Attributes []AttrVM
-	Actions    []ActionVM
+	Page      layout.Page
+	Name      string
+	KindLabel string
+	Tab       string // details, nodes, runs, monitoring
+	Tabs      []TabVM
+	Live      ComputeLiveVM
 	// Runs is the Runs tab: the target's runs, live.
 	Runs *RunsTableVM
 	// Partitions is a Slurm cluster's Partitions section (nil for other kinds).
@@ -40,15 +38,18 @@ type AttrVM struct {
 
 // ComputeLiveVM is the part of the details page that updates by itself.
 type ComputeLiveVM struct {
-	Name       string
-	Tab        string
-	State      string // provisioning state
-	StateSince string
-	PowerState string // instance state, "" for other kinds
-	Errors     []string
-	NodesText  string
-	Counts     string
-	Unchecked  string // for attached targets not yet connected to: what that means
+	// TickSeconds > 0: the section shows a running clock ("for 12s", a
+	// run's duration), so it also refreshes this often without a change.
+	TickSeconds int
+	Name        string
+	Tab         string
+	State       string // provisioning state
+	StateSince  string
+	PowerState  string // instance state, "" for other kinds
+	Errors      []string
+	NodesText   string
+	Counts      string
+	Unchecked   string // for attached targets not yet connected to: what that means
 	// Unusable is the last error of an attached machine that does not answer.
 	Unusable string
 	// PendingHostKey is the SSH host key fingerprint waiting for approval;
@@ -57,11 +58,14 @@ type ComputeLiveVM struct {
 	ApproveURL     string
 	Nodes          []NodeRowVM
 	SelfURL        string
-	PollSeconds    int
 	ShowNodes      bool
 	ConnectString  string
+	// Actions are the commands the viewer may give now (ComputeActions);
+	// Attributes the Details tab's list (nil on other tabs).
+	Actions    []ActionVM
+	Attributes []AttrVM
 	// Monitoring is the Monitoring tab's chart; it lives in this section
-	// so that it follows the section's polling.
+	// so that it follows the target's changes.
 	Monitoring *MonitoringVM
 }
 

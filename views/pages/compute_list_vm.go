@@ -24,6 +24,9 @@ type TabVM struct {
 
 // ComputeTableVM is the list of one tab; it is also the live partial.
 type ComputeTableVM struct {
+	// TickSeconds > 0: the section shows a running clock ("for 12s", a
+	// run's duration), so it also refreshes this often without a change.
+	TickSeconds int
 	Tab         string
 	Query       string
 	Sort        string
@@ -41,7 +44,6 @@ type ComputeTableVM struct {
 	SortLinks   map[string]string // column → URL that sorts by it
 	SortMarks   map[string]string // column → "ascending"/"descending"/"none" for aria-sort
 	Unsettled   bool              // some row is transitional: poll faster
-	PollSeconds int
 }
 
 // ComputeRowVM is one target in the list.

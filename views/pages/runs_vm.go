@@ -36,23 +36,25 @@ type RunsFilterVM struct {
 
 // RunsTableVM is one page of runs; htmx polls and swaps it whole.
 type RunsTableVM struct {
-	Rows     []RunRowVM
-	Total    int // -1 when not counted (filters that combine)
-	From, To int // 1-based positions of the rows shown
+	// TickSeconds > 0: the section shows a running clock ("for 12s", a
+	// run's duration), so it also refreshes this often without a change.
+	TickSeconds int
+	Rows        []RunRowVM
+	Total       int // -1 when not counted (filters that combine)
+	From, To    int // 1-based positions of the rows shown
 	// Filtered is true when a filter is set: an empty list then says that
 	// nothing matches rather than that there are no runs.
-	Filtered    bool
-	EmptyText   string
-	CanSubmit   bool
-	SubmitHref  string
-	SelfURL     string // this page's URL, polled
-	FirstURL    string
-	PrevURL     string
-	NextURL     string
-	PushURL     bool // paging and sorting change the address bar (not when embedded)
-	SortLinks   map[string]string
-	SortMarks   map[string]string
-	PollSeconds int
+	Filtered   bool
+	EmptyText  string
+	CanSubmit  bool
+	SubmitHref string
+	SelfURL    string // this page's URL, polled
+	FirstURL   string
+	PrevURL    string
+	NextURL    string
+	PushURL    bool // paging and sorting change the address bar (not when embedded)
+	SortLinks  map[string]string
+	SortMarks  map[string]string
 	// Metrics names the metric columns (the most common on the page, at most three).
 	Metrics        []string
 	ShowExperiment bool
@@ -86,18 +88,17 @@ type ExperimentsVM struct {
 
 // ExperimentsTableVM is the live experiments table.
 type ExperimentsTableVM struct {
-	Rows        []ExperimentRowVM
-	Query       string
-	Total       int
-	All         int // experiments before the filter box
-	From, To    int
-	SelfURL     string
-	PrevURL     string
-	NextURL     string
-	SortLinks   map[string]string
-	SortMarks   map[string]string
-	PollSeconds int
-	CanSubmit   bool
+	Rows      []ExperimentRowVM
+	Query     string
+	Total     int
+	All       int // experiments before the filter box
+	From, To  int
+	SelfURL   string
+	PrevURL   string
+	NextURL   string
+	SortLinks map[string]string
+	SortMarks map[string]string
+	CanSubmit bool
 }
 
 // ExperimentRowVM is one experiment.
@@ -121,6 +122,15 @@ type ExperimentVM struct {
 }
 
 // RunVM is GET /runs/{runId}.
+// RunParamsVM is the run's params and tags, a live section: a script logs
+// them while it runs, and a late one must show without a reload.
+type RunParamsVM struct {
+	SelfURL              string
+	Params               []AttrVM
+	Tags                 []AttrVM
+	HideParams, HideTags bool
+}
+
 type RunVM struct {
 	Page        layout.Page
 	ID          string
@@ -132,8 +142,7 @@ type RunVM struct {
 	Outputs     RunOutputsVM
 	Log         LogTailVM
 	Details     []AttrVM
-	Params      []AttrVM
-	Tags        []AttrVM
+	Params      RunParamsVM
 	Git         []AttrVM
 	Environment []AttrVM
 	// EnvText is the recorded conda/pip dependencies; RunConfig the
@@ -147,15 +156,17 @@ type RunVM struct {
 	// has nothing in are left out rather than shown empty: the metric
 	// charts, params, tags, the outputs list and the log box. A section
 	// with all of its parts hidden is left out with its link.
-	HideMetrics, HideParams, HideTags, HideOutputs, HideLog bool
-	CanResubmit                                             bool
-	ResubmitPath                                            string
+	HideMetrics, HideOutputs, HideLog bool
+	CanResubmit                       bool
+	ResubmitPath                      string
 }
 
 // RunLiveVM is the part of the run page that follows the run's status.
 type RunLiveVM struct {
+	// TickSeconds > 0: the section shows a running clock ("for 12s", a
+	// run's duration), so it also refreshes this often without a change.
+	TickSeconds  int
 	SelfURL      string
-	PollSeconds  int // 0 when the run has ended: no more polling
 	Status       string
 	StatusSince  string
 	StatusReason string
@@ -179,13 +190,12 @@ type RunEventVM struct {
 
 // RunMetricsVM is the live charts section.
 type RunMetricsVM struct {
-	SelfURL     string
-	PollSeconds int
-	XKind       string // step or time
-	StepHref    string
-	TimeHref    string
-	Charts      []components.ChartLayout
-	Latest      []MetricRowVM
+	SelfURL  string
+	XKind    string // step or time
+	StepHref string
+	TimeHref string
+	Charts   []components.ChartLayout
+	Latest   []MetricRowVM
 }
 
 // MetricRowVM is the latest value of one metric.
@@ -198,10 +208,9 @@ type MetricRowVM struct {
 
 // RunOutputsVM is the live list of a run's files.
 type RunOutputsVM struct {
-	SelfURL     string
-	PollSeconds int
-	Files       []FileVM
-	Ended       bool
+	SelfURL string
+	Files   []FileVM
+	Ended   bool
 }
 
 // FileVM is a downloadable file.
@@ -274,7 +283,9 @@ type RunConfigFileVM struct {
 
 // showMetricsSection is whether the run page has a Metrics section: not
 // when all of its parts are hidden (a sweep parent that logged nothing).
-func showMetricsSection(vm RunVM) bool { return !vm.HideMetrics || !vm.HideParams || !vm.HideTags }
+func showMetricsSection(vm RunVM) bool {
+	return !vm.HideMetrics || !vm.Params.HideParams || !vm.Params.HideTags
+}
 
 // showOutputsSection is whether the run page has an Outputs + logs section.
 func showOutputsSection(vm RunVM) bool { return !vm.HideOutputs || !vm.HideLog }

@@ -6,10 +6,9 @@ import "github.com/trainyard/trainyard/views/components"
 // its definition, progress, children and charts. It polls itself while
 // the sweep runs and stops when it has ended.
 type SweepDashboardVM struct {
-	RunID       string
-	SelfURL     string // this view (with its sort), polled
-	PollSeconds int    // 0 when the sweep has ended
-	Ended       bool
+	RunID   string
+	SelfURL string // this view (with its sort), polled
+	Ended   bool
 
 	Definition []AttrVM
 	Space      []SweepParamVM
