@@ -6,6 +6,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // ErrShell marks a v2 command that needs a shell (pipes, redirections,
@@ -13,84 +16,212 @@ import (
 var ErrShell = errors.New("needs a shell")
 
 // SplitCommand splits a v2 job's command into argv words the way a POSIX
-// shell splits a simple command: blanks and newlines separate words;
-// '…' quotes literally; "…" quotes with \ escaping " \ $ and `; a \ outside
-// quotes escapes the next character and \<newline> continues the line.
+// shell splits a simple command, with mvdan.cc/sh's parser (the parser of
+// shfmt): blanks and newlines separate words; '…' quotes literally; "…"
+// quotes with \ escaping " \ $ and `; a \ outside quotes escapes the next
+// character and \<newline> continues the line; # starts a comment.
 // ${{…}} placeholders are kept as written (they are substituted per word
-// later). Operators a shell would act on (| & ; < > ( ) `, $( …) outside
-// quotes are refused with an error wrapping ErrShell; an unclosed quote is
-// an error too.
+// later). Anything a shell would act on rather than pass along — pipes,
+// redirections, command lists, variable or command substitutions,
+// assignments — is refused with an error wrapping ErrShell, since Trainyard
+// runs an argv, never a shell; an unclosed quote is an error too.
 func SplitCommand(cmd string) ([]string, error) {
-	var (
-		words []string
-		cur   strings.Builder
-		in    bool // inside a word
-	)
-	end := func() {
-		if in {
-			words = append(words, cur.String())
-			cur.Reset()
-			in = false
-		}
+	masked, placeholders, err := maskPlaceholders(cmd)
+	if err != nil {
+		return nil, err
 	}
-	r := []rune(cmd)
-	for i := 0; i < len(r); i++ {
-		c := r[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			end()
-		case c == '\\':
-			if i+1 < len(r) {
-				i++
-				if r[i] == '\n' {
-					continue
-				}
-				cur.WriteRune(r[i])
+	file, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(strings.NewReader(masked), "")
+	if err != nil {
+		var pe syntax.ParseError
+		if errors.As(err, &pe) {
+			if _, q, ok := strings.Cut(pe.Text, "without closing quote `"); ok {
+				return nil, fmt.Errorf("unclosed %s quote (the command ends inside it)", strings.TrimSuffix(q, "`"))
 			}
-			in = true
-		case c == '\'':
-			j := i + 1
-			for j < len(r) && r[j] != '\'' {
-				j++
-			}
-			if j >= len(r) {
-				return nil, fmt.Errorf("unclosed ' quote at character %d", i+1)
-			}
-			cur.WriteString(string(r[i+1 : j]))
-			i, in = j, true
-		case c == '"':
-			j := i + 1
-			for ; j < len(r) && r[j] != '"'; j++ {
-				if r[j] == '\\' && j+1 < len(r) && strings.ContainsRune("\"\\$`\n", r[j+1]) {
-					j++
-					if r[j] != '\n' {
-						cur.WriteRune(r[j])
-					}
-					continue
-				}
-				cur.WriteRune(r[j])
-			}
-			if j >= len(r) {
-				return nil, fmt.Errorf("unclosed \" quote at character %d", i+1)
-			}
-			i, in = j, true
-		case c == '$' && i+2 < len(r) && r[i+1] == '{' && r[i+2] == '{':
-			j := strings.Index(string(r[i:]), "}}")
-			if j < 0 {
-				return nil, fmt.Errorf("unclosed ${{ at character %d", i+1)
-			}
-			n := len([]rune(string(r[i:])[:j+2]))
-			cur.WriteString(string(r[i : i+n]))
-			i, in = i+n-1, true
-		case strings.ContainsRune("|&;<>()`", c) || c == '$' && i+1 < len(r) && r[i+1] == '(':
-			return nil, fmt.Errorf("%q at character %d: the command runs as an argv, not through a shell: %w", string(c), i+1, ErrShell)
-		default:
-			cur.WriteRune(c)
-			in = true
+			return nil, fmt.Errorf("%s at character %d", pe.Text, pe.Pos.Col())
 		}
+		return nil, err
 	}
-	end()
+	var words []string
+	for i, stmt := range file.Stmts {
+		// A command written over several lines (YAML's | block) is one
+		// command, as Trainyard always read it; a ; or & between two is a
+		// command list, which needs a shell.
+		if i < len(file.Stmts)-1 && stmt.Semicolon.IsValid() {
+			return nil, shellOnly("a command list (; or &)", stmt.Semicolon)
+		}
+		w, err := simpleCommand(stmt)
+		if err != nil {
+			return nil, err
+		}
+		words = append(words, w...)
+	}
+	for i, w := range words {
+		words[i] = unmaskPlaceholders(w, placeholders)
+	}
 	return words, nil
+}
+
+// simpleCommand is the words of one statement that is a plain command: no
+// operators, redirections or assignments.
+func simpleCommand(stmt *syntax.Stmt) ([]string, error) {
+	switch {
+	case stmt.Negated:
+		return nil, shellOnly("!", stmt.Pos())
+	case stmt.Background:
+		return nil, shellOnly("&", stmt.Pos())
+	case len(stmt.Redirs) > 0:
+		return nil, shellOnly("a redirection ("+stmt.Redirs[0].Op.String()+")", stmt.Redirs[0].OpPos)
+	}
+	call, ok := stmt.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return nil, shellOnly("shell syntax", stmt.Pos())
+	}
+	if len(call.Assigns) > 0 {
+		return nil, shellOnly("a variable assignment", call.Assigns[0].Pos())
+	}
+	words := make([]string, 0, len(call.Args))
+	for _, w := range call.Args {
+		word, err := literalWord(w)
+		if err != nil {
+			return nil, err
+		}
+		words = append(words, word)
+	}
+	return words, nil
+}
+
+// literalWord is the value of a word made only of literal text and quotes;
+// a word with an expansion (parameter, command, arithmetic, process
+// substitution) is refused: there is no shell to expand it.
+func literalWord(w *syntax.Word) (string, error) {
+	var bad error
+	syntax.Walk(w, func(n syntax.Node) bool {
+		if bad != nil {
+			return false
+		}
+		switch n.(type) {
+		case *syntax.ParamExp:
+			bad = shellOnly("a variable ($…)", n.Pos())
+		case *syntax.CmdSubst:
+			bad = shellOnly("a command substitution", n.Pos())
+		case *syntax.ArithmExp:
+			bad = shellOnly("an arithmetic expansion", n.Pos())
+		case *syntax.ProcSubst, *syntax.ExtGlob:
+			bad = shellOnly("shell syntax", n.Pos())
+		}
+		return bad == nil
+	})
+	if bad != nil {
+		return "", bad
+	}
+	// Document: quotes and escapes are read, nothing is expanded (no tilde,
+	// no braces, no globs), which is what an argv word is.
+	return expand.Document(nil, &syntax.Word{Parts: unquoteParts(w.Parts)})
+}
+
+// unquoteParts turns the quotes of a word into the literal text they stand
+// for, so that expand.Document (which reads a here-document, where quotes
+// are ordinary characters) yields the word's value.
+func unquoteParts(parts []syntax.WordPart) []syntax.WordPart {
+	out := make([]syntax.WordPart, 0, len(parts))
+	for _, p := range parts {
+		switch p := p.(type) {
+		case *syntax.SglQuoted:
+			out = append(out, &syntax.Lit{Value: strings.ReplaceAll(p.Value, `\`, `\\`)})
+		case *syntax.DblQuoted:
+			for _, q := range p.Parts {
+				if lit, ok := q.(*syntax.Lit); ok {
+					q = &syntax.Lit{Value: unescapeDouble(lit.Value)}
+				}
+				out = append(out, q)
+			}
+		case *syntax.Lit:
+			out = append(out, &syntax.Lit{Value: unescapeBare(p.Value)})
+		default:
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unescapeBare reads the backslashes of unquoted text: \x is x and
+// \<newline> joins lines; what is left is escaped again for Document,
+// which reads \\ as one backslash.
+func unescapeBare(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+			c = s[i]
+		}
+		if c == '\\' || c == '$' || c == '`' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// unescapeDouble reads the backslashes of text inside "…": \ escapes only
+// " \ $ ` and newline there, and stays a backslash before anything else;
+// the result is escaped again for Document.
+func unescapeDouble(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0 {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+			c = s[i]
+		}
+		if c == '\\' || c == '$' || c == '`' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// shellOnly is the error for something only a shell would act on.
+func shellOnly(what string, pos syntax.Pos) error {
+	return fmt.Errorf("%s at character %d: the command runs as an argv, not through a shell: %w", what, pos.Col(), ErrShell)
+}
+
+// placeholderToken stands in for the n-th ${{…}} while the command is
+// parsed: ${{…}} is not shell syntax, and must reach the words as written.
+const placeholderToken = "__trainyard_placeholder_%d__"
+
+var placeholderRe = regexp.MustCompile(`\$\{\{.*?\}\}`)
+
+// maskPlaceholders replaces every ${{…}} of cmd by a token a shell reads as
+// plain text, returning them in order; an unclosed ${{ is an error.
+func maskPlaceholders(cmd string) (string, []string, error) {
+	if strings.Contains(cmd, "__trainyard_placeholder_") {
+		return "", nil, errors.New("the command contains Trainyard's reserved text __trainyard_placeholder_")
+	}
+	var found []string
+	masked := placeholderRe.ReplaceAllStringFunc(cmd, func(m string) string {
+		found = append(found, m)
+		return fmt.Sprintf(placeholderToken, len(found)-1)
+	})
+	if i := strings.Index(masked, "${{"); i >= 0 {
+		return "", nil, fmt.Errorf("unclosed ${{ at character %d", len([]rune(masked[:i]))+1)
+	}
+	return masked, found, nil
+}
+
+// unmaskPlaceholders puts the ${{…}} placeholders back into a word.
+func unmaskPlaceholders(word string, placeholders []string) string {
+	for i := len(placeholders) - 1; i >= 0; i-- {
+		word = strings.ReplaceAll(word, fmt.Sprintf(placeholderToken, i), placeholders[i])
+	}
+	return word
 }
 
 var pythonExe = regexp.MustCompile(`^python(\d+(\.\d+)?)?$`)
