@@ -243,7 +243,7 @@ func (h *Handlers) takeRunConfig(up *uploadSpool, st *submitState) {
 // values, so the form shows what the run will use.
 func showRunConfig(v url.Values, rc *runconfig.RunConfig) {
 	v.Set("script", rc.Script)
-	v.Set("arguments", strings.Join(rc.Arguments, "\n"))
+	v.Set("arguments", runconfig.JoinArguments(rc.Arguments))
 	v.Set("target", rc.EffectiveTarget())
 	v.Set("nodeCount", "1")
 	if rc.NodeCount != nil {
@@ -307,10 +307,12 @@ func parseSubmitValues(st *submitState) formSubmit {
 	if fs.Script == "" {
 		errs.Add("script", "Choose the script to run (a file of the uploaded folder, e.g. train.py).")
 	}
-	fs.Arguments = lines(v.Get("arguments"))
-	if fs.Arguments == nil {
-		fs.Arguments = []string{}
+	args, err := runconfig.SplitArguments(v.Get("arguments"))
+	if err != nil {
+		errs.Add("arguments", "The arguments cannot be read: %s. Quote a value with spaces or special characters ('a b'), or give one argument per line.", err)
+		args = []string{}
 	}
+	fs.Arguments = args
 	fs.Target = strings.TrimSpace(v.Get("target"))
 	if fs.Target == "" {
 		fs.Target = compute.LocalTargetName
@@ -499,7 +501,9 @@ func (h *Handlers) submitVM(r *http.Request, st *submitState) (pages.SubmitVM, e
 		Hint: "Runs are grouped in experiments; a new name creates one. Letters, digits, _, - and . only.",
 		Live: templ.Attributes{"list": "experiment-names"}})
 	vm.Arguments = field(components.Input{Name: "arguments", Label: "Arguments", Type: "textarea",
-		Hint: "One per line, e.g. --lr on one line and 0.01 on the next. They reach the script as they are, never through a shell."})
+		Hint: "A command line, split as a shell would (--lr 0.01 --name \"my run\"), or one argument per line. They reach the script as they are, never through a shell.",
+		Live: templ.Attributes{"hx-post": "/runs/new/arguments", "hx-trigger": "input changed delay:250ms", "hx-target": "#arguments-preview", "hx-swap": "outerHTML"}})
+	vm.ArgumentsPreview = argumentsPreview(v.Get("arguments"))
 	vm.Target = field(components.Input{Name: "target", Label: "Compute target", Type: "select", Value: orLocal(v.Get("target")), Options: targets})
 	vm.NodeCount = field(components.Input{Name: "nodeCount", Label: "Node count", Type: "number", Hint: "Processes to start, one per node (1 on the local target)."})
 	vm.MaxDuration = field(components.Input{Name: "maxRunDuration", Label: "Max run duration", Autocomplete: "off",
@@ -585,4 +589,22 @@ func (h *Handlers) sourceVM(st *submitState) pages.SourceVM {
 	}
 	vm.Script = script
 	return vm
+}
+
+// argumentsPreview is the argument list the Arguments box gives.
+func argumentsPreview(text string) pages.ArgumentsPreviewVM {
+	words, err := runconfig.SplitArguments(text)
+	if err != nil {
+		return pages.ArgumentsPreviewVM{Error: err.Error()}
+	}
+	return pages.ArgumentsPreviewVM{Words: words}
+}
+
+// ArgumentsPreview handles POST /runs/new/arguments: the submit form's
+// preview of the argument list, as the user types.
+func (h *Handlers) ArgumentsPreview(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return compute.Invalid("arguments", "The form could not be read: %v.", err)
+	}
+	return h.render(w, r, http.StatusOK, pages.ArgumentsPreview(argumentsPreview(r.PostForm.Get("arguments"))))
 }

@@ -276,6 +276,35 @@ func TestSubmitFormCreatesRuns(t *testing.T) {
 		}
 	})
 
+	t.Run("arguments typed as a command line", func(t *testing.T) {
+		files := []formFile{{"folder", "proj/train.py", []byte("print('hi')\n")}}
+		status, body, h := postMultipart(t, c, env.URL+"/runs/new", submitFields(map[string]string{
+			"arguments": `--lr 0.3 --name "my run" --note it\'s`}), files, nil)
+		run := created(t, status, body, h)
+		if !slices.Equal(run.Arguments, []string{"--lr", "0.3", "--name", "my run", "--note", "it's"}) {
+			t.Errorf("arguments %q", run.Arguments)
+		}
+		// A line a shell would act on is refused with the reason, and no run.
+		status, body, _ = postMultipart(t, c, env.URL+"/runs/new", submitFields(map[string]string{
+			"arguments": "--lr 0.3 > out.txt"}), files, nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(doc(t, body).Find("#err-arguments").Text(), "not through a shell") {
+			t.Errorf("a redirection: status %d, error %q", status, doc(t, body).Find("#err-arguments").Text())
+		}
+	})
+
+	t.Run("the argument list is previewed as it is typed", func(t *testing.T) {
+		status, body, _ := webtest.Do(t, c, "POST", env.URL+"/runs/new/arguments", url.Values{"arguments": {`--lr 0.3 --name "a b"`}}, htmxTo("arguments-preview"))
+		var got []string
+		doc(t, body).Find(`[data-testid=argument]`).Each(func(_ int, s *goquery.Selection) { got = append(got, s.Text()) })
+		if status != 200 || !slices.Equal(got, []string{"--lr", "0.3", "--name", "a b"}) {
+			t.Errorf("preview: %d %q", status, got)
+		}
+		_, body, _ = webtest.Do(t, c, "POST", env.URL+"/runs/new/arguments", url.Values{"arguments": {`--name "open`}}, htmxTo("arguments-preview"))
+		if !strings.Contains(body, "unclosed &#34; quote") && !strings.Contains(body, `unclosed " quote`) {
+			t.Errorf("preview of an unclosed quote: %.300s", body)
+		}
+	})
+
 	t.Run("upload first, then submit", func(t *testing.T) {
 		status, body, _ := postMultipart(t, c, env.URL+"/runs/new/upload", url.Values{"script": {""}}, []formFile{goodZipFile(t)}, htmxTo("source-section"))
 		if status != 200 || strings.Contains(body, "<html") {

@@ -111,6 +111,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/runs/new", Role: ds, Handler: w(h.SubmitForm)},
 		{Method: "POST", Pattern: "/runs/new", Role: ds, Handler: w(h.SubmitPost)},
 		{Method: "POST", Pattern: "/runs/new/upload", Role: ds, Handler: w(h.SubmitUpload)},
+		// The argument list the Arguments box gives, as the user types.
+		{Method: "POST", Pattern: "/runs/new/arguments", Role: ds, Handler: w(h.ArgumentsPreview)},
 		// The HyperDrive form; its add/remove-parameter buttons post the whole form.
 		{Method: "GET", Pattern: "/runs/new/hyperdrive", Role: ds, Handler: w(h.HyperdriveForm)},
 		{Method: "POST", Pattern: "/runs/new/hyperdrive", Role: ds, Handler: w(h.HyperdrivePost)},

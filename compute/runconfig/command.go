@@ -319,3 +319,47 @@ func ScriptCommand(cmd string, inputs map[string]JobInput, outputs map[string]Jo
 	}
 	return script, args, nil
 }
+
+// SplitArguments reads an Arguments box as people type into it: one line is
+// a command line, split as a POSIX shell would (`--lr 0.3 --name "a b"`);
+// several lines are one argument per line, taken as written (blank lines
+// skipped). Either way nothing is expanded and no shell runs.
+func SplitArguments(text string) ([]string, error) {
+	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	if strings.TrimSpace(text) == "" {
+		return []string{}, nil
+	}
+	if strings.Contains(text, "\n") {
+		var out []string
+		for _, l := range strings.Split(text, "\n") {
+			if strings.TrimSpace(l) != "" {
+				out = append(out, l)
+			}
+		}
+		return out, nil
+	}
+	words, err := SplitCommand(text)
+	if err != nil {
+		return nil, err
+	}
+	if words == nil {
+		words = []string{}
+	}
+	return words, nil
+}
+
+// JoinArguments writes arguments as one command line that SplitArguments
+// reads back to the same list (each word quoted only where it needs it).
+func JoinArguments(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		q, err := syntax.Quote(a, syntax.LangPOSIX)
+		if err != nil {
+			// Quote refuses control characters in LangPOSIX; single
+			// quotes carry them as they are.
+			q = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted[i] = q
+	}
+	return strings.Join(quoted, " ")
+}

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSplitCommand(t *testing.T) {
@@ -113,5 +114,56 @@ func FuzzSplitCommand(f *testing.F) {
 			t.Fatalf("%q → %q → %q", cmd, words, again)
 		}
 		_, _, _ = ScriptCommand(cmd, nil, nil)
+	})
+}
+
+func TestSplitArguments(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		{in: "", want: []string{}},
+		{in: "--lr 0.3 --epochs 3", want: []string{"--lr", "0.3", "--epochs", "3"}},
+		{in: `--name "a b" --tag it\'s`, want: []string{"--name", "a b", "--tag", "it's"}},
+		{in: "--lr\n0.3\n\n--name\na b\n", want: []string{"--lr", "0.3", "--name", "a b"}},
+		{in: "--lr 0.3 | tee x", wantErr: "not through a shell"},
+		{in: "--home $HOME", wantErr: "a variable"},
+		{in: `--name "open`, wantErr: `unclosed " quote`},
+	}
+	for _, tt := range tests {
+		got, err := SplitArguments(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("SplitArguments(%q) error %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("SplitArguments(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// FuzzJoinArguments: any argument list survives being written as a command
+// line and read back.
+func FuzzJoinArguments(f *testing.F) {
+	f.Add("--lr", "a b", `it's "x"`)
+	f.Add("", "$HOME", "`x`\\")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		args := []string{a, b, c}
+		for _, s := range args {
+			if strings.ContainsAny(s, "\x00") || !utf8.ValidString(s) {
+				return
+			}
+		}
+		line := JoinArguments(args)
+		if strings.Contains(line, "\n") {
+			return // a newline inside an argument makes the box several lines
+		}
+		got, err := SplitArguments(line)
+		if err != nil || !reflect.DeepEqual(got, args) {
+			t.Fatalf("%q → %q → %q, %v", args, line, got, err)
+		}
 	})
 }

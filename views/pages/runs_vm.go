@@ -250,6 +250,8 @@ type SubmitVM struct {
 	// Experiments are suggestions for the experiment field.
 	Experiments []string
 	Arguments   components.Input
+	// ArgumentsPreview is the argument list the Arguments box gives.
+	ArgumentsPreview ArgumentsPreviewVM
 	Target      components.Input
 	EnvType     string // python, conda, docker
 	EnvError    string
@@ -301,4 +303,11 @@ func runSectionLinks(vm RunVM) [][2]string {
 		out = append(out, [2]string{"outputs", "Outputs + logs"})
 	}
 	return append(out, [2]string{"snapshot", "Snapshot"}, [2]string{"settings", "Settings"})
+}
+
+// ArgumentsPreviewVM is the argument list read from the Arguments box, or
+// why it cannot be read.
+type ArgumentsPreviewVM struct {
+	Words []string
+	Error string
 }
