@@ -252,17 +252,17 @@ type SubmitVM struct {
 	Arguments   components.Input
 	// ArgumentsPreview is the argument list the Arguments box gives.
 	ArgumentsPreview ArgumentsPreviewVM
-	Target      components.Input
-	EnvType     string // python, conda, docker
-	EnvError    string
-	Interpreter components.Input
-	Conda       components.Input
-	Docker      components.Input
-	EnvVars     components.Input
-	NodeCount   components.Input
-	MaxDuration components.Input
-	ScriptURL   string // the upload-progress script (static/js/runs.js)
-	CancelHref  string
+	Target           components.Input
+	EnvType          string // python, conda, docker
+	EnvError         string
+	Interpreter      components.Input
+	Conda            components.Input
+	Docker           components.Input
+	EnvVars          components.Input
+	NodeCount        components.Input
+	MaxDuration      components.Input
+	ScriptURL        string // the upload-progress script (static/js/runs.js)
+	CancelHref       string
 }
 
 // SourceVM is the source part of the submit form; the upload swaps it.
