@@ -147,3 +147,49 @@ func TestSessionLastSeenAndCleanup(t *testing.T) {
 		t.Errorf("live session removed: %v", err)
 	}
 }
+
+// A signed-in read writes nothing while last_seen is fresh: only a lookup
+// after lastSeenEvery (or a tenth of the idle limit) moves it.
+func TestLookupSessionWritesLastSeenSeldom(t *testing.T) {
+	s := MustOpen(t)
+	clk := newClock(s)
+	ctx := context.Background()
+	u := compute.User{ID: "tid/oid-bob", Name: "Bob", Role: compute.RoleReader}
+	token, err := s.CreateSession(ctx, u, 8*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := clk.Now()
+	lastSeen := func() time.Time {
+		t.Helper()
+		infos, err := s.ListSessions(ctx, u.ID)
+		if err != nil || len(infos) != 1 {
+			t.Fatalf("ListSessions = %v, %v", infos, err)
+		}
+		return infos[0].LastSeen
+	}
+	const idle = time.Hour
+	clk.Advance(30 * time.Second)
+	if _, err := s.LookupSession(ctx, token, idle); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastSeen(); !got.Equal(created) {
+		t.Errorf("a lookup 30 s after the last wrote last_seen %v (was %v)", got, created)
+	}
+	clk.Advance(31 * time.Second)
+	if _, err := s.LookupSession(ctx, token, idle); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastSeen(); !got.Equal(clk.Now()) {
+		t.Errorf("a lookup 61 s after the last: last_seen %v, want %v", got, clk.Now())
+	}
+	// With a short idle limit, last_seen follows closely enough to keep an
+	// active session alive.
+	clk.Advance(7 * time.Second)
+	if _, err := s.LookupSession(ctx, token, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastSeen(); !got.Equal(clk.Now()) {
+		t.Errorf("idle 60 s, lookup after 7 s: last_seen %v, want %v", got, clk.Now())
+	}
+}
