@@ -133,7 +133,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 		}
 		vm.Rows = append(vm.Rows, pages.ComputeRowVM{
 			Name: t.Name, Href: "/computes/" + url.PathEscape(t.Name), KindLabel: t.Kind.Label(),
-			State: displayState(t), StateSince: h.since(t), VMSize: t.VMSizeName(), Tier: tierText(t),
+			State: displayState(t), StateSince: h.since(t), VMSize: t.VMSizeName(), Tier: tierText(t), Allocation: allocationText(t),
 			Nodes: nodesText(t), Counts: clusterCounts(t), Address: addressText(t),
 			CreatedBy: t.CreatedBy, CreatedOn: formatTime(t.CreatedAt), LastOp: lastOpText(t.LastOperation),
 			Actions: actionsFor(u, t),
@@ -195,4 +195,16 @@ func clusterCounts(t *compute.Target) string {
 		return ""
 	}
 	return countsText(t.Nodes)
+}
+
+// allocationText is a cluster's allocation state as Studio lists it:
+// Steady, or Resizing while its node count moves ("" for other kinds).
+func allocationText(t *compute.Target) string {
+	if t.Cluster == nil {
+		return ""
+	}
+	if t.Cluster.AllocationState == "" {
+		return "Steady"
+	}
+	return t.Cluster.AllocationState
 }

@@ -55,6 +55,7 @@ type ComputeRowVM struct {
 	StateSince string
 	VMSize     string
 	Tier       string
+	Allocation string // a cluster's allocation state: Steady, Resizing
 	Nodes      string // current / min / max
 	Counts     string // idle 1 · running 0 · …
 	Address    string
@@ -84,7 +85,7 @@ func TableColumns(tab string) []Column {
 	case "instances":
 		return []Column{{"name", "Name"}, {"state", "State"}, {"vmSize", "Size"}, {"", "Created by"}, {"created", "Created on"}, {"", "Last operation"}}
 	case "clusters":
-		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (cur / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
+		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"", "Allocation state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (cur / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
 	case "slurm":
 		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"", "slurmrestd"}, {"", "Nodes"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
 	}
