@@ -19,8 +19,9 @@ run: sandbox
 build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
 
-## test: everything CI runs: generated files fresh, gofmt, vet, staticcheck, deadcode, the race-enabled suite (incl. the Chromium browser test)
-test: chromium sklearn sshd slurm sandbox check test-go
+## test: everything CI runs: generated files fresh, gofmt, vet, staticcheck, deadcode, the race-enabled suite (incl. the Chromium
+## browser tests: live pages, lists at 1280 px, axe-core accessibility in light and dark mode)
+test: chromium sklearn sshd slurm sandbox node_modules/.stamp check test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -38,7 +39,10 @@ generate: node_modules/.stamp
 precompress:
 	$(GO) run ./static/gen
 
+## node_modules: the npm dev dependencies: Tailwind and the vendored htmx files for `make generate`,
+## axe-core for the accessibility test (Debian's npm is installed if missing)
 node_modules/.stamp: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
