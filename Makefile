@@ -7,7 +7,7 @@ GO      ?= go
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate precompress css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz clean
+.PHONY: run build test test-go generate precompress css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz screenshots clean
 
 ## run: build and start `trainyard serve` on 127.0.0.1:8080 with data in ./data, or where TRAINYARD_ADDR /
 ## TRAINYARD_DATA (or make run ADDR=… DATA=…) say (generated files are committed, so no node needed)
@@ -110,6 +110,13 @@ bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'SweepRegret' -benchtime 1x -cpu 2 -timeout 120m ./compute/hyperdrive/
 	$(GO) test -run '^$$' -bench 'SweepRealRuns|SweepThroughput' -benchtime 1x -cpu 2 -timeout 120m ./handlers/
 	$(GO) test -run '^$$' -bench 'SlurmSubmitToRunning' -benchtime 30x -cpu 2 -timeout 30m ./cmd/trainyard/
+
+## screenshots: drive Chromium through the main journeys (the browser tests) and keep the pictures the
+## README shows in docs/screenshots/: the compute list, the cluster wizard, a run page, a sweep dashboard
+screenshots: chromium sklearn
+	@mkdir -p docs/screenshots && rm -f docs/screenshots/*.png
+	TRAINYARD_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestBrowserCreateClusterWizard|TestBrowserSubmitRunAndWatchIt|TestBrowserHyperdriveSweep' ./web/
+	cd docs/screenshots && find . -name '*.png' ! -name compute-list.png ! -name cluster-wizard.png ! -name run-completed.png ! -name sweep-completed.png -delete
 
 ## fuzz: a short run of every fuzz target
 fuzz:

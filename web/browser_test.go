@@ -82,13 +82,15 @@ func TestBrowserCreateClusterWizard(t *testing.T) {
 	}
 	step("fix the name", chromedp.Clear(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), "web-cluster"))
 	pollText(t, ctx, "#err-name", "")
+	shot(t, ctx, "cluster-wizard")
 	step("review", chromedp.Click(chromedp.CSS(`button[value=next]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=review]`)))
 	review, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid=review]`)))
 	if err != nil || !strings.Contains(review, "web-cluster") || !strings.Contains(review, "LowPriority") {
 		t.Fatalf("review: %q %v", review, err)
 	}
 	step("create", chromedp.Click(chromedp.CSS(`[data-testid=create]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=provisioning-state]`)))
-	// The live section polls by itself: no reload between here and Succeeded.
+	// The live section follows the cluster by itself: no reload between
+	// here and Succeeded.
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-testid=provisioning-state] [data-state]').dataset.state === 'Succeeded'`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		shot(t, ctx, "succeeded")
 		t.Fatalf("state never reached Succeeded on the page: %v", err)
@@ -98,6 +100,8 @@ func TestBrowserCreateClusterWizard(t *testing.T) {
 		t.Fatalf("ended on %s", loc)
 	}
 	shot(t, ctx, "cluster-succeeded")
+	step("back to the list", chromedp.Navigate(env.URL+"/computes?tab=clusters"), chromedp.WaitVisible(chromedp.CSS(`tr[data-name=web-cluster]`)))
+	shot(t, ctx, "compute-list")
 }
 
 // pollText waits until the element's text is want (live validation is async).
