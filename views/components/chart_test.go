@@ -243,3 +243,22 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("empty timeline: %+v", none)
 	}
 }
+
+// An ended run's long bar says how long its status lasted, so it does not
+// read as the run's status now; the end mark has no label.
+func TestTimelineLabelsSayHowLong(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	l := Timeline{ID: "tl", Ended: true, End: t0.Add(72 * time.Second), Events: []TimelineEvent{
+		{Status: "Running", Time: t0},
+		{Status: "Completed", Time: t0.Add(72 * time.Second)},
+	}}.Layout()
+	if len(l.Bars) != 2 {
+		t.Fatalf("%d bars", len(l.Bars))
+	}
+	if b := l.Bars[0]; !b.ShowLabel || b.Label != "Running 1m 12s" {
+		t.Errorf("Running bar: label %q shown %v", b.Label, b.ShowLabel)
+	}
+	if b := l.Bars[1]; b.ShowLabel {
+		t.Errorf("the end mark is labelled %q", b.Label)
+	}
+}

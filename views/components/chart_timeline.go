@@ -42,8 +42,12 @@ type Timeline struct {
 
 // TimelineBar is one status as drawn.
 type TimelineBar struct {
-	X, W      float64
-	Status    string
+	X, W   float64
+	Status string
+	// Label is written under a wide enough bar: the status and how long it
+	// lasted ("Running 8.1s"), so an ended run's long Running bar does not
+	// read as its current status.
+	Label     string
 	Title     string
 	Class     string // Tailwind fill class from the status's tone
 	ShowLabel bool
@@ -97,7 +101,11 @@ func (t Timeline) Layout() TimelineLayout {
 			w = timelineMinW
 		}
 		title := timelineTitle(ev, durs[i], i == n-1, t.Ended)
-		l.Bars = append(l.Bars, TimelineBar{X: x, W: w, Status: ev.Status, Title: title, Class: barClass(ToneFor(ev.Status)), ShowLabel: w >= timelineLabelW})
+		label := ev.Status
+		if durs[i] > 0 {
+			label += " " + FormatDuration(durs[i])
+		}
+		l.Bars = append(l.Bars, TimelineBar{X: x, W: w, Status: ev.Status, Label: label, Title: title, Class: barClass(ToneFor(ev.Status)), ShowLabel: w >= timelineLabelW})
 		words = append(words, title)
 		x += w
 	}
