@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"time"
@@ -66,4 +67,23 @@ func (w Workspace) Check() error {
 		v.Add("workspaceName", "a workspace name is 3-33 letters, digits, '_' or '-', starting with a letter or digit")
 	}
 	return v.Err()
+}
+
+// CachedCompute is what Azure Resource Manager last said about one compute
+// of a workspace: its JSON verbatim, and the error of the last operation on
+// it ("" when none) as ARM worded it.
+type CachedCompute struct {
+	Name      string
+	Body      json.RawMessage
+	OpError   string
+	UpdatedAt time.Time
+}
+
+// WorkspaceSnapshot is the cached list of a workspace's computes: AsOf is
+// when ARM's list was last read in full (zero: never), Error why the last
+// read failed ("" when it did not).
+type WorkspaceSnapshot struct {
+	Computes []CachedCompute
+	AsOf     time.Time
+	Error    string
 }

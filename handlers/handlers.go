@@ -4,11 +4,15 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
+	"github.com/trainyard/trainyard/compute/azure"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/static"
 	"github.com/trainyard/trainyard/store"
@@ -50,6 +54,11 @@ type Config struct {
 	// be in; an attach naming another address is refused (nil =
 	// compute.DefaultNetPolicy). The backends check every connection too.
 	AttachNetworks *compute.NetPolicy
+	// Azure reaches registered Azure ML workspaces (nil: none can be used).
+	Azure *azure.Service
+	// AzureCredential returns the credential ARM is called with for a
+	// user: their delegated one, or nil for the service principal.
+	AzureCredential func(ctx context.Context, u *compute.User) azcore.TokenCredential
 }
 
 // Handlers carries the dependencies of every handler.

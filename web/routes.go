@@ -101,6 +101,22 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateScaleSettings", Role: operator, Handler: w(h.APIUpdateScaleSettings)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: user, Handler: w(h.APIPower)}, // per object, as above
 
+		// Azure ML workspaces: registering and removing one is the Admin's;
+		// their computes mirror /api/v1/computes (ARM's shape), carried out in
+		// Azure as the caller (their delegated token, else the service
+		// principal), so Azure RBAC decides too.
+		{Method: "GET", Pattern: "/api/v1/workspaces", Role: reader, Handler: w(h.APIListWorkspaces)},
+		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}", Role: reader, Handler: w(h.APIGetWorkspace)},
+		{Method: "PUT", Pattern: "/api/v1/workspaces/{alias}", Role: admin, Handler: w(h.APIPutWorkspace)},
+		{Method: "DELETE", Pattern: "/api/v1/workspaces/{alias}", Role: admin, Handler: w(h.APIDeleteWorkspace)},
+		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}/computes", Role: reader, Handler: w(h.APIListWorkspaceComputes)},
+		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: reader, Handler: w(h.APIGetWorkspaceCompute)},
+		{Method: "PUT", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: operator, Handler: w(h.APIPutWorkspaceCompute)},
+		{Method: "DELETE", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: operator, Handler: w(h.APIDeleteWorkspaceCompute)},
+		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/listNodes", Role: reader, Handler: w(h.APIWorkspaceListNodes)},
+		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/updateScaleSettings", Role: operator, Handler: w(h.APIWorkspaceUpdateScale)},
+		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/{action:start|stop|restart}", Role: user, Handler: w(h.APIWorkspacePower)}, // per object: the instance's assigned user
+
 		// Experiment and run pages. Cancel also needs the submitter or an
 		// Admin (checked in the handler). Each page answers htmx polls of
 		// its live parts itself; a sweep's dashboard is part of its

@@ -117,7 +117,7 @@ func (c *cli) awaitSSHAttach(name, out string) error {
 	}
 	deadline := time.Now().Add(attachWait)
 	for {
-		resp, err := api.do(c.ctx, http.MethodGet, computePath(name), nil, nil, nil)
+		resp, err := api.do(c.ctx, http.MethodGet, api.computePath(name), nil, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
 )
 
@@ -22,6 +23,9 @@ const defaultURL = "http://127.0.0.1:8080"
 // computesPath is the collection of the compute API.
 const computesPath = "/api/v1/computes"
 
+// workspacesPath is the collection of registered Azure ML workspaces.
+const workspacesPath = "/api/v1/workspaces"
+
 // maxResponseBytes bounds a response body the CLI reads.
 const maxResponseBytes = 32 << 20
 
@@ -30,6 +34,10 @@ type apiClient struct {
 	base  *url.URL // scheme, host and optional path prefix, no trailing slash
 	token string
 	hc    *http.Client
+	// computes is the compute collection the computetarget verbs work on:
+	// computesPath (the local workspace) or a registered Azure ML
+	// workspace's, /api/v1/workspaces/ALIAS/computes (--workspace).
+	computes string
 }
 
 func newAPIClient(getenv func(string) string) (*apiClient, error) {
@@ -52,9 +60,10 @@ func newAPIClient(getenv func(string) string) (*apiClient, error) {
 		token = stored.tokenFor(u)
 	}
 	return &apiClient{
-		base:  u,
-		token: token,
-		hc:    &http.Client{Timeout: 2 * time.Minute, CheckRedirect: refuseRedirect},
+		base:     u,
+		token:    token,
+		hc:       &http.Client{Timeout: 2 * time.Minute, CheckRedirect: refuseRedirect},
+		computes: computesPath,
 	}, nil
 }
 
@@ -66,9 +75,20 @@ func refuseRedirect(req *http.Request, _ []*http.Request) error {
 		req.URL.Redacted())
 }
 
+// inWorkspace points the computetarget verbs at a workspace: "" or
+// compute.LocalWorkspace is the server's own, anything else a registered
+// Azure ML workspace's alias.
+func (c *apiClient) inWorkspace(alias string) {
+	if alias == "" || alias == compute.LocalWorkspace {
+		c.computes = computesPath
+		return
+	}
+	c.computes = workspacesPath + "/" + url.PathEscape(alias) + "/computes"
+}
+
 // computePath is the API path of one compute, plus an optional action.
-func computePath(name string, action ...string) string {
-	p := computesPath + "/" + url.PathEscape(name)
+func (c *apiClient) computePath(name string, action ...string) string {
+	p := c.computes + "/" + url.PathEscape(name)
 	for _, a := range action {
 		p += "/" + a
 	}
@@ -177,13 +197,13 @@ const maxPages = 1000
 
 // listComputes fetches every page of the compute list.
 func (c *apiClient) listComputes(ctx context.Context) ([]json.RawMessage, error) {
-	return c.listAll(ctx, computesPath, nil, 0)
+	return c.listAll(ctx, c.computes, nil, 0)
 }
 
 // listNodes fetches every page of a compute's nodes.
 func (c *apiClient) listNodes(ctx context.Context, name string) ([]arm.NodeInfo, error) {
 	nodes := []arm.NodeInfo{}
-	next := c.base.String() + computePath(name, "listNodes")
+	next := c.base.String() + c.computePath(name, "listNodes")
 	for page := 0; next != "" && page < maxPages; page++ {
 		resp, err := c.doURL(ctx, http.MethodPost, next, nil, nil)
 		if err != nil {

@@ -40,11 +40,22 @@ Commands:
   update                   change min/max nodes and idle seconds (Slurm power-saving partitions)
   update-secrets           replace the SSH password or private key of an attached VM or HDInsight cluster
 
+Every command takes --workspace ALIAS: a registered Azure ML workspace ('trainyard
+workspace list'), whose computes are read and changed in Azure with the same flags
+and the same -o json shapes (ARM's). Without it, the server's own (local) workspace.
+
 Run 'trainyard computetarget <command> --help' for a command's flags.
 `
 
-// computetarget dispatches the computetarget verbs.
+// computetarget dispatches the computetarget verbs, after taking out
+// --workspace ALIAS (every verb takes it: it names which workspace's
+// computes the verb works on).
 func (c *cli) computetarget(args []string) error {
+	args, ws, err := takeWorkspaceFlag(args)
+	if err != nil {
+		return err
+	}
+	c.workspace = ws
 	return c.dispatchVerb(args, computetargetUsage, "computetarget needs a command", func(verb string) string {
 		return fmt.Sprintf("unknown command %q for trainyard computetarget", verb)
 	}, "trainyard computetarget --help", map[string]func([]string) error{
@@ -64,8 +75,43 @@ func (c *cli) computetarget(args []string) error {
 	})
 }
 
-// client builds the API client from the environment.
-func (c *cli) client() (*apiClient, error) { return newAPIClient(c.getenv) }
+// client builds the API client from the environment, pointed at the
+// workspace --workspace named.
+func (c *cli) client() (*apiClient, error) {
+	api, err := newAPIClient(c.getenv)
+	if err != nil {
+		return nil, err
+	}
+	api.inWorkspace(c.workspace)
+	return api, nil
+}
+
+// takeWorkspaceFlag removes --workspace ALIAS (or --workspace=ALIAS) from
+// args, wherever it stands before a lone "--", and returns the alias.
+func takeWorkspaceFlag(args []string) (rest []string, alias string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(rest, args[i:]...), alias, nil
+		}
+		switch {
+		case a == "--workspace" || a == "-workspace":
+			if i+1 >= len(args) || args[i+1] == "" {
+				return nil, "", usagef("trainyard computetarget --help", "--workspace needs an alias")
+			}
+			alias = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--workspace=") || strings.HasPrefix(a, "-workspace="):
+			alias = a[strings.Index(a, "=")+1:]
+			if alias == "" {
+				return nil, "", usagef("trainyard computetarget --help", "--workspace needs an alias")
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, alias, nil
+}
 
 // typeAliases maps what --type accepts to computeType values.
 func typeAlias(s string) (string, bool) {
@@ -150,7 +196,7 @@ func (c *cli) show(args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.do(c.ctx, http.MethodGet, computePath(name), nil, nil, nil)
+	resp, err := api.do(c.ctx, http.MethodGet, api.computePath(name), nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -192,7 +238,7 @@ func (c *cli) remove(args []string, action string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.do(c.ctx, http.MethodDelete, computePath(name), url.Values{"underlyingResourceAction": {action}}, nil, nil)
+	resp, err := api.do(c.ctx, http.MethodDelete, api.computePath(name), url.Values{"underlyingResourceAction": {action}}, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -249,7 +295,7 @@ func (c *cli) power(action string, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.do(c.ctx, http.MethodPost, computePath(name, action), nil, nil, nil)
+	resp, err := api.do(c.ctx, http.MethodPost, api.computePath(name, action), nil, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -310,7 +356,7 @@ func (c *cli) approveHostKey(args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.do(c.ctx, http.MethodPost, computePath(name, "approveHostKey"), nil, map[string]string{"fingerprint": fingerprint}, nil)
+	resp, err := api.do(c.ctx, http.MethodPost, api.computePath(name, "approveHostKey"), nil, map[string]string{"fingerprint": fingerprint}, nil)
 	if err != nil {
 		return err
 	}

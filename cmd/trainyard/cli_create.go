@@ -167,7 +167,7 @@ func (c *cli) put(name string, body arm.Compute, inner any, out string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.do(c.ctx, http.MethodPut, computePath(name), nil, body, http.Header{"If-None-Match": {"*"}})
+	resp, err := api.do(c.ctx, http.MethodPut, api.computePath(name), nil, body, http.Header{"If-None-Match": {"*"}})
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func (c *cli) updateSecrets(args []string) error {
 		return err
 	}
 	body := map[string]string{"password": pass, "privateKey": key, "privateKeyPassphrase": passphrase}
-	resp, err := api.do(c.ctx, http.MethodPost, computePath(name, "updateSecrets"), nil, body, nil)
+	resp, err := api.do(c.ctx, http.MethodPost, api.computePath(name, "updateSecrets"), nil, body, nil)
 	if err != nil {
 		return err
 	}

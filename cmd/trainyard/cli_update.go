@@ -47,7 +47,7 @@ func (c *cli) updateScale(args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := api.do(c.ctx, http.MethodPost, computePath(name, "updateScaleSettings"), nil, map[string]any{"scaleSettings": ss}, nil)
+	resp, err := api.do(c.ctx, http.MethodPost, api.computePath(name, "updateScaleSettings"), nil, map[string]any{"scaleSettings": ss}, nil)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "computetarget", "compute":
 		return c.computetarget(args[1:])
+	case "workspace":
+		return c.workspaceCmd(args[1:])
 	case "run":
 		return c.runCmd(args[1:])
 	case "job":
@@ -91,6 +93,7 @@ const topUsage = `Trainyard runs training on compute you bring, the way Azure ML
 Usage:
   trainyard serve [flags]              run the web app and JSON API
   trainyard computetarget <command>    create, attach, list and manage compute (alias: compute)
+  trainyard workspace <command>        add, list, show, remove Azure ML workspaces (Admin)
   trainyard folder attach [flags]      write .azureml/*.runconfig templates for each target
   trainyard experiment <command>       create and list experiments
   trainyard run <command>              submit-script, list, show, cancel, monitor-logs
@@ -116,6 +119,9 @@ type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// workspace is the alias --workspace gave the computetarget verbs
+	// ("": the local workspace).
+	workspace string
 }
 
 // version prints the module version and VCS revision the binary was built from.

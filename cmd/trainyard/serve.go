@@ -19,6 +19,7 @@ import (
 
 	units "github.com/docker/go-units"
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/azure"
 	"github.com/trainyard/trainyard/compute/local"
 	"github.com/trainyard/trainyard/handlers"
 	"github.com/trainyard/trainyard/web"
@@ -57,6 +58,9 @@ type serveConfig struct {
 	LocalCPUs        float64
 	LocalMemoryBytes int64
 	PidsLimit        int64
+	// Azure is how Azure ML workspaces are reached: ARM's endpoint, the
+	// authority, and the service principal (secret from the environment only).
+	Azure azure.Config
 }
 
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -80,6 +84,10 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	secretFile := fs.String("oidc-client-secret-file", getenv("TRAINYARD_OIDC_CLIENT_SECRET_FILE"), "read the client secret from this `file` (env TRAINYARD_OIDC_CLIENT_SECRET_FILE; or set TRAINYARD_OIDC_CLIENT_SECRET)")
 	tenants := fs.String("oidc-tenants", getenv("TRAINYARD_OIDC_TENANTS"), "comma-separated tenant `IDs` allowed to sign in (env TRAINYARD_OIDC_TENANTS; required for a multi-tenant issuer)")
 	groupRoles := fs.String("oidc-group-roles", getenv("TRAINYARD_OIDC_GROUP_ROLES"), "`groupID=Role,…` to give roles by group membership (env TRAINYARD_OIDC_GROUP_ROLES)")
+	fs.StringVar(&cfg.Azure.Endpoint, "arm-endpoint", envOr(getenv, "TRAINYARD_ARM_ENDPOINT", azure.DefaultEndpoint), "Azure Resource Manager's `URL` (env TRAINYARD_ARM_ENDPOINT; Azure Government, Azure China or Azure Stack have their own)")
+	fs.StringVar(&cfg.Azure.AuthorityHost, "azure-authority-host", envOr(getenv, "TRAINYARD_AZURE_AUTHORITY_HOST", azure.DefaultAuthorityHost), "the Microsoft Entra ID authority `URL` (env TRAINYARD_AZURE_AUTHORITY_HOST)")
+	fs.StringVar(&cfg.Azure.TenantID, "azure-tenant-id", getenv("TRAINYARD_AZURE_TENANT_ID"), "the service principal's tenant `ID` (env TRAINYARD_AZURE_TENANT_ID)")
+	fs.StringVar(&cfg.Azure.ClientID, "azure-client-id", getenv("TRAINYARD_AZURE_CLIENT_ID"), "the service principal's client `ID` (env TRAINYARD_AZURE_CLIENT_ID; its secret only from TRAINYARD_AZURE_CLIENT_SECRET)")
 	attachNets := fs.String("attach-networks", envOr(getenv, "TRAINYARD_ATTACH_NETWORKS", compute.DefaultAttachNetworks),
 		"comma-separated `CIDRs` attached VMs, HDInsight and slurmrestd may be in; link-local and cloud metadata addresses are refused whatever this says (env TRAINYARD_ATTACH_NETWORKS)")
 	fs.BoolVar(&cfg.UnsafeNoSandbox, "unsafe-no-sandbox", false, "run jobs on this machine as the server's own user, able to read its database and secrets (never on a shared server)")
@@ -123,6 +131,10 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return cfg, fmt.Errorf("--pids-limit %d: want at least 16 (a Python job alone runs a dozen threads)", cfg.PidsLimit)
 	}
 	cfg.Token = getenv("TRAINYARD_TOKEN")
+	cfg.Azure.ClientSecret = getenv("TRAINYARD_AZURE_CLIENT_SECRET")
+	if err := cfg.Azure.Check(); err != nil {
+		return cfg, err
+	}
 	if cfg.OIDC.Issuer != "" {
 		cfg.OIDC.ClientSecret = getenv("TRAINYARD_OIDC_CLIENT_SECRET")
 		if *secretFile != "" {
@@ -253,6 +265,7 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, LoginRate: cfg.LoginRate,
 		Interval: cfg.Interval, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log, AttachNetworks: cfg.AttachNetworks,
 		UnsafeNoSandbox: cfg.UnsafeNoSandbox, LocalCPUs: cfg.LocalCPUs, LocalMemoryBytes: cfg.LocalMemoryBytes, PidsLimit: cfg.PidsLimit,
+		Azure: cfg.Azure,
 	}
 	if cfg.OIDC.Issuer != "" {
 		oc := cfg.OIDC

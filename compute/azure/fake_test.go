@@ -29,7 +29,6 @@ func fakeClient(t *testing.T, srv *fake.ComputeServer) *azure.Client {
 	return c
 }
 
-
 func TestNodesMapsARMNodeStates(t *testing.T) {
 	srv := &fake.ComputeServer{
 		NewListNodesPager: func(rg, ws, name string, _ *armml.ComputeClientListNodesOptions) (resp azfake.PagerResponder[armml.ComputeClientListNodesResponse]) {

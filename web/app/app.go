@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/azure"
 	"github.com/trainyard/trainyard/compute/local"
 	"github.com/trainyard/trainyard/compute/orchestrate"
 	"github.com/trainyard/trainyard/compute/slurm"
@@ -84,7 +85,12 @@ type Config struct {
 	LocalCPUs        float64
 	LocalMemoryBytes int64
 	PidsLimit        int64
-	Logger           *slog.Logger
+	// Azure is how the server reaches Azure ML workspaces (ARM endpoint,
+	// authority, service principal); AzureOptions tunes it (tests: a client
+	// trusting the replay server, fast polling).
+	Azure        azure.Config
+	AzureOptions azure.ServiceOptions
+	Logger       *slog.Logger
 }
 
 // App is the built application. Run its loops with Run, serve Handler, and
@@ -98,7 +104,9 @@ type App struct {
 	Controller *orchestrate.Controller
 	Dispatcher *orchestrate.Dispatcher
 	// Nodes keeps attached schedulers' nodes and partitions fresh.
-	Nodes    *orchestrate.NodeRefresher
+	Nodes *orchestrate.NodeRefresher
+	// Azure reaches registered Azure ML workspaces and keeps their cache.
+	Azure    *azure.Service
 	Handlers *handlers.Handlers
 	Handler  http.Handler
 }
@@ -190,6 +198,13 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	// API's show and the details page.
 	a.Nodes = orchestrate.NewNodeRefresher(orchestrate.NodeRefresherConfig{Targets: st, Nodes: st, Backends: a.Backends, Logger: log, History: st})
 
+	if cfg.AzureOptions.Logger == nil {
+		cfg.AzureOptions.Logger = log
+	}
+	if a.Azure, err = azure.NewService(cfg.Azure, st, cfg.AzureOptions); err != nil {
+		return nil, fmt.Errorf("azure: %w", err)
+	}
+
 	assets, err := static.New()
 	if err != nil {
 		return nil, err
@@ -198,7 +213,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	hcfg := handlers.Config{
 		Store: st, Controller: a.Controller, Dispatcher: a.Dispatcher, Backends: a.Backends, Assets: assets, Logger: log,
 		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax, Clusters: a.Nodes, AttachNetworks: cfg.AttachNetworks,
-		Unsandboxed: cfg.UnsafeNoSandbox,
+		Unsandboxed: cfg.UnsafeNoSandbox, Azure: a.Azure,
 	}
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
@@ -234,15 +249,18 @@ const (
 	LoopController Loop = iota
 	LoopDispatcher
 	LoopNodes
+	// LoopAzure refreshes registered workspaces' computes with the service
+	// principal and follows their operations.
+	LoopAzure
 )
 
 // Run runs the given loops (all of them when none is named) until ctx ends,
 // and returns when every one has stopped.
 func (a *App) Run(ctx context.Context, loops ...Loop) {
 	if len(loops) == 0 {
-		loops = []Loop{LoopController, LoopDispatcher, LoopNodes}
+		loops = []Loop{LoopController, LoopDispatcher, LoopNodes, LoopAzure}
 	}
-	runs := map[Loop]func(context.Context){LoopController: a.Controller.Run, LoopDispatcher: a.Dispatcher.Run, LoopNodes: a.Nodes.Run}
+	runs := map[Loop]func(context.Context){LoopController: a.Controller.Run, LoopDispatcher: a.Dispatcher.Run, LoopNodes: a.Nodes.Run, LoopAzure: a.Azure.Run}
 	var wg sync.WaitGroup
 	for _, l := range loops {
 		wg.Go(func() { runs[l](ctx) })
@@ -252,6 +270,7 @@ func (a *App) Run(ctx context.Context, loops ...Loop) {
 
 // Close closes the backends' open connections and releases the store.
 func (a *App) Close() error {
+	a.Azure.Close()
 	return errors.Join(a.Backends.Close(), a.Store.Close())
 }
 

@@ -12,9 +12,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,6 +112,17 @@ func must(t testing.TB, name string) example {
 		t.Fatal(err)
 	}
 	return ex
+}
+
+// CAFile writes the server's certificate as PEM and returns its path: what
+// SSL_CERT_FILE names for a process that should trust it.
+func (s *Server) CAFile(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "replay-ca.pem")
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Throttle makes the next n requests whose "METHOD path" ends with suffix

@@ -1,0 +1,338 @@
+package azure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/trainyard/trainyard/compute"
+)
+
+// Cache keeps what ARM last said about registered workspaces' computes
+// (store.Store implements it).
+type Cache interface {
+	Workspaces(ctx context.Context) ([]compute.Workspace, error)
+	ReplaceAzureComputes(ctx context.Context, alias string, computes map[string]json.RawMessage, asOf time.Time) error
+	RefreshFailed(ctx context.Context, alias, reason string) error
+	PutAzureCompute(ctx context.Context, alias, name string, body json.RawMessage, opError string) error
+	DeleteAzureCompute(ctx context.Context, alias, name string) error
+	AzureComputes(ctx context.Context, alias string) (compute.WorkspaceSnapshot, error)
+	AzureCompute(ctx context.Context, alias, name string) (compute.CachedCompute, error)
+}
+
+// ServiceOptions tunes a Service; the zero value is the production one.
+type ServiceOptions struct {
+	ClientOptions
+	// StaleAfter is how old a cached list may be before showing it starts
+	// a read in the background (default 30 s).
+	StaleAfter time.Duration
+	// RefreshEvery is how often Run reads every workspace with the service
+	// principal (default 60 s; never without one).
+	RefreshEvery time.Duration
+	// HTTPClient replaces NewHTTPClient (tests trusting their own CA).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+// Service is the server's way to Azure ML workspaces: pages and the API
+// read the cache at once and it refreshes them from ARM in the background;
+// changes go to ARM as the caller (a user's delegated credential, else the
+// service principal) and their long-running operations are followed to
+// the end, the cache updated with what ARM then says.
+type Service struct {
+	cfg   Config
+	hc    *http.Client
+	sp    azcore.TokenCredential
+	cache Cache
+	opts  ServiceOptions
+	log   *slog.Logger
+
+	stop   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	refreshing map[string]bool
+}
+
+// NewService checks cfg and builds the service principal's credential (if
+// configured).
+func NewService(cfg Config, cache Cache, o ServiceOptions) (*Service, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 30 * time.Second
+	}
+	if o.RefreshEvery <= 0 {
+		o.RefreshEvery = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = NewHTTPClient()
+	}
+	sp, err := ServicePrincipal(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	stop, cancel := context.WithCancel(context.Background())
+	return &Service{cfg: cfg, hc: hc, sp: sp, cache: cache, opts: o, log: o.Logger.With("backend", "azure"),
+		stop: stop, cancel: cancel, refreshing: map[string]bool{}}, nil
+}
+
+// errNoCredential: neither a delegated token nor a service principal.
+var errNoCredential = &compute.CodedError{Kind: compute.ErrUnavailable, Code: "NoAzureCredential",
+	Message: "Trainyard has no credential for Azure: sign in with Microsoft Entra ID (delegated access to Azure Resource Manager), or start the server with a service principal (TRAINYARD_AZURE_TENANT_ID, TRAINYARD_AZURE_CLIENT_ID, TRAINYARD_AZURE_CLIENT_SECRET)."}
+
+// client is ws's client for cred (nil: the service principal).
+func (s *Service) client(ws compute.Workspace, cred azcore.TokenCredential) (*Client, error) {
+	if cred == nil {
+		cred = s.sp
+	}
+	if cred == nil {
+		return nil, errNoCredential
+	}
+	return NewClient(s.cfg, ws, cred, s.hc, s.opts.ClientOptions)
+}
+
+// Refresh reads ws's whole list from ARM into the cache.
+func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential) error {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return err
+	}
+	all, err := c.List(ctx)
+	if err != nil {
+		if ferr := s.cache.RefreshFailed(ctx, ws.Alias, err.Error()); ferr != nil {
+			s.log.Warn("recording a refresh error", "workspace", ws.Alias, "err", ferr)
+		}
+		return err
+	}
+	byName := make(map[string]json.RawMessage, len(all))
+	for _, raw := range all {
+		var head struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(raw, &head) == nil && head.Name != "" {
+			byName[head.Name] = raw
+		}
+	}
+	return s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, time.Now())
+}
+
+// Snapshot returns ws's cached list at once. A list never read is read
+// now; one older than StaleAfter is read again in the background (one read
+// per workspace at a time), so the next look is fresher.
+func (s *Service) Snapshot(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential) (compute.WorkspaceSnapshot, error) {
+	snap, err := s.cache.AzureComputes(ctx, ws.Alias)
+	if err != nil {
+		return snap, err
+	}
+	if snap.AsOf.IsZero() {
+		if err := s.Refresh(ctx, ws, cred); err != nil {
+			return snap, err
+		}
+		return s.cache.AzureComputes(ctx, ws.Alias)
+	}
+	if time.Since(snap.AsOf) > s.opts.StaleAfter {
+		s.refreshInBackground(ws, cred)
+	}
+	return snap, nil
+}
+
+// refreshInBackground starts a Refresh of ws unless one is under way.
+func (s *Service) refreshInBackground(ws compute.Workspace, cred azcore.TokenCredential) {
+	s.mu.Lock()
+	if s.refreshing[ws.Alias] {
+		s.mu.Unlock()
+		return
+	}
+	s.refreshing[ws.Alias] = true
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.refreshing, ws.Alias)
+			s.mu.Unlock()
+		}()
+		if err := s.Refresh(s.stop, ws, cred); err != nil {
+			s.log.Info("refreshing a workspace's computes", "workspace", ws.Alias, "err", err)
+		}
+	})
+}
+
+// Get returns one compute from the cache, or from ARM when the cache has
+// not seen it.
+func (s *Service) Get(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name string) (compute.CachedCompute, error) {
+	c, err := s.cache.AzureCompute(ctx, ws.Alias, name)
+	if !errors.Is(err, compute.ErrNotFound) {
+		return c, err
+	}
+	if err := s.reread(ctx, ws, cred, name, ""); err != nil {
+		return compute.CachedCompute{}, err
+	}
+	return s.cache.AzureCompute(ctx, ws.Alias, name)
+}
+
+// reread reads one compute from ARM into the cache (forgets it on 404).
+func (s *Service) reread(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name, opError string) error {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return err
+	}
+	raw, err := c.Get(ctx, name)
+	if errors.Is(err, compute.ErrNotFound) {
+		if derr := s.cache.DeleteAzureCompute(ctx, ws.Alias, name); derr != nil {
+			return derr
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	return s.cache.PutAzureCompute(ctx, ws.Alias, name, raw, opError)
+}
+
+// follow waits for op in the background, then caches what ARM says of the
+// compute (its error verbatim when the operation failed).
+func (s *Service) follow(ws compute.Workspace, cred azcore.TokenCredential, name, what string, op *Operation) {
+	s.wg.Go(func() {
+		opErr := ""
+		if err := op.Wait(s.stop); err != nil {
+			if s.stop.Err() != nil {
+				return // shutting down; the next refresh reads where ARM is
+			}
+			opErr = err.Error()
+			var coded *compute.CodedError
+			if errors.As(err, &coded) && coded.Code != "" {
+				opErr = coded.Code + ": " + coded.Message
+			}
+			s.log.Info("an operation on an Azure compute failed", "workspace", ws.Alias, "compute", name, "operation", what, "err", err)
+		}
+		if err := s.reread(s.stop, ws, cred, name, opErr); err != nil && !errors.Is(err, compute.ErrNotFound) {
+			s.log.Warn("reading a compute after its operation", "workspace", ws.Alias, "compute", name, "err", err)
+		}
+	})
+}
+
+// started caches ARM's view right after an operation began (its
+// transitional state: Creating, Deleting, Stopping…) and follows it.
+func (s *Service) started(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name, what string, op *Operation) {
+	if err := s.reread(ctx, ws, cred, name, ""); err != nil && !errors.Is(err, compute.ErrNotFound) {
+		s.log.Warn("reading a compute after starting an operation", "workspace", ws.Alias, "compute", name, "err", err)
+	}
+	s.follow(ws, cred, name, what, op)
+}
+
+// Create sends a PUT of body (ARM's JSON) and returns the compute as ARM
+// then says it is (Creating); the operation is followed in the background.
+func (s *Service) Create(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name string, body []byte) (compute.CachedCompute, error) {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return compute.CachedCompute{}, err
+	}
+	op, err := c.CreateOrUpdate(ctx, name, body)
+	if err != nil {
+		return compute.CachedCompute{}, err
+	}
+	s.started(ctx, ws, cred, name, "create", op)
+	return s.cache.AzureCompute(ctx, ws.Alias, name)
+}
+
+// Delete sends a DELETE with underlyingResourceAction (Delete or Detach).
+func (s *Service) Delete(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name, action string) error {
+	if action != "Delete" && action != "Detach" {
+		return compute.Invalid("underlyingResourceAction", "underlyingResourceAction must be Delete or Detach (got %q).", action)
+	}
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return err
+	}
+	op, err := c.Delete(ctx, name, action)
+	if err != nil {
+		return err
+	}
+	s.started(ctx, ws, cred, name, "delete", op)
+	return nil
+}
+
+// Power starts, stops or restarts an instance.
+func (s *Service) Power(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name string, a compute.PowerAction) error {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return err
+	}
+	op, err := c.Power(ctx, name, a)
+	if err != nil {
+		return err
+	}
+	s.started(ctx, ws, cred, name, string(a), op)
+	return nil
+}
+
+// UpdateScale changes a cluster's scale settings (PATCH).
+func (s *Service) UpdateScale(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name string, ss compute.ScaleSettings) error {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return err
+	}
+	op, err := c.UpdateScale(ctx, name, ss)
+	if err != nil {
+		return err
+	}
+	s.started(ctx, ws, cred, name, "update", op)
+	return nil
+}
+
+// Nodes lists a compute's nodes from ARM.
+func (s *Service) Nodes(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name string) ([]compute.Node, error) {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return nil, err
+	}
+	return c.Nodes(ctx, name)
+}
+
+// Run reads every registered workspace with the service principal every
+// RefreshEvery until ctx ends (nothing without a service principal: users'
+// own reads refresh the cache then). It returns when ctx ends and every
+// operation being followed has stopped.
+func (s *Service) Run(ctx context.Context) {
+	defer s.wg.Wait()
+	defer s.cancel()
+	if s.sp == nil {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(s.opts.RefreshEvery)
+	defer tick.Stop()
+	for {
+		all, err := s.cache.Workspaces(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("listing workspaces", "err", err)
+		}
+		for _, ws := range all {
+			s.refreshInBackground(ws, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Close stops following operations and waits for the goroutines that do.
+func (s *Service) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
