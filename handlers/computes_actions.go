@@ -16,6 +16,9 @@ import (
 // (PRG).
 func (h *Handlers) ComputeAction(w http.ResponseWriter, r *http.Request) error {
 	name, action := chi.URLParam(r, "name"), chi.URLParam(r, "action")
+	if alias := workspaceParam(r); alias != "" {
+		return h.workspaceComputeAction(w, r, alias, name, action)
+	}
 	var err error
 	flash := ""
 	switch action {

@@ -18,6 +18,9 @@ import (
 // ComputeDetails handles GET /computes/{name}: the details page, or for htmx
 // the live state section.
 func (h *Handlers) ComputeDetails(w http.ResponseWriter, r *http.Request) error {
+	if alias := workspaceParam(r); alias != "" {
+		return h.workspaceComputeDetails(w, r, alias, chi.URLParam(r, "name"))
+	}
 	return h.computeDetailsPage(w, r, chi.URLParam(r, "name"), r.URL.Query().Get("tab"), "", http.StatusOK)
 }
 

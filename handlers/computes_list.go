@@ -75,6 +75,9 @@ func (q listQuery) url(change func(*listQuery)) string {
 // ComputeList handles GET /computes: the full page, or only the table for
 // htmx (search, sort, paging and the live poll).
 func (h *Handlers) ComputeList(w http.ResponseWriter, r *http.Request) error {
+	if alias := workspaceParam(r); alias != "" {
+		return h.workspaceComputeList(w, r, alias)
+	}
 	q := parseListQuery(r.URL.Query())
 	table, err := h.computeTable(r, q)
 	if err != nil {
@@ -84,6 +87,9 @@ func (h *Handlers) ComputeList(w http.ResponseWriter, r *http.Request) error {
 		return h.render(w, r, http.StatusOK, pages.ComputeTable(table))
 	}
 	vm := pages.ComputeListVM{Table: table}
+	if vm.Switcher, err = h.workspaceSwitcher(r.Context(), "", "/computes"); err != nil {
+		return err
+	}
 	for _, t := range computeTabs {
 		_, n, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Kinds: compute.KindsForTab(t.id), Limit: 1})
 		if err != nil {

@@ -96,6 +96,19 @@ func (h *Handlers) postForm(f *formSpec) HandlerFunc {
 		if verrs != nil {
 			return h.renderForm(w, r, f, f.stepOf(verrs.Fields[0].Field), v, draftID, verrs, http.StatusUnprocessableEntity)
 		}
+		if alias := workspaceParam(r); alias != "" {
+			err := h.createInWorkspace(r, alias, req)
+			if verrs := asValidation(err); verrs != nil {
+				return h.renderForm(w, r, f, f.stepOf(verrs.Fields[0].Field), v, draftID, verrs, http.StatusUnprocessableEntity)
+			}
+			if err != nil {
+				return err
+			}
+			h.drafts.drop(draftID)
+			setFlash(w, req.Name+" is being created in "+alias+".")
+			http.Redirect(w, r, withWorkspace("/computes/"+url.PathEscape(req.Name), alias), http.StatusSeeOther)
+			return nil
+		}
 		t, err := h.createTarget(r.Context(), req)
 		if verrs := asValidation(err); verrs != nil {
 			return h.renderForm(w, r, f, f.stepOf(verrs.Fields[0].Field), v, draftID, verrs, http.StatusUnprocessableEntity)
@@ -185,9 +198,13 @@ func (e fieldErrors) only(fields []string) *compute.ValidationError {
 
 // renderForm shows one step with the user's values and errors kept.
 func (h *Handlers) renderForm(w http.ResponseWriter, r *http.Request, f *formSpec, step int, v url.Values, draftID string, errs *compute.ValidationError, status int) error {
+	alias := workspaceParam(r)
 	vm := pages.FormVM{
-		Heading: f.heading, Intro: f.intro, Action: f.path, Steps: f.steps, Step: step,
-		DraftID: draftID, CancelHref: "/computes?tab=" + f.crumbTab, KindChoices: f.choices,
+		Heading: f.heading, Intro: f.intro, Action: withWorkspace(f.path, alias), Steps: f.steps, Step: step,
+		DraftID: draftID, CancelHref: withWorkspace("/computes?tab="+f.crumbTab, alias), KindChoices: f.choices,
+	}
+	if alias != "" {
+		vm.Heading += " in " + alias
 	}
 	for i := range vm.KindChoices {
 		vm.KindChoices[i].Current = vm.KindChoices[i].ID == f.id

@@ -11,6 +11,9 @@ type ComputeListVM struct {
 	Page  layout.Page
 	Tabs  []TabVM
 	Table ComputeTableVM
+	// Switcher is the workspace switcher: local and each registered Azure
+	// ML workspace (shown when there is any).
+	Switcher []TabVM
 }
 
 // TabVM is one tab of a tab strip.

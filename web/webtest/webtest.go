@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/compute/azure"
 	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/local"
 	"github.com/trainyard/trainyard/compute/orchestrate"
@@ -86,6 +87,10 @@ type Options struct {
 	// Slurm wires the Slurm backend and the node refresher of attached Slurm
 	// clusters (as `trainyard serve` does; Clusters, when set, still wins).
 	Slurm bool
+	// Azure and AzureOptions reach Azure ML workspaces (tests: the replay
+	// server of compute/azure/armreplay and a client trusting it).
+	Azure        azure.Config
+	AzureOptions azure.ServiceOptions
 }
 
 // New starts an application for tb and stops it when the test ends.
@@ -135,6 +140,7 @@ func New(tb testing.TB, opts Options) *Env {
 		// Test VMs are sshds on this machine: their side stays in the data folder.
 		SSHDialTimeout: 5 * time.Second, SSHRemoteDir: filepath.Join(dir, "ssh-remote"),
 		Clusters: opts.Clusters, NoSlurm: !opts.Slurm, Logger: log, UnsafeNoSandbox: opts.UnsafeNoSandbox,
+		Azure: opts.Azure, AzureOptions: opts.AzureOptions,
 	}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,

@@ -10,6 +10,7 @@ package armreplay
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/azure"
 )
 
 // The service principal the token endpoint accepts.
@@ -123,6 +125,22 @@ func (s *Server) CAFile(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Config is the server configuration of a Trainyard whose ARM endpoint and
+// authority are this server, with its service principal.
+func (s *Server) Config() azure.Config {
+	return azure.Config{Endpoint: s.URL, AuthorityHost: s.URL, TenantID: TenantID, ClientID: ClientID, ClientSecret: ClientSecret}
+}
+
+// ServiceOptions are azure.ServiceOptions for tests: a client trusting this
+// server's certificate (as SSL_CERT_FILE=CAFile would) and fast polling.
+func (s *Server) ServiceOptions() azure.ServiceOptions {
+	hc := azure.NewHTTPClient()
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
+	return azure.ServiceOptions{HTTPClient: hc, ClientOptions: azure.ClientOptions{PollEvery: 20 * time.Millisecond, RetryDelay: 10 * time.Millisecond}}
 }
 
 // Throttle makes the next n requests whose "METHOD path" ends with suffix
