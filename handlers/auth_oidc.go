@@ -51,6 +51,15 @@ type OIDCConfig struct {
 	HTTPClient *http.Client
 	// Now is the clock for token expiry (nil: time.Now).
 	Now func() time.Time
+	// ExtraScopes are asked for at sign-in besides openid, profile and email:
+	// https://management.azure.com/user_impersonation and offline_access
+	// when Azure ML workspaces are to be reached as the user.
+	ExtraScopes []string
+	// RefreshTokens, when set, keeps the refresh token of each sign-in
+	// (sealed, per user) for calling Azure Resource Manager as the user.
+	RefreshTokens interface {
+		PutAzureRefreshToken(ctx context.Context, userID, token string) error
+	}
 }
 
 // OIDC signs people in with an OpenID provider: authorization-code flow with
@@ -160,7 +169,7 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	}
 	o.oauth = oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RedirectURL: cfg.RedirectURL,
-		Endpoint: p.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile", "email"},
+		Endpoint: p.Endpoint(), Scopes: append([]string{oidc.ScopeOpenID, "profile", "email"}, cfg.ExtraScopes...),
 	}
 	for _, raw := range []string{o.oauth.Endpoint.AuthURL, meta.EndSession} {
 		if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
@@ -282,8 +291,13 @@ func (o *OIDC) authCodeURL(state, nonce, verifier string) string {
 		oauth2.SetAuthURLParam("response_mode", "query"))
 }
 
-// exchange redeems the code (with the PKCE verifier) and verifies the ID token.
-func (o *OIDC) exchange(ctx context.Context, code, verifier, nonce string) (*idClaims, error) {
+// TokenURL is the provider's token endpoint (delegated Azure access redeems
+// users' refresh tokens there).
+func (o *OIDC) TokenURL() string { return o.oauth.Endpoint.TokenURL }
+
+// exchange redeems the code (with the PKCE verifier) and verifies the ID
+// token; the refresh token, when the provider gave one, comes back too.
+func (o *OIDC) exchange(ctx context.Context, code, verifier, nonce string) (*idClaims, string, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, oidcClient(o.cfg.HTTPClient))
 	tok, err := o.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
@@ -292,13 +306,14 @@ func (o *OIDC) exchange(ctx context.Context, code, verifier, nonce string) (*idC
 		if errors.As(err, &re) && re.ErrorCode != "" {
 			reason += ": " + re.ErrorCode
 		}
-		return nil, signinFailed("CodeExchangeFailed", reason)
+		return nil, "", signinFailed("CodeExchangeFailed", reason)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return nil, signinFailed("NoIDToken", "the token endpoint returned no id_token")
+		return nil, "", signinFailed("NoIDToken", "the token endpoint returned no id_token")
 	}
-	return o.verify(ctx, raw, nonce)
+	claims, err := o.verify(ctx, raw, nonce)
+	return claims, tok.RefreshToken, err
 }
 
 // verify checks an ID token: the issuer exactly (per allowed tenant), the

@@ -88,7 +88,7 @@ func (h *Handlers) AuthCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	nonce, _ := tx.Values[txNonce].(string)
 	verifier, _ := tx.Values[txVerifier].(string)
-	claims, err := o.exchange(r.Context(), code, verifier, nonce)
+	claims, refresh, err := o.exchange(r.Context(), code, verifier, nonce)
 	var se *signinError
 	if errors.As(err, &se) {
 		return fail(se)
@@ -103,6 +103,12 @@ func (h *Handlers) AuthCallback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := h.startSession(w, r, u, claims.email(), store.SessionOptions{Method: "oidc", SID: claims.SID, LoginHint: claims.LoginHint}); err != nil {
 		return err
+	}
+	if refresh != "" && o.cfg.RefreshTokens != nil {
+		// Delegated access to Azure Resource Manager: kept sealed, never shown.
+		if err := o.cfg.RefreshTokens.PutAzureRefreshToken(r.Context(), u.ID, refresh); err != nil {
+			return err
+		}
 	}
 	h.audit(withUser(r, &u), "signin", "user/"+u.ID, nil)
 	next, _ := tx.Values[txNext].(string)

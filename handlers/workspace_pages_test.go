@@ -67,7 +67,7 @@ func TestWorkspaceComputePages(t *testing.T) {
 			if asOf := d.Find(`[data-testid=as-of]`).Text(); !strings.Contains(asOf, "as of ") {
 				t.Errorf("as-of %q", asOf)
 			}
-			if href := d.Find(`tbody tr[data-name="` + tc.row + `"] a`).AttrOr("href", ""); href != "/computes/"+tc.row+"?workspace=replay" {
+			if href := d.Find(`tbody tr[data-name="`+tc.row+`"] a`).AttrOr("href", ""); href != "/computes/"+tc.row+"?workspace=replay" {
 				t.Errorf("row link %q", href)
 			}
 			if ref := d.Find(`[data-testid=refresh]`).AttrOr("href", ""); !strings.Contains(ref, "workspace=replay") || !strings.Contains(ref, "refresh=1") {

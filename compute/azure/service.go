@@ -89,6 +89,9 @@ func NewService(cfg Config, cache Cache, o ServiceOptions) (*Service, error) {
 		stop: stop, cancel: cancel, refreshing: map[string]bool{}}, nil
 }
 
+// HTTPClient is the client every call to Azure goes through.
+func (s *Service) HTTPClient() *http.Client { return s.hc }
+
 // errNoCredential: neither a delegated token nor a service principal.
 var errNoCredential = &compute.CodedError{Kind: compute.ErrUnavailable, Code: "NoAzureCredential",
 	Message: "Trainyard has no credential for Azure: sign in with Microsoft Entra ID (delegated access to Azure Resource Manager), or start the server with a service principal (TRAINYARD_AZURE_TENANT_ID, TRAINYARD_AZURE_CLIENT_ID, TRAINYARD_AZURE_CLIENT_SECRET)."}

@@ -13,9 +13,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/azure"
@@ -219,8 +222,21 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		hcfg.Clusters = cfg.Clusters
 	}
 	if cfg.OIDC != nil {
-		if hcfg.OIDC, err = handlers.NewOIDC(ctx, *cfg.OIDC); err != nil {
+		// Entra ID sign-in also asks for delegated access to Azure Resource
+		// Manager; the refresh token is kept sealed per user, and ARM is
+		// called as that user (azure.Delegated).
+		oc := *cfg.OIDC
+		oc.ExtraScopes = append(slices.Clone(oc.ExtraScopes), cfg.Azure.DelegatedScope(), "offline_access")
+		oc.RefreshTokens = st
+		if hcfg.OIDC, err = handlers.NewOIDC(ctx, oc); err != nil {
 			return nil, err
+		}
+		delegated := azure.NewDelegated(hcfg.OIDC.TokenURL(), oc.ClientID, oc.ClientSecret, cfg.Azure.DelegatedScope(), a.Azure.HTTPClient(), st)
+		hcfg.AzureCredential = func(ctx context.Context, u *compute.User) azcore.TokenCredential {
+			if u == nil {
+				return nil
+			}
+			return delegated.For(ctx, u.ID)
 		}
 		hcfg.LoginToken = ""
 		// Sessions started with the login token must not outlive the switch

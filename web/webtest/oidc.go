@@ -45,6 +45,14 @@ type Provider struct {
 	next         []Login
 	codes        map[string]*grant
 	logouts      []url.Values
+	// refresh holds the refresh tokens handed out (offline_access) and whom
+	// they sign in; scopes the scope of every authorize request.
+	refresh map[string]Login
+	scopes  []string
+	// AccessTokenIssued, when set, is told of every access token the token
+	// endpoint issues and for whom (an ARM stand-in can then accept it as
+	// that user: compute/azure/armreplay.Server.AcceptToken).
+	AccessTokenIssued func(token string, l Login)
 }
 
 // Login is the person the provider signs in on the next authorize request,
@@ -72,6 +80,7 @@ type grant struct {
 	challenge   string
 	redirectURI string
 	expires     time.Time
+	offline     bool // offline_access was asked for: a refresh token comes with the tokens
 }
 
 // Default test provider credentials.
@@ -93,7 +102,7 @@ func NewProvider(tb testing.TB) *Provider {
 		tb.Fatal(err)
 	}
 	p := &Provider{ClientID: TestClientID, ClientSecret: TestClientSecret, TenantID: TestTenantID, key: key, wrongKey: wrong,
-		keyID: "test-key-1", codes: map[string]*grant{}}
+		keyID: "test-key-1", codes: map[string]*grant{}, refresh: map[string]Login{}}
 	keys := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: p.keyID, Algorithm: oidc.RS256}}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /discovery/v2.0/keys", http.StripPrefix("/discovery/v2.0", keys))
@@ -184,7 +193,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		code := randomID()
 		p.codes[code] = &grant{login: login, tenant: r.PathValue("tenant"), nonce: q.Get("nonce"), challenge: q.Get("code_challenge"),
-			redirectURI: q.Get("redirect_uri"), expires: time.Now().Add(10 * time.Minute)}
+			redirectURI: q.Get("redirect_uri"), expires: time.Now().Add(10 * time.Minute),
+			offline: slices.Contains(strings.Fields(q.Get("scope")), "offline_access")}
+		p.scopes = append(p.scopes, q.Get("scope"))
 		p.mu.Unlock()
 		back, _ := url.Parse(q.Get("redirect_uri"))
 		bq := back.Query()
@@ -212,6 +223,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		writeJSONBody(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
+	if f.Get("grant_type") == "refresh_token" {
+		p.redeemRefresh(w, f)
+		return
+	}
 	if f.Get("grant_type") != "authorization_code" {
 		writeJSONBody(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
 		return
@@ -232,9 +247,52 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		writeJSONBody(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "AADSTS501481: code_verifier does not match"})
 		return
 	}
-	writeJSONBody(w, http.StatusOK, map[string]any{
-		"token_type": "Bearer", "expires_in": 3600, "access_token": "access-" + randomID(), "id_token": p.IDToken(g.login, g.nonce),
-	})
+	body := map[string]any{
+		"token_type": "Bearer", "expires_in": 3600, "access_token": p.issue(g.login), "id_token": p.IDToken(g.login, g.nonce),
+	}
+	if g.offline {
+		rt := "refresh-" + randomID()
+		p.mu.Lock()
+		p.refresh[rt] = g.login
+		p.mu.Unlock()
+		body["refresh_token"] = rt
+	}
+	writeJSONBody(w, http.StatusOK, body)
+}
+
+// issue makes an access token for l and tells AccessTokenIssued.
+func (p *Provider) issue(l Login) string {
+	tok := "access-" + randomID()
+	if p.AccessTokenIssued != nil {
+		p.AccessTokenIssued(tok, l)
+	}
+	return tok
+}
+
+// redeemRefresh is the refresh-token grant: a new access token and a new
+// refresh token (rotation, as Entra ID does); the old one stops working.
+func (p *Provider) redeemRefresh(w http.ResponseWriter, f url.Values) {
+	p.mu.Lock()
+	l, ok := p.refresh[f.Get("refresh_token")]
+	delete(p.refresh, f.Get("refresh_token"))
+	next := "refresh-" + randomID()
+	if ok {
+		p.refresh[next] = l
+	}
+	p.scopes = append(p.scopes, f.Get("scope"))
+	p.mu.Unlock()
+	if !ok {
+		writeJSONBody(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "AADSTS70008: the refresh token has expired or was revoked"})
+		return
+	}
+	writeJSONBody(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3600, "access_token": p.issue(l), "refresh_token": next, "scope": f.Get("scope")})
+}
+
+// Scopes returns the scope of every authorize and refresh request so far.
+func (p *Provider) Scopes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.scopes)
 }
 
 // IDToken signs an Entra-shaped ID token for login with this nonce.

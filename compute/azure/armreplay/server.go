@@ -169,6 +169,14 @@ func (s *Server) Forbid(principal string) {
 	s.forbidden[principal] = true
 }
 
+// AcceptToken makes ARM accept token as principal's (a user's delegated
+// access token, issued by a test OpenID provider).
+func (s *Server) AcceptToken(token, principal string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = principal
+}
+
 // Requests returns what the server answered so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
