@@ -60,8 +60,8 @@ type Server struct {
 	tokens     map[string]string // access token → principal
 	forbidden  map[string]bool   // principals refused writes
 	refresh    map[string]string // refresh token → principal (delegated sign-in)
-	// Polls is how many status reads answer InProgress before an
-	// operation ends (default 2).
+	// polls is how many status reads answer InProgress before an
+	// operation ends (default 2; SetPolls).
 	polls int
 }
 
@@ -141,6 +141,14 @@ func (s *Server) ServiceOptions() azure.ServiceOptions {
 	pool.AddCert(s.Certificate())
 	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
 	return azure.ServiceOptions{HTTPClient: hc, ClientOptions: azure.ClientOptions{PollEvery: 20 * time.Millisecond, RetryDelay: 10 * time.Millisecond}}
+}
+
+// SetPolls makes each later operation answer InProgress to n status reads
+// before it ends (a page can then show Creating, Stopping… for a while).
+func (s *Server) SetPolls(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.polls = n
 }
 
 // Throttle makes the next n requests whose "METHOD path" ends with suffix
