@@ -178,15 +178,8 @@ func (c *NodeCounts) Add(s NodeState) {
 // state again as soon as a probe reaches the machine.
 const StateUnusable = "Unusable"
 
-// DisplayState is the one state word the UI and CLI show for a target: an
-// instance's power state (unless Failed or Deleting), Unusable for an
-// attached machine that does not answer, else the provisioning state.
-func DisplayState(t *Target) string {
-	switch {
-	case t.Instance != nil && t.ProvisioningState != ProvisioningFailed && t.ProvisioningState != ProvisioningDeleting:
-		return string(t.Instance.State)
-	case t.Attach != nil && t.Attach.Unreachable && !t.ProvisioningState.Transitional():
-		return StateUnusable
-	}
-	return string(t.ProvisioningState)
-}
+// DisplayState is the one state word the UI and CLI show for a target
+// (StoryOf's State): an instance's power state while it is provisioned,
+// Unusable for an attached machine that stops answering, else the
+// provisioning state.
+func DisplayState(t *Target) string { return StoryOf(t).State }

@@ -219,7 +219,9 @@ func TestDisplayState(t *testing.T) {
 		{"failed instance", Target{ProvisioningState: ProvisioningFailed, Instance: &InstanceSpec{State: InstanceRunning}}, "Failed"},
 		{"reachable VM", Target{ProvisioningState: ProvisioningSucceeded, Attach: &AttachSpec{}}, "Succeeded"},
 		{"unreachable VM", Target{ProvisioningState: ProvisioningSucceeded, Attach: &AttachSpec{Unreachable: true}}, "Unusable"},
-		{"unreachable at attach", Target{ProvisioningState: ProvisioningFailed, Attach: &AttachSpec{Unreachable: true}}, "Unusable"},
+		// One story: the API and CLI say Failed, so the list does too (the
+		// next step says the attach completes by itself; StoryOf).
+		{"unreachable at attach", Target{ProvisioningState: ProvisioningFailed, Attach: &AttachSpec{Unreachable: true}}, "Failed"},
 		{"being detached", Target{ProvisioningState: ProvisioningDeleting, Attach: &AttachSpec{Unreachable: true}}, "Deleting"},
 	}
 	for _, tc := range tests {

@@ -108,9 +108,10 @@ func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, t
 }
 
 func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.ComputeLiveVM {
+	story := compute.StoryOf(t)
 	vm := pages.ComputeLiveVM{
-		Name: t.Name, Tab: tab, State: displayState(t), StateSince: h.since(t),
-		Errors: t.ProvisioningErrors, NodesText: nodesText(t),
+		Name: t.Name, Tab: tab, State: story.State, StateSince: h.since(t), NextStep: story.NextStep,
+		NodesText: nodesText(t),
 		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab + "&back=" + t.Kind.Tab(),
 	}
 	if t.Kind == compute.KindSlurm && t.Nodes.Current > 0 {
@@ -122,8 +123,21 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 			vm.NodesText += fmt.Sprintf(" (resizing to %d)", t.Cluster.TargetNodeCount)
 		}
 	}
+	// One banner, from the target's story: a failed target shows its
+	// errors; a usable one that stopped answering, Unusable; one never
+	// reached, Not checked yet (compute.StoryOf).
+	if t.ProvisioningState == compute.ProvisioningFailed {
+		vm.Errors = t.ProvisioningErrors
+		if len(vm.Errors) == 0 && story.Problem != "" {
+			vm.Errors = []string{story.Problem}
+		}
+	}
+	vm.StateLabel = "Provisioning state"
 	if t.Instance != nil {
-		vm.PowerState = string(t.Instance.State)
+		vm.StateLabel = "State" // Studio's label on an instance's page
+	}
+	if t.Kind.IsAttached() {
+		vm.Health = story.Health
 	}
 	if t.Attach != nil && t.Attach.PendingHostKeyFingerprint != "" {
 		vm.PendingHostKey = t.Attach.PendingHostKeyFingerprint
@@ -131,10 +145,10 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 			vm.ApproveURL = "/computes/" + url.PathEscape(t.Name) + "/approve-host-key"
 		}
 	}
-	if t.Attach != nil && t.Attach.Unreachable && !t.ProvisioningState.Transitional() {
-		vm.Unusable = t.Attach.StatusMessage
+	if story.State == compute.StateUnusable {
+		vm.Unusable = story.Problem
 	}
-	if t.Attach != nil && !t.Attach.Checked {
+	if story.Health == compute.HealthUnchecked {
 		vm.Unchecked = t.Attach.StatusMessage
 		if vm.Unchecked == "" {
 			vm.Unchecked = "Not checked yet: Trainyard has not connected to this target."

@@ -73,6 +73,10 @@ func printComputeTable(w io.Writer, items []arm.Compute) error {
 // (current/min/max, for clusters) from its per-type properties.
 func summarize(c arm.Compute) (state, size, nodes string) {
 	state = c.Properties.ProvisioningState
+	told := c.Properties.TrainyardStatus != nil
+	if told { // the server's one story of the target (compute.StoryOf)
+		state = c.Properties.TrainyardStatus.State
+	}
 	inner, err := c.Properties.Inner()
 	if err != nil {
 		return state, "", ""
@@ -85,7 +89,7 @@ func summarize(c arm.Compute) (state, size, nodes string) {
 		}
 	case *arm.ComputeInstanceProperties:
 		size = p.VMSize
-		if p.State != "" && state == "Succeeded" {
+		if p.State != "" && state == "Succeeded" && !told {
 			state = p.State
 		}
 	case *arm.VirtualMachineProperties:

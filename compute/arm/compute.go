@@ -79,6 +79,10 @@ type Properties struct {
 	IsAttachedCompute bool `json:"isAttachedCompute"`
 	// Properties is the per-type object (properties.properties); see Inner.
 	Properties json.RawMessage `json:"properties,omitempty"`
+	// TrainyardStatus is read-only and Trainyard's own (ARM has no such
+	// field): the state word, allocation state, health and next step the
+	// pages show, told by compute.StoryOf so the API and CLI say the same.
+	TrainyardStatus *compute.Story `json:"trainyardStatus,omitempty"`
 }
 
 // KindOf returns the compute.Kind a computeType names, matched

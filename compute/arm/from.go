@@ -33,6 +33,8 @@ func FromTarget(t *compute.Target, idPrefix string) Compute {
 			IsAttachedCompute:  t.Kind.IsAttached(),
 		},
 	}
+	story := compute.StoryOf(t)
+	c.Properties.TrainyardStatus = &story
 	if t.CreatedAt.IsZero() {
 		c.Properties.CreatedOn = time.Time{}
 	}

@@ -45,11 +45,16 @@ type ComputeLiveVM struct {
 	Tab         string
 	State       string // provisioning state
 	StateSince  string
-	PowerState  string // instance state, "" for other kinds
-	Errors      []string
-	NodesText   string
-	Counts      string
-	Unchecked   string // for attached targets not yet connected to: what that means
+	// StateLabel names State as Studio does: "State" on an instance,
+	// "Provisioning state" elsewhere. State, Health and NextStep come from
+	// compute.StoryOf, as the list, the API and the CLI show them.
+	StateLabel string
+	Health     string // attached kinds: Usable, Unusable, Not checked yet
+	NextStep   string
+	Errors     []string
+	NodesText  string
+	Counts     string
+	Unchecked  string // for attached targets not yet connected to: what that means
 	// Unusable is the last error of an attached machine that does not answer.
 	Unusable string
 	// PendingHostKey is the SSH host key fingerprint waiting for approval;
