@@ -112,7 +112,7 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 	vm := pages.ComputeLiveVM{
 		Name: t.Name, Tab: tab, State: story.State, StateSince: h.since(t), NextStep: story.NextStep,
 		NodesText: nodesText(t),
-		SelfURL: "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab + "&back=" + t.Kind.Tab(),
+		SelfURL:   "/computes/" + url.PathEscape(t.Name) + "?tab=" + tab + "&back=" + t.Kind.Tab(),
 	}
 	if t.Kind == compute.KindSlurm && t.Nodes.Current > 0 {
 		vm.Counts = countsText(t.Nodes)
