@@ -54,8 +54,8 @@ var nodeSeries = []struct {
 // clusters always (the refresher records them), other kinds once samples
 // exist.
 func (h *Handlers) hasHistory(ctx context.Context, t *compute.Target) bool {
-	if t.Kind == compute.KindSlurm {
-		return true
+	if t.Kind == compute.KindSlurm || t.Kind == compute.KindCluster {
+		return true // every cluster's nodes are followed over time
 	}
 	ss, err := h.cfg.Store.NodeSamples(ctx, t.Name, h.cfg.Now())
 	return err == nil && len(ss) > 0

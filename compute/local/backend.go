@@ -36,6 +36,9 @@ type Config struct {
 	DataDir string
 	// Nodes persists cluster nodes; required for KindCluster targets.
 	Nodes compute.NodeStore
+	// History, when set, records each cluster's node counts by state as
+	// its nodes change (the Monitoring tab).
+	History compute.NodeHistory
 	// BootDelay is how long a new cluster node is "preparing" before "idle".
 	BootDelay time.Duration
 	// PowerDelay is how long starting, stopping or restarting an instance takes.

@@ -107,7 +107,7 @@ func (b *Backend) Scale(ctx context.Context, t *compute.Target, demand int) ([]c
 	if len(nodes) != want || slices.ContainsFunc(nodes, func(n compute.Node) bool { return n.State == compute.NodePreparing }) {
 		c.AllocationState = AllocationResizing
 	}
-	if err := b.cfg.Nodes.SaveNodes(ctx, t.Name, nodes); err != nil {
+	if err := b.saveNodes(ctx, t.Name, nodes); err != nil {
 		return nil, fmt.Errorf("saving the nodes of %s: %w", t.Name, err)
 	}
 	return nodes, nil
@@ -204,7 +204,7 @@ func (b *Backend) claimNodes(ctx context.Context, t *compute.Target, runID strin
 		nodes[i].State, nodes[i].RunID, nodes[i].Since = compute.NodeRunning, runID, now
 		ids = append(ids, nodes[i].ID)
 	}
-	if err := b.cfg.Nodes.SaveNodes(ctx, t.Name, nodes); err != nil {
+	if err := b.saveNodes(ctx, t.Name, nodes); err != nil {
 		return nil, fmt.Errorf("saving the nodes of %s: %w", t.Name, err)
 	}
 	return ids, nil
@@ -223,7 +223,23 @@ func (b *Backend) releaseNodes(ctx context.Context, target, runID string) {
 			nodes[i].State, nodes[i].RunID, nodes[i].Since = compute.NodeIdle, "", now
 		}
 	}
-	if err := b.cfg.Nodes.SaveNodes(ctx, target, nodes); err != nil {
+	if err := b.saveNodes(ctx, target, nodes); err != nil {
 		b.log.Warn("releasing nodes", "target", target, "run", runID, "err", err)
 	}
+}
+
+// saveNodes saves a cluster's node set and records its counts by state in
+// the node history (when the backend has one), so the Monitoring tab of a
+// local cluster shows its scale-up and scale-down as a Slurm cluster's does.
+// History is a picture, not state: failing to record it only logs.
+func (b *Backend) saveNodes(ctx context.Context, target string, nodes []compute.Node) error {
+	if err := b.cfg.Nodes.SaveNodes(ctx, target, nodes); err != nil {
+		return err
+	}
+	if b.cfg.History != nil {
+		if _, err := b.cfg.History.RecordNodeSample(ctx, target, compute.SampleOf(b.cfg.Now(), nodes, 0)); err != nil {
+			b.log.Warn("recording node history", "target", target, "err", err)
+		}
+	}
+	return nil
 }

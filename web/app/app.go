@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if home, err := os.UserHomeDir(); err == nil {
 		hide = append(hide, home)
 	}
-	a.Local = local.New(local.Config{DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st,
+	a.Local = local.New(local.Config{DataDir: filepath.Join(cfg.DataDir, "local"), Nodes: st, History: st,
 		BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, KillGrace: cfg.KillGrace, Logger: log,
 		Sandbox:   local.SandboxConfig{Off: cfg.UnsafeNoSandbox, Hide: hide},
 		PidsLimit: cfg.PidsLimit, LocalCPUs: cfg.LocalCPUs, LocalMemoryBytes: cfg.LocalMemoryBytes})
