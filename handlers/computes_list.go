@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/trainyard/trainyard/compute"
@@ -104,6 +105,7 @@ func (h *Handlers) ComputeList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	vm.Page = h.live(h.page(r, "Compute", "compute", []layout.Crumb{{Label: "Compute", Href: "/computes"}, {Label: label}}), Watch{AllComputes: true})
+	vm.Bulk = true
 	return h.render(w, r, http.StatusOK, pages.ComputeList(vm))
 }
 
@@ -142,7 +144,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 			State: displayState(t), StateSince: h.since(t), VMSize: t.VMSizeName(), Tier: tierText(t), Allocation: allocationText(t),
 			Nodes: nodesText(t), Counts: clusterCounts(t), Address: addressText(t),
 			CreatedBy: t.CreatedBy, CreatedOn: formatTime(t.CreatedAt), LastOp: lastOpText(t.LastOperation),
-			Actions: actionsFor(u, t),
+			Actions: actionsFor(u, t), Checked: slices.Contains(r.URL.Query()["sel"], t.Name),
 		})
 	}
 	return vm, nil

@@ -72,6 +72,9 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/computes", Role: reader, Handler: w(h.ComputeList)},
 		{Method: "GET", Pattern: "/computes/attach", Role: operator, Handler: w(h.AttachIndex)},
 		{Method: "GET", Pattern: "/computes/{name}", Role: reader, Handler: w(h.ComputeDetails)},
+		// The list's command bar over checked rows; each compute is checked
+		// as its own action is (power: per object; delete/detach: operator).
+		{Method: "POST", Pattern: "/computes/bulk", Role: user, Handler: w(h.ComputeBulk)},
 		// Start/stop/restart: an operator, or the instance's assigned data
 		// scientist (checked per object in the handler); delete/detach:
 		// ComputeOperator, checked in the handler.

@@ -14,6 +14,8 @@ type ComputeListVM struct {
 	// Switcher is the workspace switcher: local and each registered Azure
 	// ML workspace (shown when there is any).
 	Switcher []TabVM
+	// Bulk shows the command bar over checked rows (the local workspace).
+	Bulk bool
 }
 
 // TabVM is one tab of a tab strip.
@@ -65,6 +67,7 @@ type ComputeRowVM struct {
 	CreatedBy  string
 	CreatedOn  string
 	LastOp     string
+	Checked    bool // selected for the command bar (kept across live refreshes)
 	Actions    []ActionVM
 }
 
@@ -99,4 +102,31 @@ func TableColumns(tab string) []Column {
 type Column struct {
 	Key   string
 	Label string
+}
+
+// BulkVM is the command bar's answer over a selection: a confirmation (no
+// Results yet), or each compute's outcome.
+type BulkVM struct {
+	Action, Label, Tab string
+	Names              []string
+	Loss               string // what the command loses, said once before it runs
+	Error              string
+	Results            []BulkResultVM
+}
+
+// BulkResultVM is one compute's outcome of a command over a selection.
+type BulkResultVM struct {
+	Name  string
+	Error string // "" when the command was accepted
+}
+
+// bulkCommands are the command bar's buttons of a tab.
+func bulkCommands(tab string) []string {
+	switch tab {
+	case "instances":
+		return []string{"Start", "Stop", "Restart", "Delete"}
+	case "clusters":
+		return []string{"Delete"}
+	}
+	return []string{"Detach"}
 }
