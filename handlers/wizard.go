@@ -250,6 +250,9 @@ func (h *Handlers) renderForm(w http.ResponseWriter, r *http.Request, f *formSpe
 		if req, verrs := f.build(v, h.drafts.get(compute.UserFrom(r.Context()).ID, draftID), actor(r)); verrs == nil {
 			_ = req.Validate() // canonicalises values for the review; errors show on Create
 			vm.Review = f.review(req)
+			if alias != "" {
+				vm.Quota = h.wizardQuota(r, alias, req)
+			}
 		}
 	}
 	return h.render(w, r, status, pages.Form(vm))

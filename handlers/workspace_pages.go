@@ -390,7 +390,7 @@ func (h *Handlers) createInWorkspace(r *http.Request, alias string, req *compute
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	t := &compute.Target{Name: req.Name, Kind: req.Kind, Description: req.Description, Location: req.Location,
+	t := &compute.Target{Name: req.Name, Kind: req.Kind, Description: req.Description, Location: h.workspaceRegion(r.Context(), ws, req.Location),
 		Cluster: req.Cluster, Instance: req.Instance}
 	if t.Instance != nil && t.Instance.AssignedUser == "" {
 		if u := compute.UserFrom(r.Context()); u != nil {
@@ -420,4 +420,55 @@ func (h *Handlers) createInWorkspace(r *http.Request, alias string, req *compute
 	}
 	_, err = h.cfg.Azure.Create(r.Context(), ws, h.azureCredential(r), req.Name, body)
 	return err
+}
+
+// wizardQuota is the quota panel of a wizard's review step for a
+// workspace: usage and limits of the chosen size's family in the region,
+// the workspace's own quota, and a warning when the request would exceed one.
+func (h *Handlers) wizardQuota(r *http.Request, alias string, req *compute.CreateRequest) *pages.QuotaVM {
+	ws, err := h.workspaceOfAlias(r.Context(), alias)
+	if err != nil {
+		return &pages.QuotaVM{Error: err.Error()}
+	}
+	size, nodes, low := "", 1, false
+	switch {
+	case req.Cluster != nil:
+		size, nodes, low = req.Cluster.VMSize, req.Cluster.MaxNodes, req.Cluster.VMPriority == compute.LowPriority
+	case req.Instance != nil:
+		size = req.Instance.VMSize
+	default:
+		return nil
+	}
+	region := h.workspaceRegion(r.Context(), ws, req.Location)
+	if region == "" {
+		return &pages.QuotaVM{Error: "the workspace's region is not known yet; choose a location"}
+	}
+	q, err := h.cfg.Azure.Quota(r.Context(), ws, h.azureCredential(r), region, size, low, nodes)
+	if err != nil {
+		return &pages.QuotaVM{Error: err.Error()}
+	}
+	limit := func(n int) string {
+		if n < 0 {
+			return "no limit of its own"
+		}
+		return strconv.Itoa(n)
+	}
+	vm := &pages.QuotaVM{Warning: q.Exceeds(), Lines: []pages.AttrVM{
+		{Label: "Size", Value: fmt.Sprintf("%s: %d vCPUs, family %s", q.VMSize, q.VCPUs, q.Family)},
+		{Label: "This request", Value: fmt.Sprintf("up to %d vCPUs (%d node(s))", q.Requested, max(nodes, 1))},
+		{Label: q.FamilyUsage + " in " + q.Region, Value: fmt.Sprintf("%d used, limit %s", q.FamilyUsed, limit(q.FamilyLimit))},
+		{Label: "Total " + q.Tier + " vCPUs in " + q.Region, Value: fmt.Sprintf("%d used, limit %s", q.TotalUsed, limit(q.TotalLimit))},
+		{Label: "Workspace quota", Value: limit(q.WorkspaceLimit)},
+	}}
+	return vm
+}
+
+// workspaceRegion is where a wizard's compute goes: the location typed in
+// the form, unless it is the local default, else the workspace's region as
+// its computes say.
+func (h *Handlers) workspaceRegion(ctx context.Context, ws compute.Workspace, typed string) string {
+	if typed != "" && typed != h.cfg.Location {
+		return typed
+	}
+	return h.cfg.Azure.Region(ctx, ws)
 }

@@ -132,3 +132,26 @@ func TestWorkspaceActionsFollowTheOperation(t *testing.T) {
 		return doc(t, body).Find(`tbody tr[data-name="cpu-cluster"]`).Length() == 0
 	})
 }
+
+// TestWizardShowsQuotaBeforeCreate stands on the VirtualMachineSize, Usage
+// and Quota examples (2025-12-01): Standard_DS3_v2 has 4 vCPUs; the region
+// has 2 of 24 DSv2 and 14 of 24 dedicated vCPUs in use.
+func TestWizardShowsQuotaBeforeCreate(t *testing.T) {
+	env, _, c := newAzureEnv(t)
+	webtest.Do(t, c, "GET", env.URL+"/computes?workspace=replay", nil, nil) // the list, as a person comes from it
+	review := func(maxNodes string) (int, string, string) {
+		v := url.Values{"vmPriority": {"Dedicated"}, "vmType": {"CPU"}, "vmSize": {"Standard_DS3_v2"}, "location": {"local"},
+			"name": {"quota-check"}, "minNodes": {"0"}, "maxNodes": {maxNodes}, "idleSeconds": {"120"}, "step": {"1"}, "nav": {"next"}}
+		status, body, _ := webtest.Do(t, c, "POST", env.URL+"/computes/new/cluster?workspace=replay", v, nil)
+		d := doc(t, body)
+		return status, d.Find(`[data-testid=quota]`).Text(), d.Find(`[data-testid=quota-warning]`).Text()
+	}
+	status, panel, warning := review("2")
+	if status != 200 || !strings.Contains(panel, "Standard DSv2 Family Cluster Dedicated vCPUs in eastus") || !strings.Contains(panel, "2 used, limit 24") || !strings.Contains(panel, "up to 8 vCPUs") || warning != "" {
+		t.Fatalf("review of 2 nodes: %d %q %q; want the usage and no warning", status, panel, warning)
+	}
+	_, _, warning = review("4")
+	if !strings.Contains(warning, "16 more vCPUs would exceed the regional Dedicated vCPU limit in eastus: 14 of 24 are in use.") {
+		t.Fatalf("review of 4 nodes: warning %q", warning)
+	}
+}

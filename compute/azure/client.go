@@ -24,6 +24,9 @@ import (
 type Client struct {
 	ws       compute.Workspace
 	computes *armml.ComputeClient
+	sizes    *armml.VirtualMachineSizesClient
+	usages   *armml.UsagesClient
+	quotas   *armml.QuotasClient
 	// PollEvery is how often a long-running operation's status is read
 	// when ARM gives no Retry-After.
 	pollEvery time.Duration
@@ -80,7 +83,8 @@ func NewClient(cfg Config, ws compute.Workspace, cred azcore.TokenCredential, hc
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	return &Client{ws: ws, computes: f.NewComputeClient(), pollEvery: every}, nil
+	return &Client{ws: ws, computes: f.NewComputeClient(), sizes: f.NewVirtualMachineSizesClient(),
+		usages: f.NewUsagesClient(), quotas: f.NewQuotasClient(), pollEvery: every}, nil
 }
 
 // notIdempotent marks a call that must not be repeated after an answer

@@ -339,3 +339,36 @@ func (s *Service) Close() {
 	s.cancel()
 	s.wg.Wait()
 }
+
+// Quota reads, as the caller, what creating nodes nodes of vmSize would meet
+// in region (see Client.Quota).
+func (s *Service) Quota(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, region, vmSize string, lowPriority bool, nodes int) (Quota, error) {
+	c, err := s.client(ws, cred)
+	if err != nil {
+		return Quota{}, err
+	}
+	return c.Quota(ctx, region, vmSize, lowPriority, nodes)
+}
+
+// Region is the workspace's region as its computes say it (the most common
+// location among them), or "" before any was read.
+func (s *Service) Region(ctx context.Context, ws compute.Workspace) string {
+	snap, err := s.cache.AzureComputes(ctx, ws.Alias)
+	if err != nil {
+		return ""
+	}
+	count := map[string]int{}
+	best := ""
+	for _, c := range snap.Computes {
+		var head struct {
+			Location string `json:"location"`
+		}
+		if json.Unmarshal(c.Body, &head) == nil && head.Location != "" {
+			count[head.Location]++
+			if count[head.Location] > count[best] || (count[head.Location] == count[best] && head.Location < best) {
+				best = head.Location
+			}
+		}
+	}
+	return best
+}

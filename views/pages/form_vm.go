@@ -24,6 +24,17 @@ type FormVM struct {
 	CancelHref string
 	// KindChoices, when set, shows the attach type picker (links).
 	KindChoices []TabVM
+	// Quota, on the review step of a wizard for an Azure ML workspace, is
+	// what Azure says of the chosen size before anything is created.
+	Quota *QuotaVM
+}
+
+// QuotaVM is the quota panel of a wizard: usage and limits, a warning when
+// the request would exceed one, or why they could not be read.
+type QuotaVM struct {
+	Lines   []AttrVM
+	Warning string
+	Error   string
 }
 
 // HiddenVM is a value carried from another wizard step.

@@ -291,6 +291,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) (principal string
 		return principal
 	}
 	seg := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// subscriptions/S/providers/Microsoft.MachineLearningServices/locations/L/{vmSizes|usages|quotas}:
+	// the examples, verbatim (they are per subscription and region).
+	if len(seg) == 7 && seg[0] == "subscriptions" && seg[4] == "locations" && r.Method == http.MethodGet {
+		file := map[string]string{"vmSizes": "VirtualMachineSize/list.json", "usages": "Usage/list.json", "quotas": "Quota/list.json"}[seg[6]]
+		if file != "" {
+			writeJSON(w, http.StatusOK, must(nil, file).body("200"), nil)
+			return principal
+		}
+	}
 	// subscriptions/S/resourceGroups/RG/providers/Microsoft.MachineLearningServices/workspaces/W/computes[/NAME[/ACTION]]
 	if len(seg) < 9 || seg[0] != "subscriptions" || !strings.EqualFold(seg[2], "resourceGroups") || seg[6] != "workspaces" || seg[8] != "computes" {
 		writeJSON(w, http.StatusNotFound, armError("InvalidResourceType", "The resource type could not be found in the namespace 'Microsoft.MachineLearningServices' for api version '"+APIVersion+"'."), nil)
