@@ -51,6 +51,9 @@ type runsQuery struct {
 	pos         int // 1-based position of the page's first row, for "Showing 26–50"
 	fixExp      bool
 	fixTarget   bool
+	// cols is the column chooser's choice (runColumns keys and m:METRIC),
+	// nil for the default columns.
+	cols []string
 }
 
 func parseRunsQuery(base string, v url.Values) runsQuery {
@@ -74,6 +77,13 @@ func parseRunsQuery(base string, v url.Values) runsQuery {
 	if q.cursor == "" {
 		q.pos = 1
 	}
+	switch {
+	case len(v["col"]) > 0: // the chooser's form: one col per checked box
+		q.cols = v["col"]
+	case v.Get("cols") != "":
+		q.cols = strings.Split(v.Get("cols"), ",")
+	}
+	q.cols = slices.DeleteFunc(q.cols, func(c string) bool { return c == "" || len(c) > 250 })
 	return q
 }
 
@@ -151,6 +161,9 @@ func (q runsQuery) url(change func(*runsQuery)) string {
 	if c.cursor != "" {
 		v.Set("cursor", c.cursor)
 		v.Set("pos", strconv.Itoa(c.pos))
+	}
+	if len(c.cols) > 0 {
+		v.Set("cols", strings.Join(c.cols, ","))
 	}
 	if len(v) == 0 {
 		return c.base
@@ -295,6 +308,20 @@ func (h *Handlers) runsTable(r *http.Request, q runsQuery) (pages.RunsTableVM, e
 		vm.NextURL = q.url(func(c *runsQuery) { c.cursor, c.pos = page.Next, c.pos+len(page.Runs) })
 	}
 	vm.Metrics = commonMetrics(page.Runs, 3)
+	vm.Chooser = chooserOf(q, vm.Metrics, commonMetrics(page.Runs, 50))
+	if q.cols != nil {
+		vm.Metrics = nil
+		for _, c := range q.cols {
+			if m, ok := strings.CutPrefix(c, "m:"); ok {
+				vm.Metrics = append(vm.Metrics, m)
+			}
+		}
+		vm.HideExperiment = !slices.Contains(q.cols, "experiment")
+		vm.HideTarget = !slices.Contains(q.cols, "target")
+		vm.HideSubmittedBy = !slices.Contains(q.cols, "submittedBy")
+		vm.HideCreated = !slices.Contains(q.cols, "created")
+		vm.HideDuration = !slices.Contains(q.cols, "duration")
+	}
 	for _, run := range page.Runs {
 		if run.Status == compute.RunRunning {
 			vm.TickSeconds = 1 // its duration counts up
@@ -420,4 +447,42 @@ func filterTerms(q store.RunPageQuery) int {
 		}
 	}
 	return n
+}
+
+// runColumns are the runs list's optional columns (Run, Status and the
+// actions always show), as the column chooser names them.
+var runColumns = []struct{ key, label string }{
+	{"experiment", "Experiment"}, {"target", "Compute target"}, {"submittedBy", "Submitted by"},
+	{"created", "Submitted"}, {"duration", "Duration"},
+}
+
+// chooserOf is the column chooser of a runs list: each optional column and
+// each metric the page's runs logged, checked as shown now.
+func chooserOf(q runsQuery, shownMetrics, allMetrics []string) pages.ColumnChooserVM {
+	c := pages.ColumnChooserVM{Action: q.base, Reset: q.url(func(c *runsQuery) { c.cols = nil })}
+	keep := q.url(func(c *runsQuery) { c.cols = nil })
+	if _, query, ok := strings.Cut(keep, "?"); ok {
+		vals, _ := url.ParseQuery(query)
+		for k, vs := range vals {
+			for _, v := range vs {
+				c.Hidden = append(c.Hidden, pages.AttrVM{Label: k, Value: v})
+			}
+		}
+		slices.SortFunc(c.Hidden, func(a, b pages.AttrVM) int { return cmp.Compare(a.Label, b.Label) })
+	}
+	for _, col := range runColumns {
+		if (col.key == "experiment" && q.fixExp) || (col.key == "target" && q.fixTarget) {
+			continue
+		}
+		on := q.cols == nil || slices.Contains(q.cols, col.key)
+		c.Options = append(c.Options, pages.ChooserOptionVM{Value: col.key, Label: col.label, Checked: on})
+	}
+	for _, m := range allMetrics {
+		on := slices.Contains(shownMetrics, m)
+		if q.cols != nil {
+			on = slices.Contains(q.cols, "m:"+m)
+		}
+		c.Options = append(c.Options, pages.ChooserOptionVM{Value: "m:" + m, Label: m, Metric: true, Checked: on})
+	}
+	return c
 }

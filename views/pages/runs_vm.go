@@ -56,9 +56,13 @@ type RunsTableVM struct {
 	SortLinks  map[string]string
 	SortMarks  map[string]string
 	// Metrics names the metric columns (the most common on the page, at most three).
-	Metrics        []string
-	ShowExperiment bool
-	ShowTarget     bool
+	Metrics []string
+	// Chooser is the column chooser; the Hide fields are the columns it
+	// turned off.
+	Chooser                                                                ColumnChooserVM
+	HideExperiment, HideTarget, HideSubmittedBy, HideCreated, HideDuration bool
+	ShowExperiment                                                         bool
+	ShowTarget                                                             bool
 }
 
 // RunRowVM is one run in a list.
@@ -310,4 +314,19 @@ func runSectionLinks(vm RunVM) [][2]string {
 type ArgumentsPreviewVM struct {
 	Words []string
 	Error string
+}
+
+// ColumnChooserVM is the runs list's column chooser: a GET form that keeps
+// the list's filters (Hidden) and names the columns to show (col).
+type ColumnChooserVM struct {
+	Action  string
+	Reset   string // the list with its default columns
+	Hidden  []AttrVM
+	Options []ChooserOptionVM
+}
+
+// ChooserOptionVM is one column of the chooser.
+type ChooserOptionVM struct {
+	Value, Label    string
+	Metric, Checked bool
 }
