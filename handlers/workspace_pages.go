@@ -242,6 +242,9 @@ func (h *Handlers) workspaceComputeDetails(w http.ResponseWriter, r *http.Reques
 	if transitional(t) {
 		live.PollSeconds = 1
 	}
+	if tab == "details" {
+		live.Attributes = workspaceAttributes(ws, t, c.Body)
+	}
 	if isHTMX(r) && r.Header.Get("HX-Target") == "compute-live" {
 		return h.render(w, r, http.StatusOK, pages.WorkspaceLive(live))
 	}
@@ -257,7 +260,6 @@ func (h *Handlers) workspaceComputeDetails(w http.ResponseWriter, r *http.Reques
 	for i := range vm.Actions {
 		vm.Actions[i].Path = withWorkspace(vm.Actions[i].Path, alias)
 	}
-	vm.Attributes = workspaceAttributes(ws, t, c.Body)
 	if tab == "nodes" {
 		nodes, err := h.cfg.Azure.Nodes(r.Context(), ws, cred, name)
 		if err != nil {

@@ -26,7 +26,6 @@ type WorkspaceComputeDetailsVM struct {
 	Tab        string
 	Actions    []ActionVM
 	Live       WorkspaceLiveVM
-	Attributes []AttrVM
 	Nodes      []NodeRowVM
 	NodesError string
 }
@@ -40,4 +39,7 @@ type WorkspaceLiveVM struct {
 	AsOf        string
 	Errors      []string
 	OpError     string
+	// Attributes are the Details list (the Details tab only); they are
+	// polled with the state, so a create's fields follow ARM too.
+	Attributes []AttrVM
 }
