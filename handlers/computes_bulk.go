@@ -16,20 +16,32 @@ const maxBulk = 100
 // bulkActions are the list's commands over checked rows, by tab, as Studio
 // offers them: instances can be started, stopped, restarted and deleted;
 // clusters deleted; attached computes detached.
-var bulkActions = map[string][]string{
-	compute.TabInstances: {"start", "stop", "restart", "delete"},
-	compute.TabClusters:  {"delete"},
-	compute.TabSlurm:     {"detach"},
-	compute.TabAttached:  {"detach"},
+func bulkActions(tab string) []string {
+	switch tab {
+	case compute.TabInstances:
+		return []string{"start", "stop", "restart", "delete"}
+	case compute.TabClusters:
+		return []string{"delete"}
+	case compute.TabSlurm, compute.TabAttached:
+		return []string{"detach"}
+	}
+	return nil
 }
 
 // bulkLoss says what a command over a selection loses, for its one
 // confirmation ("" when nothing is lost: no confirmation).
-var bulkLoss = map[string]string{
-	"stop":    "Stopping ends everything running on them (runs are canceled); their files are kept.",
-	"restart": "Restarting ends everything running on them (runs are canceled); their files are kept.",
-	"delete":  "Deleting removes them for good, with their nodes and files; runs on them are canceled.",
-	"detach":  "Detaching removes them from Trainyard (runs on them are canceled); the machines themselves are kept.",
+func bulkLoss(action string) string {
+	switch action {
+	case "stop":
+		return "Stopping ends everything running on them (runs are canceled); their files are kept."
+	case "restart":
+		return "Restarting ends everything running on them (runs are canceled); their files are kept."
+	case "delete":
+		return "Deleting removes them for good, with their nodes and files; runs on them are canceled."
+	case "detach":
+		return "Detaching removes them from Trainyard (runs on them are canceled); the machines themselves are kept."
+	}
+	return ""
 }
 
 // ComputeBulk handles POST /computes/bulk, the list's command bar: action
@@ -42,7 +54,7 @@ func (h *Handlers) ComputeBulk(w http.ResponseWriter, r *http.Request) error {
 		return compute.Invalid("sel", "The selection could not be read: %v.", err)
 	}
 	action, tab := r.PostForm.Get("action"), r.PostForm.Get("tab")
-	if !slices.Contains(bulkActions[tab], action) {
+	if !slices.Contains(bulkActions(tab), action) {
 		return compute.Invalid("action", "%q is not a command of this list.", action)
 	}
 	var names []string
@@ -51,7 +63,7 @@ func (h *Handlers) ComputeBulk(w http.ResponseWriter, r *http.Request) error {
 			names = append(names, n)
 		}
 	}
-	vm := pages.BulkVM{Action: action, Label: bulkLabel(action), Tab: tab, Names: names, Loss: bulkLoss[action]}
+	vm := pages.BulkVM{Action: action, Label: bulkLabel(action), Tab: tab, Names: names, Loss: bulkLoss(action)}
 	switch {
 	case len(names) == 0:
 		vm.Error = "Select one or more computes first (the boxes at the start of each row)."

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -365,4 +366,52 @@ func clone(base url.Values, kv ...string) url.Values {
 		out.Set(kv[i], kv[i+1])
 	}
 	return out
+}
+
+// Min and max nodes are one rule: changing either re-checks the other's
+// message with the values on screen, so a fixed max clears min's message.
+func TestLiveValidationMinMaxUsesValuesOnScreen(t *testing.T) {
+	env := webtest.New(t, webtest.Options{NoController: true, NoDispatcher: true})
+	c := env.Browser(t)
+	check := func(field, min, max string) (string, string) {
+		t.Helper()
+		v := url.Values{"vmSize": {"Standard_D2_v2"}, "minNodes": {min}, "maxNodes": {max}, "idleSeconds": {"120"}, "name": {"fine-name"}}
+		_, body, _ := webtest.Do(t, c, "POST", env.URL+"/computes/new/cluster/validate?field="+field, v, map[string]string{"HX-Request": "true"})
+		d := doc(t, body)
+		return d.Find("#err-minNodes").Text(), d.Find("#err-maxNodes").AttrOr("hx-swap-oob", "")
+	}
+	if msg, _ := check("minNodes", "5", "3"); msg != "The minimum number of nodes (5) cannot be more than the maximum (3)." {
+		t.Errorf("min 5, max 3: %q", msg)
+	}
+	msg, _ := check("maxNodes", "5", "10")
+	if msg != "" {
+		t.Errorf("after max became 10 the min message is still %q", msg)
+	}
+	if msg, _ := check("maxNodes", "7", "6"); msg != "The minimum number of nodes (7) cannot be more than the maximum (6)." {
+		t.Errorf("typing max 6 under min 7: %q", msg)
+	}
+}
+
+// The size picker says how much of this machine a node of each size takes,
+// and marks the sizes larger than the machine.
+func TestSizePickerShowsMachineShare(t *testing.T) {
+	env := webtest.New(t, webtest.Options{NoController: true, NoDispatcher: true})
+	c := env.Browser(t)
+	_, body, _ := webtest.Do(t, c, "GET", env.URL+"/computes/new/cluster", nil, nil)
+	d := doc(t, body)
+	if d.Find(`#size-search[data-size-search=size-rows]`).Length() != 1 {
+		t.Errorf("no size search")
+	}
+	cpus := runtime.NumCPU()
+	rows := d.Find(`#size-rows tr`)
+	if rows.Length() == 0 {
+		t.Fatal("no sizes")
+	}
+	rows.Each(func(_ int, tr *goquery.Selection) {
+		vcpus, _ := strconv.Atoi(strings.TrimSpace(tr.Find("td").Eq(3).Text()))
+		share := tr.Find(`[data-testid=size-share]`).Text()
+		if big := vcpus > cpus; big != strings.HasPrefix(share, "more than this machine") {
+			t.Errorf("%s (%d vCPUs on a %d-CPU machine): %q", tr.Find("label").Text(), vcpus, cpus, share)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 
@@ -151,8 +152,24 @@ func (h *Handlers) validateField(f *formSpec) HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return h.render(w, r, http.StatusOK, components.FieldError(field, errs.For(field)))
+		parts := []templ.Component{components.FieldError(field, errs.For(field))}
+		for _, other := range linkedFields(field) {
+			parts = append(parts, components.FieldErrorOOB(other, errs.For(other)))
+		}
+		return h.render(w, r, http.StatusOK, templ.Join(parts...))
 	}
+}
+
+// linkedFields are fields one rule ties together: a change of one re-checks
+// the other's message too.
+func linkedFields(field string) []string {
+	switch field {
+	case compute.FieldMinNodes:
+		return []string{compute.FieldMaxNodes}
+	case compute.FieldMaxNodes:
+		return []string{compute.FieldMinNodes}
+	}
+	return nil
 }
 
 // checkForm runs every rule, including the name's uniqueness.
@@ -238,6 +255,12 @@ func (h *Handlers) renderForm(w http.ResponseWriter, r *http.Request, f *formSpe
 	}
 	if f.pickerStep == step {
 		vm.SizePicker = sizePicker(v.Get(compute.FieldVMSize), v.Get(compute.FieldVMPriority), v.Get(compute.FieldVMType), errs.For(compute.FieldVMSize))
+		if alias == "" { // the local workspace: nodes run on this machine
+			h.machineShare(vm.SizePicker)
+		}
+		if h.cfg.Assets != nil {
+			vm.Page.Scripts = append(vm.Page.Scripts, h.cfg.Assets.URL("js/forms.js"))
+		}
 	}
 	for _, name := range f.fieldsOf() {
 		if !current[name] && !slices.Contains(f.secrets, name) && !(f.pickerStep == step && name == compute.FieldVMSize) {
@@ -278,6 +301,7 @@ func sizePicker(selected, priority, vmType, errMsg string) *pages.SizePickerVM {
 		out.Rows = append(out.Rows, pages.SizeRowVM{
 			Name: s.Name, Category: s.Category, VCPUs: s.VCPUs, MemoryGB: strconv.FormatFloat(s.MemoryGB, 'g', -1, 64),
 			GPUs: gpus, Price: fmt.Sprintf("$%.2f", s.Price(p)),
+			Search: strings.ToLower(strings.Join([]string{s.Name, s.Category, s.Family, s.GPUModel}, " ")),
 		})
 	}
 	return out

@@ -67,6 +67,16 @@ func TestBrowserCreateClusterWizard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/computes/new/cluster"]`)),
 		chromedp.Click(chromedp.CSS(`a[href="/computes/new/cluster"]`)),
 		chromedp.WaitVisible(chromedp.ID("size-Standard_D2_v2")))
+	// The search narrows the sizes as the user types.
+	step("search the sizes", chromedp.SendKeys(chromedp.ID("size-search"), "d2_v2"))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const rows = [...document.querySelectorAll('#size-rows tr')];
+		const shown = rows.filter(r => !r.hidden); return shown.length > 0 && shown.length < rows.length &&
+		shown.every(r => r.dataset.search.includes('d2_v2')) && document.getElementById('size-count').textContent.startsWith(shown.length + ' size'); })()`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		shot(t, ctx, "size-search")
+		t.Fatalf("the size search did not narrow the table: %v", err)
+	}
+	shot(t, ctx, "cluster-wizard")
 	step("pick a size and go on",
 		chromedp.SetValue(chromedp.ID("vmPriority"), "LowPriority"),
 		chromedp.Click(chromedp.ID("size-Standard_D2_v2")),
@@ -82,7 +92,6 @@ func TestBrowserCreateClusterWizard(t *testing.T) {
 	}
 	step("fix the name", chromedp.Clear(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), "web-cluster"))
 	pollText(t, ctx, "#err-name", "")
-	shot(t, ctx, "cluster-wizard")
 	step("review", chromedp.Click(chromedp.CSS(`button[value=next]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=review]`)))
 	review, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid=review]`)))
 	if err != nil || !strings.Contains(review, "web-cluster") || !strings.Contains(review, "LowPriority") {

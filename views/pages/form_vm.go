@@ -49,6 +49,9 @@ type SizePickerVM struct {
 	Priority string
 	Error    string
 	Rows     []SizeRowVM
+	// Machine is this machine's capacity ("2 vCPUs, 23.4 GB"), when the
+	// nodes run here; "" for a remote workspace.
+	Machine string
 }
 
 // SizeRowVM is one VM size with its price estimate for the chosen tier.
@@ -59,6 +62,13 @@ type SizeRowVM struct {
 	MemoryGB string
 	GPUs     string
 	Price    string
+	// Share is how much of this machine a node of the size takes ("1 of
+	// 2 vCPUs · 15 % of memory"); TooBig marks a size larger than the
+	// machine (a node then gets the whole machine, not the size).
+	Share  string
+	TooBig bool
+	// Search is the text the size search matches (name, category, GPU).
+	Search string
 }
 
 // IsLastStep reports whether the form shows its final (Create) step.
