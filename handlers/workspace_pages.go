@@ -462,6 +462,14 @@ func (h *Handlers) wizardQuota(r *http.Request, alias string, req *compute.Creat
 		{Label: "Total " + q.Tier + " vCPUs in " + q.Region, Value: fmt.Sprintf("%d used, limit %s", q.TotalUsed, limit(q.TotalLimit))},
 		{Label: "Workspace quota", Value: limit(q.WorkspaceLimit)},
 	}}
+	if s, ok := compute.LookupVMSize(size); ok {
+		prio := compute.Dedicated
+		if low {
+			prio = compute.LowPriority
+		}
+		each := s.Price(prio)
+		vm.Lines = append(vm.Lines, pages.AttrVM{Label: "Estimated price", Value: fmt.Sprintf("$%.2f a node-hour, up to $%.2f an hour at %d node(s) (Trainyard's size catalogue, Linux, an estimate)", each, each*float64(max(nodes, 1)), max(nodes, 1))})
+	}
 	return vm
 }
 

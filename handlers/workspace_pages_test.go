@@ -147,7 +147,7 @@ func TestWizardShowsQuotaBeforeCreate(t *testing.T) {
 		return status, d.Find(`[data-testid=quota]`).Text(), d.Find(`[data-testid=quota-warning]`).Text()
 	}
 	status, panel, warning := review("2")
-	if status != 200 || !strings.Contains(panel, "Standard DSv2 Family Cluster Dedicated vCPUs in eastus") || !strings.Contains(panel, "2 used, limit 24") || !strings.Contains(panel, "up to 8 vCPUs") || warning != "" {
+	if status != 200 || !strings.Contains(panel, "Standard DSv2 Family Cluster Dedicated vCPUs in eastus") || !strings.Contains(panel, "2 used, limit 24") || !strings.Contains(panel, "up to 8 vCPUs") || !strings.Contains(panel, "a node-hour") || warning != "" {
 		t.Fatalf("review of 2 nodes: %d %q %q; want the usage and no warning", status, panel, warning)
 	}
 	_, _, warning = review("4")
