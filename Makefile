@@ -104,6 +104,7 @@ bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'ChangeToScreen' -benchtime 40x -cpu 2 ./web/
+	$(GO) test -run '^$$' -bench 'PagesUnderLoad' -benchtime 1x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsList100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'RunsPages100k' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/

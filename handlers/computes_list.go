@@ -91,10 +91,14 @@ func (h *Handlers) ComputeList(w http.ResponseWriter, r *http.Request) error {
 	if vm.Switcher, err = h.workspaceSwitcher(r.Context(), "", "/computes"); err != nil {
 		return err
 	}
+	counts, err := h.cfg.Store.CountTargetsByKind(r.Context())
+	if err != nil {
+		return err
+	}
 	for _, t := range computeTabs {
-		_, n, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Kinds: compute.KindsForTab(t.id), Limit: 1})
-		if err != nil {
-			return err
+		n := 0
+		for _, k := range compute.KindsForTab(t.id) {
+			n += counts[k]
 		}
 		vm.Tabs = append(vm.Tabs, pages.TabVM{ID: t.id, Label: t.label, Count: n, Current: t.id == q.tab, Href: "/computes?tab=" + t.id})
 	}

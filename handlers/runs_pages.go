@@ -217,15 +217,15 @@ func (h *Handlers) runsFilter(r *http.Request, q runsQuery) (pages.RunsFilterVM,
 		f.Ranges = append(f.Ranges, components.Option{Value: rg.id, Label: rg.label})
 	}
 	if !q.fixTarget {
-		targets, _, err := h.cfg.Store.ListTargets(r.Context(), compute.TargetFilter{Limit: 500})
+		names, err := h.cfg.Store.TargetNames(r.Context(), 500)
 		if err != nil {
 			return f, err
 		}
 		f.Targets = []components.Option{{Value: "", Label: "Any target"}}
 		found := q.target == ""
-		for _, t := range targets {
-			f.Targets = append(f.Targets, components.Option{Value: t.Name, Label: t.Name})
-			found = found || strings.EqualFold(t.Name, q.target)
+		for _, name := range names {
+			f.Targets = append(f.Targets, components.Option{Value: name, Label: name})
+			found = found || strings.EqualFold(name, q.target)
 		}
 		if !found {
 			// Runs outlive their target: a deleted one can still be filtered on.

@@ -150,3 +150,51 @@ func placeholders(n int) string {
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// TargetNames returns the names of the targets in name order, at most
+// limit of them: what a filter's dropdown needs, without decoding every
+// target's spec (the runs list asks for it on every view).
+func (s *Store) TargetNames(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT name FROM targets ORDER BY name COLLATE NOCASE LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: target names: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: target names: %w", err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: target names: %w", err)
+	}
+	return out, nil
+}
+
+// CountTargetsByKind returns how many targets there are of each kind, in
+// one query: the compute list's tab counts.
+func (s *Store) CountTargetsByKind(ctx context.Context) (map[compute.Kind]int, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT kind, COUNT(*) FROM targets GROUP BY kind`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count targets: %w", err)
+	}
+	defer rows.Close()
+	out := map[compute.Kind]int{}
+	for rows.Next() {
+		var (
+			k string
+			n int
+		)
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, fmt.Errorf("store: count targets: %w", err)
+		}
+		out[compute.Kind(k)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: count targets: %w", err)
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -305,5 +306,26 @@ func TestUnsettledMatchesCompute(t *testing.T) {
 		if in != st.Transitional() {
 			t.Errorf("instance %s: in Unsettled list = %v, Transitional = %v", st, in, st.Transitional())
 		}
+	}
+}
+
+func TestTargetNamesAndCountsByKind(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	for _, tg := range []*compute.Target{clusterTarget("b-cluster"), clusterTarget("A-cluster"), vmTarget("vm1")} {
+		if err := s.CreateTarget(ctx, tg, map[string]string{"password": "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, err := s.TargetNames(ctx, 10)
+	if err != nil || !slices.Equal(names, []string{"A-cluster", "b-cluster", "vm1"}) {
+		t.Errorf("TargetNames = %q, %v", names, err)
+	}
+	if names, _ := s.TargetNames(ctx, 2); len(names) != 2 {
+		t.Errorf("TargetNames(2) = %q", names)
+	}
+	counts, err := s.CountTargetsByKind(ctx)
+	if err != nil || counts[compute.KindCluster] != 2 || counts[compute.KindVirtualMachine] != 1 || len(counts) != 2 {
+		t.Errorf("CountTargetsByKind = %v, %v", counts, err)
 	}
 }
