@@ -21,7 +21,7 @@ type Page struct {
 	// Scripts are further scripts of this page (from 'self', with the
 	// page's nonce), e.g. the size search of a wizard.
 	Scripts []string
-	Flash     string // a one-line message after an action, e.g. "cpu-cluster is being deleted"
+	Flash   string // a one-line message after an action, e.g. "cpu-cluster is being deleted"
 	// Unsandboxed is true when the server runs local jobs without their
 	// sandbox (serve --unsafe-no-sandbox): every page says so.
 	Unsandboxed bool
