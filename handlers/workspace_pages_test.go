@@ -76,6 +76,16 @@ func TestWorkspaceComputePages(t *testing.T) {
 		})
 	}
 
+	// Details with cost: the size's price, the node hours recorded since the
+	// list was first read (the instance is Running: one billed node).
+	_, body, _ = webtest.Do(t, c, "GET", env.URL+"/computes/ci-replay?workspace=replay", nil, nil)
+	attrs := doc(t, body).Find(`[data-testid=attributes]`).Text()
+	for _, want := range []string{"Price", "$0.90 a node-hour", "Node hours", "Accrued cost", "(estimate)"} {
+		if !strings.Contains(attrs, want) {
+			t.Errorf("details of ci-replay: %q lacks %q", attrs, want)
+		}
+	}
+
 	// Details and the Nodes tab (listNodes.json over two pages).
 	status, body, _ = webtest.Do(t, c, "GET", env.URL+"/computes/cpu-cluster?workspace=replay&tab=nodes", nil, nil)
 	d = doc(t, body)

@@ -24,6 +24,8 @@ type Cache interface {
 	DeleteAzureCompute(ctx context.Context, alias, name string) error
 	AzureComputes(ctx context.Context, alias string) (compute.WorkspaceSnapshot, error)
 	AzureCompute(ctx context.Context, alias, name string) (compute.CachedCompute, error)
+	// AccrueNodes samples a compute's node count for its node hours (cost).
+	AccrueNodes(ctx context.Context, workspace, name string, nodes int, now time.Time) error
 }
 
 // ServiceOptions tunes a Service; the zero value is the production one.
@@ -129,7 +131,40 @@ func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore
 			byName[head.Name] = raw
 		}
 	}
-	return s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, time.Now())
+	now := time.Now()
+	if err := s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, now); err != nil {
+		return err
+	}
+	for name, raw := range byName {
+		s.accrue(ctx, ws, name, raw, now)
+	}
+	return nil
+}
+
+// accrue samples the nodes ARM says a compute has, for its node hours:
+// a cluster's currentNodeCount, one for a running instance. raw nil: gone.
+func (s *Service) accrue(ctx context.Context, ws compute.Workspace, name string, raw json.RawMessage, now time.Time) {
+	nodes := 0
+	if raw != nil {
+		if t, err := ToTarget(raw); err == nil {
+			nodes = BilledNodes(t)
+		}
+	}
+	if err := s.cache.AccrueNodes(ctx, ws.Alias, name, nodes, now); err != nil {
+		s.log.Warn("recording node hours", "workspace", ws.Alias, "compute", name, "err", err)
+	}
+}
+
+// BilledNodes is how many nodes of t are billed now: a cluster's current
+// nodes, one for a running instance.
+func BilledNodes(t *compute.Target) int {
+	switch {
+	case t.Cluster != nil:
+		return t.Nodes.Current
+	case t.Instance != nil && (t.Instance.State == compute.InstanceRunning || t.Instance.State == compute.InstanceJobRunning):
+		return 1
+	}
+	return 0
 }
 
 // Snapshot returns ws's cached list at once. A list never read is read
@@ -194,6 +229,7 @@ func (s *Service) reread(ctx context.Context, ws compute.Workspace, cred azcore.
 	}
 	raw, err := c.Get(ctx, name)
 	if errors.Is(err, compute.ErrNotFound) {
+		s.accrue(ctx, ws, name, nil, time.Now())
 		if derr := s.cache.DeleteAzureCompute(ctx, ws.Alias, name); derr != nil {
 			return derr
 		}
@@ -202,6 +238,7 @@ func (s *Service) reread(ctx context.Context, ws compute.Workspace, cred azcore.
 	if err != nil {
 		return err
 	}
+	s.accrue(ctx, ws, name, raw, time.Now())
 	return s.cache.PutAzureCompute(ctx, ws.Alias, name, raw, opError)
 }
 
