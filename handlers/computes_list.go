@@ -121,7 +121,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 		return pages.ComputeTableVM{}, err
 	}
 	u := compute.UserFrom(r.Context())
-	vm := pages.ComputeTableVM{
+	vm := pages.ComputeTableVM{Selectable: true,
 		Tab: q.tab, Query: q.q, Sort: q.sort, Desc: q.desc, Offset: q.offset, Limit: pageSize, Total: total,
 		CanCreate: u.Can(compute.RoleComputeOperator), SelfURL: q.url(nil),
 		SortLinks: map[string]string{}, SortMarks: map[string]string{},

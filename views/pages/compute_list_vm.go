@@ -49,6 +49,9 @@ type ComputeTableVM struct {
 	SortLinks   map[string]string // column → URL that sorts by it
 	SortMarks   map[string]string // column → "ascending"/"descending"/"none" for aria-sort
 	Unsettled   bool              // some row is transitional: poll faster
+	// Selectable rows have a checkbox for the command bar (the local
+	// workspace; an Azure workspace's list has no command bar yet).
+	Selectable bool
 }
 
 // ComputeRowVM is one target in the list.
