@@ -135,6 +135,67 @@ type NodeSampler interface {
 	NodeSample(ctx context.Context, t *Target) (NodeSample, error)
 }
 
+// SessionOpener serves compute instances people work on: it opens an
+// interactive process on the instance (a terminal's login shell, an SSH
+// session, Jupyter) contained exactly as the instance's runs are — the
+// instance's user, its limits, its home as working folder — and ends every
+// such process when the instance stops. It is the one way into an
+// instance's machine; the terminal, SSH and Jupyter all go through it.
+type SessionOpener interface {
+	// OpenSession starts spec on the running instance t. A stopped
+	// instance is ErrConflict (code ComputeInstanceNotRunning).
+	OpenSession(ctx context.Context, t *Target, spec SessionSpec) (Session, error)
+	// LastActivity is when a session of the instance last showed activity:
+	// terminal input or output, or now while a session that keeps the
+	// instance awake is open. Zero when there was none since the server
+	// started.
+	LastActivity(instance string) time.Time
+	// EndSessions ends every session of the instance and everything they
+	// started (the instance stops or is deleted).
+	EndSessions(ctx context.Context, instance string)
+}
+
+// SessionSpec is one interactive process on an instance: an argv, never a
+// shell string.
+type SessionSpec struct {
+	// Purpose names the session in logs ("terminal", "ssh", "jupyter").
+	Purpose string
+	// Argv is the program; empty means the user's login shell.
+	Argv []string
+	// Env is added to the sandbox's own environment (TERM, LANG).
+	Env map[string]string
+	// TTY gives the session a terminal of this size; nil runs it on pipes
+	// (an SSH exec, sftp-server, Jupyter).
+	TTY *TTYSize
+	// KeepsAwake makes the instance count as active for as long as the
+	// session is open (an SSH connection), not only while it has I/O.
+	KeepsAwake bool
+}
+
+// TTYSize is a terminal's size in character cells.
+type TTYSize struct {
+	Rows, Cols uint16
+}
+
+// Session is one running SessionSpec. Read returns its output (with a TTY
+// everything the terminal shows; without, standard output), Write feeds its
+// input. It is safe to Read, Write, Resize and Close from different
+// goroutines.
+type Session interface {
+	io.ReadWriter
+	// Stderr is the standard error of a session without a TTY (nil with one).
+	Stderr() io.Reader
+	// CloseInput ends the input (EOF on standard input; no-op with a TTY).
+	CloseInput() error
+	// Resize changes the terminal's size (no-op without a TTY).
+	Resize(size TTYSize) error
+	// Wait returns when the session's program has exited, with its exit code.
+	Wait() (exitCode int, err error)
+	// Close ends the session and every process it started; it may be
+	// called more than once.
+	Close() error
+}
+
 // Node is one machine, or one worker slot, of a target.
 type Node struct {
 	ID        string

@@ -32,6 +32,9 @@ type Capabilities struct {
 	Describe Describer
 	// NodeSampling counts nodes by state better than Nodes can.
 	NodeSampling NodeSampler
+	// Sessions opens terminals, SSH sessions and Jupyter on compute
+	// instances; without it an instance has no applications.
+	Sessions SessionOpener
 	// Close releases what the backend holds open (pooled connections) when
 	// the server stops.
 	Close io.Closer

@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,6 +214,46 @@ func runCapabilities(t *testing.T, h Harness) {
 
 		power(t, pc, tgt, compute.ActionStart)
 		h.completes(t, b, tgt, "the job after start", "after start")
+	})
+
+	t.Run("Sessions", func(t *testing.T) {
+		so := caps.Sessions
+		tgt := h.fixture(t, name, "Sessions", so != nil, "InstanceTarget", h.InstanceTarget)
+		ctx := context.Background()
+		if caps.Power == nil {
+			t.Fatalf("%s declares Sessions but not Power: an instance's sessions end when it stops", name)
+		}
+		once, err := so.OpenSession(ctx, tgt, compute.SessionSpec{Purpose: "contract", Argv: []string{"/bin/sh", "-c", `echo "$((6*7)) in $(pwd)"`}})
+		if err != nil {
+			t.Fatalf("OpenSession on the running instance %s: %v", tgt.Name, err)
+		}
+		out, _ := io.ReadAll(once)
+		if code, err := once.Wait(); code != 0 || err != nil || !strings.HasPrefix(string(out), "42 in /") {
+			t.Errorf("a session printing 42 and its folder: %q, exit %d, %v; want \"42 in <home>\", 0", out, code, err)
+		}
+		_ = once.Close()
+		if so.LastActivity(tgt.Name).IsZero() {
+			t.Errorf("LastActivity(%s) is zero after a session's output; want the time of it", tgt.Name)
+		}
+		shell, err := so.OpenSession(ctx, tgt, compute.SessionSpec{Purpose: "contract", TTY: &compute.TTYSize{Rows: 24, Cols: 80}})
+		if err != nil {
+			t.Fatalf("OpenSession of a login shell on a terminal: %v", err)
+		}
+		t.Cleanup(func() { _ = shell.Close() })
+		ended := waitDone(shell)
+		power(t, caps.Power, tgt, compute.ActionStop)
+		waitUntil(t, h.timeout(), func() (bool, string) {
+			select {
+			case <-ended:
+				return true, ""
+			default:
+				return false, "the login shell is still open after the instance stopped; want every session ended"
+			}
+		})
+		if _, err := so.OpenSession(ctx, tgt, compute.SessionSpec{Purpose: "contract"}); !errors.Is(err, compute.ErrConflict) {
+			t.Errorf("OpenSession on the stopped instance: %v; want ErrConflict", err)
+		}
+		power(t, caps.Power, tgt, compute.ActionStart)
 	})
 
 	t.Run("Scale", func(t *testing.T) {
@@ -456,6 +498,13 @@ func checkClose(t *testing.T, h Harness) {
 			t.Errorf("after Close, a new backend reads the log %q; want %q", got, "closing\n")
 		}
 	})
+}
+
+// waitDone is closed when the session's Wait returns.
+func waitDone(s compute.Session) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { _, _ = s.Wait(); close(done) }()
+	return done
 }
 
 // served fails t unless the registration serves the target's kind.

@@ -63,10 +63,11 @@ type Config struct {
 	LocalMemoryBytes int64
 }
 
-// Backend runs targets on this machine. It is safe for concurrent use; its
-// only in-memory state is a lock that serialises node-set changes and job
-// starts, so a new Backend over the same DataDir and NodeStore carries on
-// where an old one stopped.
+// Backend runs targets on this machine. It is safe for concurrent use. Its
+// in-memory state is a lock that serialises node-set changes and job starts,
+// and the table of instances' open sessions (which end with the server), so
+// a new Backend over the same DataDir and NodeStore carries on where an old
+// one stopped.
 type Backend struct {
 	cfg     Config
 	log     *slog.Logger
@@ -75,6 +76,8 @@ type Backend struct {
 	// mu serialises read-modify-write of node sets (Scale, Submit claiming
 	// nodes, Deprovision) and job starts (one job per run id).
 	mu sync.Mutex
+	// sessions are the instances' terminals, SSH sessions and Jupyter servers.
+	sessions *sessionTable
 }
 
 var (
@@ -101,7 +104,7 @@ func New(cfg Config) *Backend {
 		cfg.PidsLimit = DefaultPidsLimit
 	}
 	log = log.With("backend", BackendName)
-	return &Backend{cfg: cfg, log: log, sandbox: newSandbox(sc), limiter: newLimiter(log)}
+	return &Backend{cfg: cfg, log: log, sandbox: newSandbox(sc), limiter: newLimiter(log), sessions: newSessionTable()}
 }
 
 // Name returns "local".
@@ -174,6 +177,7 @@ func (b *Backend) Deprovision(ctx context.Context, t *compute.Target) error {
 			return err
 		}
 		b.cancelInstanceRuns(ctx, t.Name)
+		b.EndSessions(ctx, t.Name)
 		if err := os.RemoveAll(b.instanceRunsDir(t.Name)); err != nil {
 			return fmt.Errorf("removing the run list of instance %s: %w", t.Name, err)
 		}
@@ -226,7 +230,8 @@ func (b *Backend) Nodes(ctx context.Context, t *compute.Target) ([]compute.Node,
 // Power carries out start, stop or restart of an instance. There is no machine
 // to boot, so it waits PowerDelay (or until ctx ends) the way a real start
 // takes time; the controller moves the instance states around it. Stop and
-// restart cancel the instance's running jobs, as switching a machine off would.
+// restart cancel the instance's running jobs and end its sessions (terminals,
+// SSH, Jupyter), as switching a machine off would.
 func (b *Backend) Power(ctx context.Context, t *compute.Target, a compute.PowerAction) error {
 	if t.Kind != compute.KindInstance {
 		return fmt.Errorf("%s is a %s; only compute instances can be started and stopped: %w",
@@ -245,6 +250,7 @@ func (b *Backend) Power(ctx context.Context, t *compute.Target, a compute.PowerA
 		}
 	case compute.ActionStop, compute.ActionRestart:
 		b.cancelInstanceRuns(ctx, t.Name)
+		b.EndSessions(ctx, t.Name)
 	default:
 		return compute.Invalid("action", "unknown action %q (want start, stop or restart)", string(a))
 	}

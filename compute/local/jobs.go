@@ -209,11 +209,10 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 
 	env, argv := jobEnv(spec.Env), spec.Argv
 	if !b.sandbox.cfg.Off {
-		key := "run/" + spec.RunID
+		uid := b.sandbox.uid("run/" + spec.RunID)
 		if t.Kind == compute.KindInstance {
-			key = "instance/" + t.Name + "/" + strconv.FormatInt(t.CreatedAt.Unix(), 10)
+			uid = b.instanceUID(t)
 		}
-		uid := b.sandbox.uid(key)
 		if b.sandbox.root {
 			if err := own(workDir, uid); err != nil {
 				return fail(fmt.Errorf("giving the working folder of %s to its sandbox user: %w", spec.RunID, err), nil)

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -182,6 +184,52 @@ func (l limiter) oomKilled(name string) bool {
 		st, err := cg.Stat(cgroup1.IgnoreNotExist)
 		return err == nil && st.GetMemoryOomControl().GetOomKill() > 0
 	}
+}
+
+// killAll kills every process left in a cgroup, a few rounds in case one
+// forks while it is being killed, then removes the cgroup. Without cgroups
+// there is nothing to find this way (sessions are ended by their own Close).
+func (l limiter) killAll(name string) {
+	if l.off != "" {
+		return
+	}
+	for range 5 {
+		pids := l.procs(name)
+		if len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.remove(name)
+}
+
+// procs lists the processes in a cgroup (none when it does not exist).
+func (l limiter) procs(name string) []int {
+	var pids []int
+	switch l.mode {
+	case cgroups.Unified:
+		m, err := cgroup2.Load(name)
+		if err != nil {
+			return nil
+		}
+		ps, _ := m.Procs(true)
+		for _, p := range ps {
+			pids = append(pids, int(p))
+		}
+	default:
+		cg, err := cgroup1.Load(cgroup1.StaticPath(name), cgroup1.WithHierarchy(v1Hierarchy))
+		if err != nil {
+			return nil
+		}
+		ps, _ := cg.Processes(cgroup1.Pids, true)
+		for _, p := range ps {
+			pids = append(pids, p.Pid)
+		}
+	}
+	return pids
 }
 
 // remove deletes a rank's cgroup once its processes are gone; a cgroup

@@ -7,18 +7,21 @@ var (
 	_ compute.Backend         = (*Backend)(nil)
 	_ compute.PowerController = (*Backend)(nil)
 	_ compute.Scaler          = (*Backend)(nil)
+	_ compute.SessionOpener   = (*Backend)(nil)
 )
 
 // Registration declares the kinds the local backend serves (the built-in
 // target, compute clusters and compute instances on this machine) and what
-// it can do: power instances, scale clusters' node pools.
+// it can do: power instances, scale clusters' node pools, open sessions
+// (terminal, SSH, Jupyter) on instances.
 func (b *Backend) Registration() compute.Registration {
 	return compute.Registration{
 		Backend: b,
 		Kinds:   []compute.Kind{compute.KindLocal, compute.KindCluster, compute.KindInstance},
 		Capabilities: compute.Capabilities{
-			Power: b,
-			Scale: b,
+			Power:    b,
+			Scale:    b,
+			Sessions: b,
 		},
 	}
 }
