@@ -32,6 +32,9 @@ generate: node_modules/.stamp
 	npx tailwindcss -i web/styles/input.css -o static/css/app.css --minify 2>/dev/null
 	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.min.js static/js/htmx-ext-sse.min.js
+	cp node_modules/@xterm/xterm/lib/xterm.js static/js/xterm.js
+	cp node_modules/@xterm/addon-fit/lib/addon-fit.js static/js/addon-fit.js
+	cp node_modules/@xterm/xterm/css/xterm.css static/css/xterm.css
 	$(MAKE) --no-print-directory precompress
 
 ## precompress: brotli and gzip variants of every static asset beside it (static/**/*.br, *.gz; committed),

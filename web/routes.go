@@ -79,6 +79,11 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		// scientist (checked per object in the handler); delete/detach:
 		// ComputeOperator, checked in the handler.
 		{Method: "POST", Pattern: "/computes/{name}/{action}", Role: user, Handler: w(h.ComputeAction)},
+		// An instance's applications: only the user it is assigned to, not
+		// even an Admin (checked per object in the handler, audited). The
+		// terminal's WebSocket also checks the Origin.
+		{Method: "GET", Pattern: "/computes/{name}/terminal", Role: ds, Handler: w(h.Terminal)},
+		{Method: "GET", Pattern: "/computes/{name}/terminal/socket", Role: ds, Handler: w(h.TerminalSocket)},
 		// Replace an SSH target's credentials (write-only form on the details page).
 		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: operator, Handler: w(h.UpdateSecretsPage)},
 		// Min/max nodes and idle seconds of a Slurm partition of power-saving nodes.
