@@ -43,7 +43,7 @@ func (h *Handlers) APIListComputes(w http.ResponseWriter, r *http.Request) error
 	}
 	out := arm.ComputeList{Value: make([]arm.Compute, 0, len(targets))}
 	for _, t := range targets {
-		out.Value = append(out.Value, arm.FromTarget(t, h.cfg.ARMPrefix))
+		out.Value = append(out.Value, h.armCompute(t))
 	}
 	if skip+len(targets) < total {
 		next := url.Values{"$skip": {strconv.Itoa(skip + len(targets))}, "$top": {strconv.Itoa(top)}}
@@ -62,7 +62,7 @@ func (h *Handlers) APIGetCompute(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c := arm.FromTarget(t, h.cfg.ARMPrefix)
+	c := h.armCompute(t)
 	h.withClusterInfo(r.Context(), t, &c)
 	writeJSON(w, http.StatusOK, c)
 	return nil
@@ -88,7 +88,7 @@ func (h *Handlers) APIPutCompute(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/computes/"+t.Name)
-	writeJSON(w, http.StatusCreated, arm.FromTarget(t, h.cfg.ARMPrefix))
+	writeJSON(w, http.StatusCreated, h.armCompute(t))
 	return nil
 }
 
@@ -161,6 +161,6 @@ func (h *Handlers) APIApproveHostKey(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, arm.FromTarget(t, h.cfg.ARMPrefix))
+	writeJSON(w, http.StatusOK, h.armCompute(t))
 	return nil
 }

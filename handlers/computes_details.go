@@ -135,6 +135,7 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 	vm.StateLabel = "Provisioning state"
 	if t.Instance != nil {
 		vm.StateLabel = "State" // Studio's label on an instance's page
+		h.instanceAccess(r, t, &vm)
 	}
 	if t.Kind.IsAttached() {
 		vm.Health = story.Health
@@ -190,7 +191,7 @@ func (h *Handlers) nodeRows(r *http.Request, t *compute.Target) []pages.NodeRowV
 	for _, n := range nodes {
 		out = append(out, nodeRow(t, n))
 	}
-	return out
+	return h.realConnections(t, out)
 }
 
 // nodeRow is one row of the Nodes tab, the same columns for every kind.

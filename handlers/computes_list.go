@@ -148,7 +148,7 @@ func (h *Handlers) computeTable(r *http.Request, q listQuery) (pages.ComputeTabl
 			State: displayState(t), StateSince: h.since(t), VMSize: t.VMSizeName(), Tier: tierText(t), Allocation: allocationText(t),
 			Nodes: nodesText(t), Counts: clusterCounts(t), Address: addressText(t),
 			CreatedBy: t.CreatedBy, CreatedOn: formatTime(t.CreatedAt), LastOp: lastOpText(t.LastOperation),
-			Actions: actionsFor(u, t), Checked: slices.Contains(r.URL.Query()["sel"], t.Name),
+			Actions: actionsFor(u, t), Checked: slices.Contains(r.URL.Query()["sel"], t.Name), Apps: h.appLinks(u, t),
 		})
 	}
 	return vm, nil

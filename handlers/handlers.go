@@ -59,6 +59,12 @@ type Config struct {
 	// AzureCredential returns the credential ARM is called with for a
 	// user: their delegated one, or nil for the service principal.
 	AzureCredential func(ctx context.Context, u *compute.User) azcore.TokenCredential
+	// PublicURL is where users reach this server (the applications'
+	// addresses in the API are absolute).
+	PublicURL string
+	// Apps is what this server offers compute instances besides a
+	// terminal: Jupyter, the SSH server's address.
+	Apps compute.AppHost
 }
 
 // Handlers carries the dependencies of every handler.

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/trainyard/trainyard/compute"
-	"github.com/trainyard/trainyard/compute/arm"
 )
 
 // updateSecretsRequest is the body of POST /api/v1/computes/{name}/updateSecrets.
@@ -34,7 +33,7 @@ func (h *Handlers) APIUpdateSecrets(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, arm.FromTarget(t, h.cfg.ARMPrefix))
+	writeJSON(w, http.StatusOK, h.armCompute(t))
 	return nil
 }
 

@@ -67,6 +67,25 @@ type ComputeInstanceProperties struct {
 	// PT30M; absent means idle shutdown is off.
 	IdleTimeBeforeShutdown string            `json:"idleTimeBeforeShutdown,omitempty"`
 	Schedules              *ComputeSchedules `json:"schedules,omitempty"`
+	// Applications are the instance's applications with their addresses
+	// (read-only; see SetInstanceApps).
+	Applications []ComputeInstanceApplication `json:"applications,omitempty"`
+	// ConnectivityEndpoints says where the instance is reached (read-only).
+	ConnectivityEndpoints *ConnectivityEndpoints `json:"connectivityEndpoints,omitempty"`
+}
+
+// ComputeInstanceApplication is one application of an instance.
+type ComputeInstanceApplication struct {
+	DisplayName string `json:"displayName"`
+	EndpointURI string `json:"endpointUri"`
+}
+
+// ConnectivityEndpoints is where an instance is reached. SSHPort is
+// Trainyard's (Azure has it only in sshSettings, where Trainyard sets it too).
+type ConnectivityEndpoints struct {
+	PublicIPAddress  string `json:"publicIpAddress,omitempty"`
+	PrivateIPAddress string `json:"privateIpAddress,omitempty"`
+	SSHPort          int    `json:"sshPort,omitempty"`
 }
 
 // LastOperation is the last action on an instance.

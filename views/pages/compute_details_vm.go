@@ -1,6 +1,9 @@
 package pages
 
-import "github.com/trainyard/trainyard/views/layout"
+import (
+	"github.com/trainyard/trainyard/views/components"
+	"github.com/trainyard/trainyard/views/layout"
+)
 
 // ComputeDetailsVM is GET /computes/{name}.
 type ComputeDetailsVM struct {
@@ -72,6 +75,13 @@ type ComputeLiveVM struct {
 	// Monitoring is the Monitoring tab's chart; it lives in this section
 	// so that it follows the target's changes.
 	Monitoring *MonitoringVM
+	// Apps are a compute instance's applications (nil for other kinds);
+	// they live here so they grey out and come back with the state.
+	Apps []components.AppVM
+	// SSHCommand is the exact command that opens a shell on the instance;
+	// SSHUnavailable says why there is none although SSH was asked for.
+	SSHCommand     string
+	SSHUnavailable string
 }
 
 // NodeRowVM is one row of the Nodes tab (AmlComputeNodeInformation).

@@ -3,6 +3,7 @@
 package pages
 
 import (
+	"github.com/trainyard/trainyard/views/components"
 	"github.com/trainyard/trainyard/views/layout"
 )
 
@@ -71,7 +72,9 @@ type ComputeRowVM struct {
 	CreatedOn  string
 	LastOp     string
 	Checked    bool // selected for the command bar (kept across live refreshes)
-	Actions    []ActionVM
+	// Apps are an instance's applications (the Applications column).
+	Apps    []components.AppVM
+	Actions []ActionVM
 }
 
 // ActionVM is a row or command-bar action that changes state (a POST).
@@ -92,7 +95,7 @@ type LinkVM struct {
 func TableColumns(tab string) []Column {
 	switch tab {
 	case "instances":
-		return []Column{{"name", "Name"}, {"state", "State"}, {"vmSize", "Size"}, {"", "Created by"}, {"created", "Created on"}, {"", "Last operation"}}
+		return []Column{{"name", "Name"}, {"state", "State"}, {"vmSize", "Size"}, {"", "Created by"}, {"created", "Created on"}, {"", "Last operation"}, {"", "Applications"}}
 	case "clusters":
 		return []Column{{"name", "Name"}, {"state", "Provisioning state"}, {"", "Allocation state"}, {"vmSize", "Size"}, {"", "Tier"}, {"", "Nodes (cur / min / max)"}, {"", "Node states"}, {"", "Created by"}, {"created", "Created on"}}
 	case "slurm":

@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	hcfg := handlers.Config{
 		Store: st, Controller: a.Controller, Dispatcher: a.Dispatcher, Backends: a.Backends, Assets: assets, Logger: log,
 		LoginToken: cfg.LoginToken, SecureCookies: secure, SessionTTL: cfg.SessionMax, Clusters: a.Nodes, AttachNetworks: cfg.AttachNetworks,
-		Unsandboxed: cfg.UnsafeNoSandbox, Azure: a.Azure,
+		Unsandboxed: cfg.UnsafeNoSandbox, Azure: a.Azure, PublicURL: cfg.PublicURL,
 	}
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
