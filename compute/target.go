@@ -177,6 +177,18 @@ type InstanceSpec struct {
 	AdminUserName       string
 	AssignedUser        string // user ID the instance belongs to ("" = creator)
 	WorkDir             string // local workspace folder, set by the local backend
+	// SetupScript runs once, at creation; StartupScript at every start
+	// (creation included). Both are the script's text, run by bash as the
+	// instance's user in its home (Studio's creation and startup scripts).
+	SetupScript   string
+	StartupScript string
+	// SetupLog and StartupLog are the end of the last run of each script's
+	// output, for the details page.
+	SetupLog   string
+	StartupLog string
+	// StartupWarning says that the last startup script failed, and how;
+	// the instance runs anyway (a failed creation script fails the create).
+	StartupWarning string
 }
 
 // Schedule starts or stops an instance at a time on some weekdays.

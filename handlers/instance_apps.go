@@ -105,6 +105,14 @@ func (h *Handlers) instanceAccess(r *http.Request, t *compute.Target, vm *pages.
 	} else if t.Instance.SSHEnabled {
 		vm.SSHUnavailable = h.sshUnavailable(t)
 	}
+	in := t.Instance
+	if in.SetupScript != "" {
+		vm.Scripts = append(vm.Scripts, pages.ScriptVM{Name: "Creation script", Log: in.SetupLog})
+	}
+	if in.StartupScript != "" {
+		vm.Scripts = append(vm.Scripts, pages.ScriptVM{Name: "Startup script", Log: in.StartupLog})
+	}
+	vm.StartupWarning = in.StartupWarning
 }
 
 // sshUnavailable says why an instance created with SSH access has no SSH

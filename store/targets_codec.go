@@ -77,6 +77,11 @@ type instanceShape struct {
 	AdminUserName       string
 	AssignedUser        string
 	WorkDir             string
+	SetupScript         string
+	StartupScript       string
+	SetupLog            string
+	StartupLog          string
+	StartupWarning      string
 }
 
 type instanceJSON struct {
@@ -90,6 +95,11 @@ type instanceJSON struct {
 	AdminUserName       string                `json:"adminUserName,omitempty"`
 	AssignedUser        string                `json:"assignedUser,omitempty"`
 	WorkDir             string                `json:"workDir,omitempty"`
+	SetupScript         string                `json:"setupScript,omitempty"`
+	StartupScript       string                `json:"startupScript,omitempty"`
+	SetupLog            string                `json:"setupLog,omitempty"`
+	StartupLog          string                `json:"startupLog,omitempty"`
+	StartupWarning      string                `json:"startupWarning,omitempty"`
 }
 
 type operationShape struct {
@@ -128,6 +138,8 @@ func encodeSpec(t *compute.Target) (string, error) {
 			IdleShutdownMinutes: in.IdleShutdownMinutes, SSHEnabled: in.SSHEnabled,
 			SSHPublicKey: in.SSHPublicKey, AdminUserName: in.AdminUserName,
 			AssignedUser: in.AssignedUser, WorkDir: in.WorkDir,
+			SetupScript: in.SetupScript, StartupScript: in.StartupScript,
+			SetupLog: in.SetupLog, StartupLog: in.StartupLog, StartupWarning: in.StartupWarning,
 		}
 		for _, sc := range in.Schedules {
 			j.Schedules = append(j.Schedules, scheduleJSON(sc))
@@ -158,6 +170,8 @@ func decodeSpec(data string, t *compute.Target) error {
 			IdleShutdownMinutes: j.IdleShutdownMinutes, SSHEnabled: j.SSHEnabled,
 			SSHPublicKey: j.SSHPublicKey, AdminUserName: j.AdminUserName,
 			AssignedUser: j.AssignedUser, WorkDir: j.WorkDir,
+			SetupScript: j.SetupScript, StartupScript: j.StartupScript,
+			SetupLog: j.SetupLog, StartupLog: j.StartupLog, StartupWarning: j.StartupWarning,
 		}
 		for _, sc := range j.Schedules {
 			in.Schedules = append(in.Schedules, compute.Schedule(sc))

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/trainyard/trainyard/compute"
@@ -90,6 +92,7 @@ func (c *cli) createCluster(args []string) error {
 func (c *cli) createInstance(args []string) error {
 	var (
 		name, vmSize, sshKey, assigned, description, location, out string
+		setupScript, startupScript                                 string
 		idle                                                       int
 		sshAccess                                                  bool
 	)
@@ -101,10 +104,20 @@ func (c *cli) createInstance(args []string) error {
 	f.Bool(&sshAccess, "ssh-public-access", "", "allow SSH to the instance")
 	f.String(&sshKey, "ssh-key", "", "KEY", "", "SSH public key for the admin user, or @FILE to read it from a file")
 	f.String(&assigned, "assigned-user", "", "OBJECTID", "", "create the instance for another user: their object ID, or TENANTID/OBJECTID")
+	f.String(&setupScript, "setup-script", "", "FILE", "", "a bash script run once when the instance is created, as its user in its home")
+	f.String(&startupScript, "startup-script", "", "FILE", "", "a bash script run at every start of the instance (creation included)")
 	if err := f.parseTarget(args, c.stdout, &name, &description, &location, &out); err != nil {
 		return err
 	}
 	key, err := valueOrFile("ssh-key", sshKey, c.stdin)
+	if err != nil {
+		return err
+	}
+	creation, err := scriptFile("setup-script", setupScript)
+	if err != nil {
+		return err
+	}
+	startup, err := scriptFile("startup-script", startupScript)
 	if err != nil {
 		return err
 	}
@@ -117,6 +130,9 @@ func (c *cli) createInstance(args []string) error {
 	}
 	if idle != 0 {
 		inner.IdleTimeBeforeShutdown = isoDuration(idle, "M")
+	}
+	if creation != nil || startup != nil {
+		inner.SetupScripts = &arm.SetupScripts{Scripts: &arm.ScriptsToExecute{CreationScript: creation, StartupScript: startup}}
 	}
 	if assigned != "" {
 		u := &arm.AssignedUser{ObjectID: assigned}
@@ -185,4 +201,20 @@ func isoDuration(n int, unit string) string {
 		return fmt.Sprintf("-PT%d%s", -n, unit)
 	}
 	return fmt.Sprintf("PT%d%s", n, unit)
+}
+
+// scriptFile reads a setup script for the request body (stored with the
+// instance, so its text goes inline, base64 as ARM's inline scripts).
+func scriptFile(flagName, path string) (*arm.ScriptReference, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
+	}
+	if len(data) > compute.MaxScriptBytes {
+		return nil, fmt.Errorf("--%s: %s is %d bytes; a setup script may have at most %d", flagName, path, len(data), compute.MaxScriptBytes)
+	}
+	return &arm.ScriptReference{ScriptSource: "inline", ScriptData: base64.StdEncoding.EncodeToString(data)}, nil
 }

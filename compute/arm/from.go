@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"time"
@@ -161,6 +162,9 @@ func fromInstance(t *compute.Target) *ComputeInstanceProperties {
 	if s.IdleShutdownMinutes > 0 {
 		p.IdleTimeBeforeShutdown = minutesDuration(s.IdleShutdownMinutes)
 	}
+	if s.SetupScript != "" || s.StartupScript != "" {
+		p.SetupScripts = &SetupScripts{Scripts: &ScriptsToExecute{CreationScript: fromScript(s.SetupScript), StartupScript: fromScript(s.StartupScript)}}
+	}
 	if len(s.Schedules) > 0 {
 		p.Schedules = &ComputeSchedules{}
 		for _, sc := range s.Schedules {
@@ -264,4 +268,11 @@ func SetClusterInfo(c *Compute, ci compute.ClusterInfo) error {
 		p.CheckedOn = ci.At.UTC()
 	}
 	return c.Properties.SetInner(p)
+}
+
+func fromScript(text string) *ScriptReference {
+	if text == "" {
+		return nil
+	}
+	return &ScriptReference{ScriptSource: "inline", ScriptData: base64.StdEncoding.EncodeToString([]byte(text))}
 }

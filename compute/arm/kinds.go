@@ -67,11 +67,32 @@ type ComputeInstanceProperties struct {
 	// PT30M; absent means idle shutdown is off.
 	IdleTimeBeforeShutdown string            `json:"idleTimeBeforeShutdown,omitempty"`
 	Schedules              *ComputeSchedules `json:"schedules,omitempty"`
+	// SetupScripts are the creation and startup scripts (inline only).
+	SetupScripts *SetupScripts `json:"setupScripts,omitempty"`
 	// Applications are the instance's applications with their addresses
 	// (read-only; see SetInstanceApps).
 	Applications []ComputeInstanceApplication `json:"applications,omitempty"`
 	// ConnectivityEndpoints says where the instance is reached (read-only).
 	ConnectivityEndpoints *ConnectivityEndpoints `json:"connectivityEndpoints,omitempty"`
+}
+
+// SetupScripts is ARM's setupScripts of an instance.
+type SetupScripts struct {
+	Scripts *ScriptsToExecute `json:"scripts,omitempty"`
+}
+
+// ScriptsToExecute are the scripts run at creation and at every start.
+type ScriptsToExecute struct {
+	CreationScript *ScriptReference `json:"creationScript,omitempty"`
+	StartupScript  *ScriptReference `json:"startupScript,omitempty"`
+}
+
+// ScriptReference is one script. Trainyard takes scriptSource "inline"
+// with scriptData the script's text in base64, as ARM does for inline
+// scripts; a script in a workspace datastore cannot be reached here.
+type ScriptReference struct {
+	ScriptSource string `json:"scriptSource,omitempty"`
+	ScriptData   string `json:"scriptData,omitempty"`
 }
 
 // ComputeInstanceApplication is one application of an instance.

@@ -1,10 +1,12 @@
 package arm
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trainyard/trainyard/compute"
 )
@@ -14,6 +16,7 @@ import (
 const (
 	FieldComputeType     = "computeType"
 	FieldSSHPublicAccess = "sshPublicAccess"
+	FieldSetupScripts    = "setupScripts"
 	FieldJWTKey          = compute.FieldJWTKey
 )
 
@@ -182,6 +185,10 @@ func toInstance(v *compute.ValidationError, in *ComputeInstanceProperties) *comp
 		s.SSHPublicKey = strings.TrimSpace(ssh.AdminPublicKey)
 		s.AdminUserName = strings.TrimSpace(ssh.AdminUserName)
 	}
+	if ss := in.SetupScripts; ss != nil && ss.Scripts != nil {
+		s.SetupScript = toScript(v, "creationScript", ss.Scripts.CreationScript)
+		s.StartupScript = toScript(v, "startupScript", ss.Scripts.StartupScript)
+	}
 	if p := in.PersonalComputeInstanceSettings; p != nil && p.AssignedUser != nil {
 		u := p.AssignedUser
 		switch {
@@ -246,4 +253,28 @@ func sshAccount(req *compute.CreateRequest, a *AdministratorAccount) {
 	setSecret(req.Secrets, compute.SecretPassword, a.Password)
 	setSecret(req.Secrets, compute.SecretPrivateKey, a.PrivateKeyData)
 	setSecret(req.Secrets, compute.SecretPassphrase, a.PrivateKeyPassphrase)
+}
+
+// toScript reads an inline setup script: its text, base64 in scriptData.
+func toScript(v *compute.ValidationError, name string, ref *ScriptReference) string {
+	if ref == nil {
+		return ""
+	}
+	field := FieldSetupScripts + "." + name
+	if src := strings.ToLower(ref.ScriptSource); src != "" && src != "inline" {
+		v.Add(field, "Only inline scripts are supported (scriptSource %q): Trainyard cannot reach workspace datastores.", ref.ScriptSource)
+		return ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(ref.ScriptData)
+	switch {
+	case err != nil:
+		v.Add(field, "scriptData must be the script in base64: %v", err)
+	case len(raw) > compute.MaxScriptBytes:
+		v.Add(field, "The script is %d bytes; at most %d are allowed.", len(raw), compute.MaxScriptBytes)
+	case !utf8.Valid(raw) || strings.ContainsRune(string(raw), 0):
+		v.Add(field, "The script must be text (UTF-8, no NUL bytes).")
+	default:
+		return string(raw)
+	}
+	return ""
 }

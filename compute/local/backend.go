@@ -61,6 +61,9 @@ type Config struct {
 	PidsLimit        int64
 	LocalCPUs        float64
 	LocalMemoryBytes int64
+	// ScriptTimeout bounds an instance's creation and startup scripts
+	// (0: DefaultScriptTimeout).
+	ScriptTimeout time.Duration
 }
 
 // Backend runs targets on this machine. It is safe for concurrent use. Its
@@ -103,6 +106,9 @@ func New(cfg Config) *Backend {
 	if cfg.PidsLimit == 0 {
 		cfg.PidsLimit = DefaultPidsLimit
 	}
+	if cfg.ScriptTimeout <= 0 {
+		cfg.ScriptTimeout = DefaultScriptTimeout
+	}
 	log = log.With("backend", BackendName)
 	return &Backend{cfg: cfg, log: log, sandbox: newSandbox(sc), limiter: newLimiter(log), sessions: newSessionTable()}
 }
@@ -140,7 +146,7 @@ func (b *Backend) Provision(ctx context.Context, t *compute.Target) error {
 			return fmt.Errorf("creating the workspace of instance %s: %w", t.Name, err)
 		}
 		t.Instance.WorkDir = dir
-		return nil
+		return scriptOutcome(b.startupScripts(ctx, t, true))
 	}
 	return unsupported(t)
 }
@@ -261,8 +267,24 @@ func (b *Backend) Power(ctx context.Context, t *compute.Target, a compute.PowerA
 		return fmt.Errorf("%s of instance %s: %w", a, t.Name, ctx.Err())
 	case <-timer.C:
 	}
+	if a == compute.ActionStart || a == compute.ActionRestart {
+		if err := scriptOutcome(b.startupScripts(ctx, t, false)); err != nil {
+			return err
+		}
+	}
 	b.log.Info("instance power action done", "target", t.Name, "action", string(a))
 	return nil
+}
+
+// scriptOutcome is what a create or start makes of its scripts' result: a
+// failed creation script fails it; a failed startup script does not (the
+// warning and log are in t.Instance for the details page).
+func scriptOutcome(err error) error {
+	var sf *compute.ScriptFailure
+	if errors.As(err, &sf) && sf.Script == compute.ScriptStartup {
+		return nil
+	}
+	return err
 }
 
 func unsupported(t *compute.Target) error {

@@ -73,6 +73,12 @@ func (b *Backend) OpenSession(ctx context.Context, t *compute.Target, spec compu
 	if st := t.Instance.State; st != compute.InstanceRunning && st != compute.InstanceJobRunning {
 		return nil, compute.Conflictf("ComputeInstanceNotRunning", "state", "instance %s is %s; start it first", t.Name, st)
 	}
+	return b.openSession(ctx, t, spec)
+}
+
+// openSession is OpenSession whatever the instance's state: the setup
+// scripts run while it is Creating or Starting.
+func (b *Backend) openSession(ctx context.Context, t *compute.Target, spec compute.SessionSpec) (compute.Session, error) {
 	if b.sandbox.err != nil && !b.sandbox.cfg.Off {
 		return nil, b.sandbox.err
 	}

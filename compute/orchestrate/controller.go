@@ -350,6 +350,7 @@ func (c *Controller) provision(ctx context.Context, t *compute.Target, b compute
 			if cur.Instance != nil {
 				cur.Instance.State = compute.InstanceCreateFailed
 			}
+			scriptResults(cur, t)
 			if cur.Attach != nil && t.Attach != nil && t.Attach.StatusMessage != "" {
 				cur.Attach.Checked = false
 				cur.Attach.StatusMessage = t.Attach.StatusMessage
@@ -368,6 +369,7 @@ func (c *Controller) provision(ctx context.Context, t *compute.Target, b compute
 			cur.Instance.State = compute.InstanceRunning
 			cur.Instance.WorkDir = t.Instance.WorkDir
 		}
+		scriptResults(cur, t)
 		if cur.Attach != nil && t.Attach != nil {
 			cur.Attach.Unreachable = false
 			cur.Attach.Checked = true
@@ -479,7 +481,19 @@ func (c *Controller) power(ctx context.Context, t *compute.Target) error {
 			cur.Instance.State = next
 		}
 		cur.LastOperation.Status = "Succeeded"
+		scriptResults(cur, t)
 	})
+}
+
+// scriptResults keeps what an instance's setup scripts left in t (their
+// logs, a startup script's warning) in the stored target cur.
+func scriptResults(cur, t *compute.Target) {
+	if cur.Instance == nil || t.Instance == nil {
+		return
+	}
+	cur.Instance.SetupLog = t.Instance.SetupLog
+	cur.Instance.StartupLog = t.Instance.StartupLog
+	cur.Instance.StartupWarning = t.Instance.StartupWarning
 }
 
 func (c *Controller) scale(ctx context.Context, t *compute.Target) error {

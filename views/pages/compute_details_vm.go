@@ -82,6 +82,16 @@ type ComputeLiveVM struct {
 	// SSHUnavailable says why there is none although SSH was asked for.
 	SSHCommand     string
 	SSHUnavailable string
+	// Scripts are an instance's setup scripts with the end of their last
+	// output; StartupWarning says the last startup script failed.
+	Scripts        []ScriptVM
+	StartupWarning string
+}
+
+// ScriptVM is one setup script of an instance on its details page.
+type ScriptVM struct {
+	Name string // "Creation script", "Startup script"
+	Log  string // "" when it has not run yet
 }
 
 // NodeRowVM is one row of the Nodes tab (AmlComputeNodeInformation).
