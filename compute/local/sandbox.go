@@ -126,7 +126,11 @@ func (s sandbox) env(workDir string, extra map[string]string) map[string]string 
 // inside, drops to the job's uid with no capabilities, no bounding set and
 // no_new_privs before it runs the job. Otherwise a user namespace gives the
 // server's own uid the same view, unprivileged.
-func (s sandbox) argv(uid int, workDir string, argv []string) []string {
+//
+// files are laid read-only over files of the system's view (an instance's
+// /etc/passwd naming its user); bubblewrap reads their sources from the
+// host's view, so they may live in the hidden data folder.
+func (s sandbox) argv(uid int, workDir string, argv []string, files ...fileBind) []string {
 	a := []string{s.cfg.Bwrap, "--die-with-parent"}
 	if s.root {
 		a = append(a, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try",
@@ -135,6 +139,9 @@ func (s sandbox) argv(uid int, workDir string, argv []string) []string {
 		a = append(a, "--unshare-all", "--share-net")
 	}
 	a = append(a, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp")
+	for _, f := range files {
+		a = append(a, "--ro-bind", f.src, f.dst)
+	}
 	var hidden []string
 	for _, h := range s.cfg.Hide {
 		// A folder that is not there has nothing to hide, and bubblewrap
@@ -172,6 +179,9 @@ func (s sandbox) argv(uid int, workDir string, argv []string) []string {
 	a = append(a, "/usr/bin/env", "--default-signal=HUP,INT,TERM", "--")
 	return append(a, argv...)
 }
+
+// fileBind is a file shown read-only at dst inside the sandbox.
+type fileBind struct{ src, dst string }
 
 // own gives dir and everything in it to uid, so a job running as that uid
 // can write its outputs; links are changed themselves, never followed.

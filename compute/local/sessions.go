@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -96,7 +97,11 @@ func (b *Backend) openSession(ctx context.Context, t *compute.Target, spec compu
 	}
 	env := b.sandbox.env(home, extra)
 	if !b.sandbox.cfg.Off {
-		argv = b.sandbox.argv(b.instanceUID(t), home, argv)
+		files, err := b.instanceAccounts(t, home)
+		if err != nil {
+			return nil, err
+		}
+		argv = b.sandbox.argv(b.instanceUID(t), home, argv, files...)
 	}
 	gateR, gateW, err := os.Pipe()
 	if err != nil {
@@ -183,6 +188,42 @@ func (b *Backend) instanceHome(t *compute.Target) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// instanceAccounts gives the instance's uid a name inside its sandbox when
+// the server is root: /etc/passwd and /etc/group as the system has them
+// plus azureuser with the instance's uid and home. Programs that look their
+// user up (sftp-server, ssh's scp, bash's prompt, pip --user) need it. An
+// unprivileged server's sessions run as its own uid, which has a name.
+func (b *Backend) instanceAccounts(t *compute.Target, home string) ([]fileBind, error) {
+	if !b.sandbox.root {
+		return nil, nil
+	}
+	dir := filepath.Join(b.cfg.DataDir, "instance-etc", t.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("preparing the accounts of instance %s: %w", t.Name, err)
+	}
+	uid := strconv.Itoa(b.instanceUID(t))
+	add := map[string]string{
+		"passwd": instanceUser + ":x:" + uid + ":" + uid + ":Compute instance user:" + home + ":/bin/bash\n",
+		"group":  instanceUser + ":x:" + uid + ":\n",
+	}
+	var files []fileBind
+	for _, name := range []string{"passwd", "group"} {
+		sys, err := os.ReadFile("/etc/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("reading /etc/%s: %w", name, err)
+		}
+		if len(sys) > 0 && sys[len(sys)-1] != '\n' {
+			sys = append(sys, '\n')
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, append(sys, add[name]...), 0o644); err != nil {
+			return nil, fmt.Errorf("writing the accounts of instance %s: %w", t.Name, err)
+		}
+		files = append(files, fileBind{src: p, dst: "/etc/" + name})
+	}
+	return files, nil
 }
 
 // LastActivity is when a session of the instance last had input or output,
