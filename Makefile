@@ -7,7 +7,7 @@ GO      ?= go
 export GOTOOLCHAIN ?= local
 export BROWSERSLIST_IGNORE_OLD_DATA = 1
 
-.PHONY: run build test test-go generate precompress css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz screenshots clean
+.PHONY: run build test test-go generate precompress css check bench deps chromium sklearn sshd slurm sandbox optuna fuzz screenshots clean instance-apps
 
 ## run: build and start `trainyard serve` on 127.0.0.1:8080 with data in ./data, or where TRAINYARD_ADDR /
 ## TRAINYARD_DATA (or make run ADDR=… DATA=…) say (generated files are committed, so no node needed)
@@ -20,8 +20,9 @@ build:
 	$(GO) build -o bin/trainyard ./cmd/trainyard
 
 ## test: everything CI runs: generated files fresh, gofmt, vet, staticcheck, deadcode, the race-enabled suite (incl. the Chromium
-## browser tests: live pages, lists at 1280 px, axe-core accessibility in light and dark mode)
-test: chromium sklearn sshd slurm sandbox node_modules/.stamp check test-go
+## browser tests: live pages, lists at 1280 px, axe-core accessibility in light and dark mode; the terminal; SSH with OpenSSH's
+## client; Jupyter through the proxy)
+test: chromium sklearn sshd slurm sandbox instance-apps node_modules/.stamp check test-go
 
 test-go:
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -83,6 +84,13 @@ sandbox:
 ## sshd: OpenSSH's server for the SSH backend's tests (they start their own sshd on loopback)
 sshd:
 	@test -x /usr/sbin/sshd || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; }
+
+## instance-apps: what compute instances' applications are tested with: OpenSSH's client (ssh, scp, sftp) against
+## the embedded SSH server, whose sftp subsystem is the sftp-server of openssh-sftp-server, and Debian's classic
+## Jupyter Notebook (jupyter-notebook) behind the Jupyter proxy
+instance-apps:
+	@{ command -v ssh >/dev/null 2>&1 && command -v scp >/dev/null 2>&1 && test -x /usr/lib/openssh/sftp-server && command -v jupyter-notebook >/dev/null 2>&1; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client openssh-sftp-server jupyter-notebook >/dev/null; }
 
 ## slurm: Slurm 22.05 with slurmrestd and its JWT plugin for the Slurm backend's tests (they start their own
 ## munged, slurmctld, slurmd and slurmrestd on loopback; auth_jwt.so is only in slurm-wlm-jwt-plugin)

@@ -61,6 +61,9 @@ type serveConfig struct {
 	// Azure is how Azure ML workspaces are reached: ARM's endpoint, the
 	// authority, and the service principal (secret from the environment only).
 	Azure azure.Config
+	// SSHAddr is where the embedded SSH server for compute instances
+	// listens ("" = off).
+	SSHAddr string
 }
 
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -94,6 +97,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	localCPUs := fs.String("local-cpus", getenv("TRAINYARD_LOCAL_CPUS"), "CPU cores each job on the built-in local target may use, e.g. 2 or 0.5 (env TRAINYARD_LOCAL_CPUS; default: no limit)")
 	localMemory := fs.String("local-memory", getenv("TRAINYARD_LOCAL_MEMORY"), "memory each job on the built-in local target may use, e.g. 8GiB (env TRAINYARD_LOCAL_MEMORY; default: no limit)")
 	fs.Int64Var(&cfg.PidsLimit, "pids-limit", local.DefaultPidsLimit, "processes and threads each rank of a job may have on this machine")
+	fs.StringVar(&cfg.SSHAddr, "ssh-addr", getenv("TRAINYARD_SSH_ADDR"), "listen `host:port` of the SSH server for compute instances (ssh -p PORT INSTANCE@HOST with the instance's key); off when empty (env TRAINYARD_SSH_ADDR)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: trainyard serve [--addr HOST:PORT] [--data DIR] [--public-url URL]")
 		fmt.Fprintln(stderr, "\nStarts the web app and JSON API. Without TRAINYARD_TOKEN a login token is generated and printed.")
@@ -265,7 +269,8 @@ func newApp(ctx context.Context, cfg serveConfig, getenv func(string) string, lo
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, LoginRate: cfg.LoginRate,
 		Interval: cfg.Interval, BootDelay: cfg.BootDelay, PowerDelay: cfg.PowerDelay, Logger: log, AttachNetworks: cfg.AttachNetworks,
 		UnsafeNoSandbox: cfg.UnsafeNoSandbox, LocalCPUs: cfg.LocalCPUs, LocalMemoryBytes: cfg.LocalMemoryBytes, PidsLimit: cfg.PidsLimit,
-		Azure: cfg.Azure,
+		Azure:   cfg.Azure,
+		SSHAddr: cfg.SSHAddr,
 	}
 	if cfg.OIDC.Issuer != "" {
 		oc := cfg.OIDC

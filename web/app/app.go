@@ -30,6 +30,7 @@ import (
 	"github.com/trainyard/trainyard/static"
 	"github.com/trainyard/trainyard/store"
 	"github.com/trainyard/trainyard/web"
+	"github.com/trainyard/trainyard/web/sshd"
 )
 
 // Config is everything the application is built from. Zero values take the
@@ -93,7 +94,10 @@ type Config struct {
 	// trusting the replay server, fast polling).
 	Azure        azure.Config
 	AzureOptions azure.ServiceOptions
-	Logger       *slog.Logger
+	// SSHAddr, when set, starts the SSH server of compute instances there
+	// (host:port; port 0 picks one). Its host key is DataDir/ssh_host_ed25519_key.
+	SSHAddr string
+	Logger  *slog.Logger
 }
 
 // App is the built application. Run its loops with Run, serve Handler, and
@@ -112,6 +116,8 @@ type App struct {
 	Azure    *azure.Service
 	Handlers *handlers.Handlers
 	Handler  http.Handler
+	// SSHD is the SSH server of compute instances (nil when off).
+	SSHD *sshd.Server
 }
 
 // New builds the application over cfg.DataDir, creating it (0700) on first
@@ -221,6 +227,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
 	}
+	if cfg.SSHAddr != "" {
+		if a.SSHD, err = startSSH(cfg, st, a.Backends, log); err != nil {
+			return nil, err
+		}
+		hcfg.Apps.SSHHost, hcfg.Apps.SSHPort = sshEndpoint(cfg.PublicURL, a.SSHD.Addr())
+	}
 	if cfg.OIDC != nil {
 		// Entra ID sign-in also asks for delegated access to Azure Resource
 		// Manager; the refresh token is kept sealed per user, and ARM is
@@ -287,7 +299,11 @@ func (a *App) Run(ctx context.Context, loops ...Loop) {
 // Close closes the backends' open connections and releases the store.
 func (a *App) Close() error {
 	a.Azure.Close()
-	return errors.Join(a.Backends.Close(), a.Store.Close())
+	var sshErr error
+	if a.SSHD != nil {
+		sshErr = a.SSHD.Close()
+	}
+	return errors.Join(sshErr, a.Backends.Close(), a.Store.Close())
 }
 
 // secureDataDir creates the data folder, or takes the one it is handed,

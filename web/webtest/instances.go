@@ -13,11 +13,19 @@ import (
 // backend, as if the controller had provisioned it.
 func (e *Env) RunningInstance(tb testing.TB, name, owner string) *compute.Target {
 	tb.Helper()
+	return e.RunningInstanceWith(tb, name, owner, func(*compute.InstanceSpec) {})
+}
+
+// RunningInstanceWith is RunningInstance with the instance's settings
+// changed by edit first (SSH access and key, idle shutdown).
+func (e *Env) RunningInstanceWith(tb testing.TB, name, owner string, edit func(*compute.InstanceSpec)) *compute.Target {
+	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
 	t := &compute.Target{Name: name, Kind: compute.KindInstance, ProvisioningState: compute.ProvisioningSucceeded,
 		CreatedBy: owner, CreatedAt: now, ModifiedAt: now, StateSince: now,
 		Instance: &compute.InstanceSpec{VMSize: "Standard_DS3_v2", State: compute.InstanceRunning, AssignedUser: owner}}
+	edit(t.Instance)
 	if err := e.Local.Provision(ctx, t); err != nil {
 		tb.Fatal(err)
 	}

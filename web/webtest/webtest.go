@@ -81,6 +81,8 @@ type Options struct {
 	// HealthInterval is how often the controller probes attached machines
 	// (default: orchestrate.DefaultHealthInterval).
 	HealthInterval time.Duration
+	// SSH starts the SSH server of compute instances on a free loopback port.
+	SSH bool
 	// UnsafeNoSandbox runs local jobs unsandboxed (benchmarks of what the
 	// sandbox costs).
 	UnsafeNoSandbox bool
@@ -141,6 +143,9 @@ func New(tb testing.TB, opts Options) *Env {
 		SSHDialTimeout: 5 * time.Second, SSHRemoteDir: filepath.Join(dir, "ssh-remote"),
 		Clusters: opts.Clusters, NoSlurm: !opts.Slurm, Logger: log, UnsafeNoSandbox: opts.UnsafeNoSandbox,
 		Azure: opts.Azure, AzureOptions: opts.AzureOptions,
+	}
+	if opts.SSH {
+		cfg.SSHAddr = "127.0.0.1:0"
 	}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,
