@@ -150,6 +150,9 @@ type SessionOpener interface {
 	// instance awake is open. Zero when there was none since the server
 	// started.
 	LastActivity(instance string) time.Time
+	// Touch records activity on the instance seen outside its sessions'
+	// own input and output (a Jupyter kernel busy, a request to Jupyter).
+	Touch(instance string, at time.Time)
 	// EndSessions ends every session of the instance and everything they
 	// started (the instance stops or is deleted).
 	EndSessions(ctx context.Context, instance string)

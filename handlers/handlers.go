@@ -65,6 +65,8 @@ type Config struct {
 	// Apps is what this server offers compute instances besides a
 	// terminal: Jupyter, the SSH server's address.
 	Apps compute.AppHost
+	// Jupyter serves instances' Jupyter (nil: not installed).
+	Jupyter JupyterProxy
 }
 
 // Handlers carries the dependencies of every handler.

@@ -4,14 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/web/jupyter"
 	"github.com/trainyard/trainyard/web/webtest"
 )
 
 // TestInstanceApplications: the Applications column and section list what
-// this server serves (here: the Terminal), as links for the instance's
+// this server serves (the Terminal, and Jupyter where it is installed), as links for the instance's
 // user, greyed out with the reason for others and while it is stopped; the
 // API lists them as ARM does, with absolute addresses.
 func TestInstanceApplications(t *testing.T) {
@@ -35,10 +37,15 @@ func TestInstanceApplications(t *testing.T) {
 		return out
 	}
 	const row, section = `tr[data-name=ci-alice]`, `[data-testid=applications]`
+	want := map[string]app{compute.AppTerminal: {href: "/computes/ci-alice/terminal"}}
+	wantAPI := []string{"Terminal " + env.URL + "/computes/ci-alice/terminal"}
+	if jupyter.Installed() {
+		want[compute.AppJupyter] = app{href: "/computes/ci-alice/apps/jupyter/tree"}
+		wantAPI = append([]string{"Jupyter " + env.URL + "/computes/ci-alice/apps/jupyter/tree"}, wantAPI...)
+	}
 	for _, where := range []struct{ path, sel string }{{"/computes?tab=instances", row}, {"/computes/ci-alice", section}} {
-		got := apps(alice, where.path, where.sel)
-		if got[compute.AppTerminal] != (app{href: "/computes/ci-alice/terminal"}) || len(got) != 1 {
-			t.Errorf("alice on %s: apps %+v; want the Terminal link only", where.path, got)
+		if got := apps(alice, where.path, where.sel); !reflect.DeepEqual(got, want) {
+			t.Errorf("alice on %s: apps %+v; want %+v", where.path, got, want)
 		}
 		if got := apps(bob, where.path, where.sel); got[compute.AppTerminal].href != "" || got[compute.AppTerminal].reason == "" {
 			t.Errorf("bob on %s: apps %+v; want the Terminal greyed out with the reason", where.path, got)
@@ -61,8 +68,12 @@ func TestInstanceApplications(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Properties.Properties
-	if len(p.Applications) != 1 || p.Applications[0].DisplayName != "Terminal" || p.Applications[0].EndpointURI != env.URL+"/computes/ci-alice/terminal" {
-		t.Errorf("applications in the API: %+v; want Terminal at %s/computes/ci-alice/terminal", p.Applications, env.URL)
+	var gotAPI []string
+	for _, a := range p.Applications {
+		gotAPI = append(gotAPI, a.DisplayName+" "+a.EndpointURI)
+	}
+	if !reflect.DeepEqual(gotAPI, wantAPI) {
+		t.Errorf("applications in the API: %q; want %q", gotAPI, wantAPI)
 	}
 	if p.ConnectivityEndpoints != nil {
 		t.Errorf("connectivityEndpoints without SSH: %+v; want none", p.ConnectivityEndpoints)

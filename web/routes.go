@@ -84,6 +84,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		// terminal's WebSocket also checks the Origin.
 		{Method: "GET", Pattern: "/computes/{name}/terminal", Role: ds, Handler: w(h.Terminal)},
 		{Method: "GET", Pattern: "/computes/{name}/terminal/socket", Role: ds, Handler: w(h.TerminalSocket)},
+		{Method: "GET", Pattern: "/computes/{name}/apps/jupyter", Role: ds, Handler: w(h.Jupyter)},
 		// Replace an SSH target's credentials (write-only form on the details page).
 		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: operator, Handler: w(h.UpdateSecretsPage)},
 		// Min/max nodes and idle seconds of a Slurm partition of power-saving nodes.
@@ -96,6 +97,10 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		"/computes/attach/adla", "/computes/attach/batch", "/computes/attach/slurm",
 	} {
 		rs = append(rs, form(path)...)
+	}
+	// An instance's Jupyter, every method its API uses (same rule as the terminal).
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		rs = append(rs, Route{Method: m, Pattern: "/computes/{name}/apps/jupyter/*", Role: ds, Handler: w(h.Jupyter)})
 	}
 	rs = append(rs, []Route{
 		// Compute JSON API (Azure Resource Manager shape).

@@ -244,6 +244,17 @@ func (b *Backend) LastActivity(name string) time.Time {
 	return time.Time{}
 }
 
+// Touch records activity seen outside the sessions' own I/O.
+func (b *Backend) Touch(name string, at time.Time) {
+	is := b.sessions.of(name)
+	for {
+		cur := is.last.Load()
+		if at.UnixNano() <= cur || is.last.CompareAndSwap(cur, at.UnixNano()) {
+			return
+		}
+	}
+}
+
 // EndSessions ends every session of the instance, then kills whatever is
 // left in the instance's cgroup (a process a session left behind).
 func (b *Backend) EndSessions(ctx context.Context, name string) {

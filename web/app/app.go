@@ -30,6 +30,7 @@ import (
 	"github.com/trainyard/trainyard/static"
 	"github.com/trainyard/trainyard/store"
 	"github.com/trainyard/trainyard/web"
+	"github.com/trainyard/trainyard/web/jupyter"
 	"github.com/trainyard/trainyard/web/sshd"
 )
 
@@ -118,6 +119,8 @@ type App struct {
 	Handler  http.Handler
 	// SSHD is the SSH server of compute instances (nil when off).
 	SSHD *sshd.Server
+	// Jupyter runs instances' Jupyter (nil when jupyter-notebook is not installed).
+	Jupyter *jupyter.Manager
 }
 
 // New builds the application over cfg.DataDir, creating it (0700) on first
@@ -226,6 +229,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if cfg.Clusters != nil {
 		hcfg.Clusters = cfg.Clusters
+	}
+	if jupyter.Installed() {
+		a.Jupyter = jupyter.New(log)
+		hcfg.Jupyter, hcfg.Apps.Jupyter = a.Jupyter, true
 	}
 	if cfg.SSHAddr != "" {
 		if a.SSHD, err = startSSH(cfg, st, a.Backends, log); err != nil {
