@@ -116,7 +116,7 @@ func (m *Manager) start(t *compute.Target, s *server) {
 	home := t.Instance.WorkDir
 	s.sock = filepath.Join(home, socketName)
 	fail := func(err error) {
-		s.err = fmt.Errorf("Jupyter on %s did not start: %w", t.Name, err)
+		s.err = fmt.Errorf("starting Jupyter on %s: %w", t.Name, err)
 		m.log.Warn("jupyter did not start", "target", t.Name, "err", err)
 		close(s.ready)
 		forget()
