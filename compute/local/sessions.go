@@ -293,6 +293,9 @@ type session struct {
 	code      int
 	waitErr   error
 	closeOnce sync.Once
+	// mu keeps Resize off a terminal that Close is closing.
+	mu     sync.Mutex
+	closed bool
 }
 
 var _ compute.Session = (*session)(nil)
@@ -380,6 +383,11 @@ func (s *session) Resize(size compute.TTYSize) error {
 	if s.pty == nil {
 		return nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	return pty.Setsize(s.pty, &pty.Winsize{Rows: size.Rows, Cols: size.Cols})
 }
 
@@ -425,11 +433,14 @@ func (s *session) Close() error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			<-s.done
 		}
+		s.mu.Lock()
+		s.closed = true
 		for _, f := range []*os.File{s.pty, s.stdin, s.stdout, s.stderr} {
 			if f != nil {
 				_ = f.Close()
 			}
 		}
+		s.mu.Unlock()
 		s.b.log.Info("session closed", "target", s.instance, "purpose", s.purpose)
 	})
 	return nil
