@@ -189,6 +189,9 @@ type InstanceSpec struct {
 	// StartupWarning says that the last startup script failed, and how;
 	// the instance runs anyway (a failed creation script fails the create).
 	StartupWarning string
+	// StopReason says when and why the instance stopped by itself (idle
+	// shutdown); cleared when it runs again.
+	StopReason string
 }
 
 // Schedule starts or stops an instance at a time on some weekdays.

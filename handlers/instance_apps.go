@@ -113,6 +113,9 @@ func (h *Handlers) instanceAccess(r *http.Request, t *compute.Target, vm *pages.
 		vm.Scripts = append(vm.Scripts, pages.ScriptVM{Name: "Startup script", Log: in.StartupLog})
 	}
 	vm.StartupWarning = in.StartupWarning
+	if in.State == compute.InstanceStopped || in.State == compute.InstanceStopping {
+		vm.StopReason = in.StopReason
+	}
 }
 
 // sshUnavailable says why an instance created with SSH access has no SSH

@@ -82,6 +82,7 @@ type instanceShape struct {
 	SetupLog            string
 	StartupLog          string
 	StartupWarning      string
+	StopReason          string
 }
 
 type instanceJSON struct {
@@ -100,6 +101,7 @@ type instanceJSON struct {
 	SetupLog            string                `json:"setupLog,omitempty"`
 	StartupLog          string                `json:"startupLog,omitempty"`
 	StartupWarning      string                `json:"startupWarning,omitempty"`
+	StopReason          string                `json:"stopReason,omitempty"`
 }
 
 type operationShape struct {
@@ -140,6 +142,7 @@ func encodeSpec(t *compute.Target) (string, error) {
 			AssignedUser: in.AssignedUser, WorkDir: in.WorkDir,
 			SetupScript: in.SetupScript, StartupScript: in.StartupScript,
 			SetupLog: in.SetupLog, StartupLog: in.StartupLog, StartupWarning: in.StartupWarning,
+			StopReason: in.StopReason,
 		}
 		for _, sc := range in.Schedules {
 			j.Schedules = append(j.Schedules, scheduleJSON(sc))
@@ -172,6 +175,7 @@ func decodeSpec(data string, t *compute.Target) error {
 			AssignedUser: j.AssignedUser, WorkDir: j.WorkDir,
 			SetupScript: j.SetupScript, StartupScript: j.StartupScript,
 			SetupLog: j.SetupLog, StartupLog: j.StartupLog, StartupWarning: j.StartupWarning,
+			StopReason: j.StopReason,
 		}
 		for _, sc := range j.Schedules {
 			in.Schedules = append(in.Schedules, compute.Schedule(sc))

@@ -37,6 +37,11 @@ type ControllerConfig struct {
 	HealthInterval time.Duration
 	// HealthTimeout bounds one probe (default DefaultHealthTimeout).
 	HealthTimeout time.Duration
+	// IdleMinute is how long one minute of an instance's idle shutdown
+	// lasts (default a minute; tests shorten it). IdleCheckEvery is how
+	// often instances are checked (default DefaultIdleCheckEvery).
+	IdleMinute     time.Duration
+	IdleCheckEvery time.Duration
 }
 
 // Defaults of the health probes of attached targets.
@@ -57,6 +62,10 @@ type Controller struct {
 	inflight map[string]bool // targets with an operation (or "health/"+name: a probe) under way
 	wg       sync.WaitGroup
 	probe    chan string // targets to probe now (ReportUnreachable)
+	// started and lastIdleCheck pace idle shutdown: no instance is idle
+	// for longer than the controller has been watching it.
+	started       time.Time
+	lastIdleCheck time.Time
 }
 
 // NewController returns a controller; call Run to start it.
@@ -79,7 +88,13 @@ func NewController(cfg ControllerConfig) *Controller {
 	if cfg.HealthTimeout <= 0 {
 		cfg.HealthTimeout = DefaultHealthTimeout
 	}
-	return &Controller{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, probe: make(chan string, 64)}
+	if cfg.IdleMinute <= 0 {
+		cfg.IdleMinute = time.Minute
+	}
+	if cfg.IdleCheckEvery <= 0 {
+		cfg.IdleCheckEvery = DefaultIdleCheckEvery
+	}
+	return &Controller{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, probe: make(chan string, 64), started: time.Now()}
 }
 
 // Kick asks for a reconcile pass now (after a user action).
@@ -272,7 +287,7 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 			c.start(ctx, t.Name, func(ctx context.Context) error { return c.scale(ctx, t) })
 		}
 	}
-	return nil
+	return c.idleShutdown(ctx)
 }
 
 // start runs op for a target unless one is already running for it.
@@ -479,6 +494,9 @@ func (c *Controller) power(ctx context.Context, t *compute.Target) error {
 		}
 		if next, _, err := compute.EndPower(cur.Instance.State); err == nil {
 			cur.Instance.State = next
+		}
+		if cur.Instance.State != compute.InstanceStopped {
+			cur.Instance.StopReason = "" // it said why it stopped; it runs again
 		}
 		cur.LastOperation.Status = "Succeeded"
 		scriptResults(cur, t)

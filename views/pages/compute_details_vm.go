@@ -86,6 +86,8 @@ type ComputeLiveVM struct {
 	// output; StartupWarning says the last startup script failed.
 	Scripts        []ScriptVM
 	StartupWarning string
+	// StopReason says when and why the instance stopped by itself.
+	StopReason string
 }
 
 // ScriptVM is one setup script of an instance on its details page.

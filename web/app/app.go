@@ -95,6 +95,11 @@ type Config struct {
 	// trusting the replay server, fast polling).
 	Azure        azure.Config
 	AzureOptions azure.ServiceOptions
+	// IdleMinute is how long a minute of instances' idle shutdown lasts
+	// (0: a minute; tests shorten it); IdleCheckEvery how often instances
+	// are checked for it (0: orchestrate.DefaultIdleCheckEvery).
+	IdleMinute     time.Duration
+	IdleCheckEvery time.Duration
 	// SSHAddr, when set, starts the SSH server of compute instances there
 	// (host:port; port 0 picks one). Its host key is DataDir/ssh_host_ed25519_key.
 	SSHAddr string
@@ -196,7 +201,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		},
 	})
 	a.Controller = orchestrate.NewController(orchestrate.ControllerConfig{Store: st, Backends: a.Backends, Interval: cfg.Interval, Logger: log,
-		Demand: a.Dispatcher.Demand, HealthInterval: cfg.HealthInterval, HealthTimeout: cfg.HealthTimeout})
+		Demand: a.Dispatcher.Demand, HealthInterval: cfg.HealthInterval, HealthTimeout: cfg.HealthTimeout,
+		IdleMinute: cfg.IdleMinute, IdleCheckEvery: cfg.IdleCheckEvery})
 	// A run that lost its machine marks the target Unusable and has it probed now.
 	for _, reg := range a.Backends.All() {
 		if n := reg.Capabilities.Unreachable; n != nil {

@@ -83,6 +83,9 @@ type Options struct {
 	HealthInterval time.Duration
 	// SSH starts the SSH server of compute instances on a free loopback port.
 	SSH bool
+	// IdleMinute shortens a minute of instances' idle shutdown (checked
+	// every 50 ms when set).
+	IdleMinute time.Duration
 	// UnsafeNoSandbox runs local jobs unsandboxed (benchmarks of what the
 	// sandbox costs).
 	UnsafeNoSandbox bool
@@ -146,6 +149,9 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	if opts.SSH {
 		cfg.SSHAddr = "127.0.0.1:0"
+	}
+	if opts.IdleMinute > 0 {
+		cfg.IdleMinute, cfg.IdleCheckEvery = opts.IdleMinute, 50*time.Millisecond
 	}
 	if p := opts.Provider; p != nil {
 		oc := handlers.OIDCConfig{Issuer: p.Issuer(p.TenantID), ClientID: p.ClientID, ClientSecret: p.ClientSecret,
