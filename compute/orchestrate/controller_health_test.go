@@ -89,7 +89,10 @@ func TestControllerHealthProbes(t *testing.T) {
 	c.Kick()
 	waitTarget(t, e.st, "vm1", "to be attached", func(t *compute.Target) bool { return t.ProvisioningState == compute.ProvisioningSucceeded })
 	away := waitTarget(t, e.st, "away", "to fail its check", func(t *compute.Target) bool { return t.ProvisioningState == compute.ProvisioningFailed })
-	if !away.Attach.Unreachable || compute.DisplayState(away) != compute.StateUnusable {
+	// Failed, and told that the attach completes by itself when the
+	// machine answers (compute.StoryOf: one story, as the API says).
+	if !away.Attach.Unreachable || compute.DisplayState(away) != string(compute.ProvisioningFailed) ||
+		!strings.Contains(compute.StoryOf(away).NextStep, "completes the attach by itself") {
 		t.Fatalf("away after its first check: %s", describe(away))
 	}
 

@@ -72,8 +72,17 @@ func simpleCommand(stmt *syntax.Stmt) ([]string, error) {
 	case len(stmt.Redirs) > 0:
 		return nil, shellOnly("a redirection ("+stmt.Redirs[0].Op.String()+")", stmt.Redirs[0].OpPos)
 	}
-	call, ok := stmt.Cmd.(*syntax.CallExpr)
-	if !ok {
+	var call *syntax.CallExpr
+	switch c := stmt.Cmd.(type) {
+	case *syntax.CallExpr:
+		call = c
+	case *syntax.BinaryCmd: // a | b, a && b, a || b
+		return nil, shellOnly(fmt.Sprintf("%q", c.Op.String()), c.OpPos)
+	case *syntax.Subshell:
+		return nil, shellOnly(`"("`, c.Lparen)
+	case *syntax.Block:
+		return nil, shellOnly(`"{"`, c.Lbrace)
+	default:
 		return nil, shellOnly("shell syntax", stmt.Pos())
 	}
 	if len(call.Assigns) > 0 {

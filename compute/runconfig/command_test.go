@@ -127,7 +127,8 @@ func TestSplitArguments(t *testing.T) {
 		{in: "--lr 0.3 --epochs 3", want: []string{"--lr", "0.3", "--epochs", "3"}},
 		{in: `--name "a b" --tag it\'s`, want: []string{"--name", "a b", "--tag", "it's"}},
 		{in: "--lr\n0.3\n\n--name\na b\n", want: []string{"--lr", "0.3", "--name", "a b"}},
-		{in: "--lr 0.3 | tee x", wantErr: "not through a shell"},
+		{in: "--lr 0.3 | tee x", wantErr: `"|" at character 10: the command runs as an argv, not through a shell`},
+		{in: "--lr 0.3 && rm x", wantErr: `"&&" at character 10`},
 		{in: "--home $HOME", wantErr: "a variable"},
 		{in: `--name "open`, wantErr: `unclosed " quote`},
 	}
