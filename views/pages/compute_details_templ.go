@@ -193,7 +193,7 @@ func ComputeActions(vm ComputeLiveVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" data-live>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\" hx-swap=\"outerHTML settle:0ms\" hx-sync=\"this:replace\" data-live>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -264,7 +264,7 @@ func ComputeLive(vm ComputeLiveVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" data-live><div class=\"flex flex-wrap items-center gap-x-6 gap-y-2 rounded border border-gray-200 bg-white p-3 dark:border-gray-800 dark:bg-gray-900\"><div><span class=\"mr-1 text-sm text-gray-700 dark:text-gray-300\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" hx-swap=\"outerHTML settle:0ms\" hx-sync=\"this:replace\" data-live><div class=\"flex flex-wrap items-center gap-x-6 gap-y-2 rounded border border-gray-200 bg-white p-3 dark:border-gray-800 dark:bg-gray-900\"><div><span class=\"mr-1 text-sm text-gray-700 dark:text-gray-300\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -75,7 +75,7 @@ func SweepDashboard(vm SweepDashboardVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" data-live><div class=\"mb-2 flex flex-wrap items-center gap-3\"><h2 id=\"sweep-h\" class=\"text-lg font-semibold\">Sweep</h2>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "\" hx-swap=\"outerHTML settle:0ms\" hx-sync=\"this:replace\" data-live><div class=\"mb-2 flex flex-wrap items-center gap-3\"><h2 id=\"sweep-h\" class=\"text-lg font-semibold\">Sweep</h2>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
