@@ -36,7 +36,7 @@ func (s *Store) BeginLogin(ctx context.Context, state string, ttl time.Duration)
 // already used or expired is compute.ErrUnauthenticated.
 func (s *Store) ConsumeLogin(ctx context.Context, state string) error {
 	var expires int64
-	err := s.writer.QueryRowContext(ctx, `DELETE FROM login_transactions WHERE state_hash = ? RETURNING expires_at`, hashToken(state)).Scan(&expires)
+	err := s.writer.scanRow(ctx, `DELETE FROM login_transactions WHERE state_hash = ? RETURNING expires_at`, []any{hashToken(state)}, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: login state unknown or already used: %w", compute.ErrUnauthenticated)
 	} else if err != nil {

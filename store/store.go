@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -51,12 +52,13 @@ type Store struct {
 	// read on every call, so set it before the Store is shared.
 	Now func() time.Time
 
-	path   string
-	writer *sql.DB // one connection: every write and read-modify-write
-	reader *sql.DB // readerConns connections, query_only
-	keys   *Keyring
-	log    *slog.Logger
-	feed   changeFeed // committed changes, for live pages (Subscribe)
+	path    string
+	writer  writeDB // one connection: every write and read-modify-write
+	reader  *sql.DB // readerConns connections, query_only
+	keys    *Keyring
+	log     *slog.Logger
+	feed    changeFeed    // committed changes, for live pages (Subscribe)
+	version atomic.Uint64 // writes committed since Open (Version)
 }
 
 // Open opens (creating if needed) <dataDir>/trainyard.db, applies pending
@@ -93,7 +95,8 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{Now: time.Now, path: path, keys: keys, log: log}
-	if s.writer, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	s.writer.version = &s.version
+	if s.writer.DB, err = sql.Open("sqlite", dsn(path, false)); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.writer.SetMaxOpenConns(1)
@@ -101,7 +104,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 	s.writer.SetConnMaxLifetime(0)
 	s.writer.SetConnMaxIdleTime(0)
 
-	applied, err := migrate(ctx, s.writer, s.now)
+	applied, err := migrate(ctx, s.writer.DB, s.now)
 	if err != nil {
 		s.writer.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -149,7 +152,7 @@ func (s *Store) Close() error {
 	if s.reader != nil {
 		errs = append(errs, s.reader.Close())
 	}
-	if s.writer != nil {
+	if s.writer.DB != nil {
 		errs = append(errs, s.writer.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -204,7 +207,8 @@ func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 
 // write runs fn in a write transaction.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTx(ctx, s.writer, fn)
+	defer s.version.Add(1) // after the commit: see Version
+	return inTx(ctx, s.writer.DB, fn)
 }
 
 // read runs fn in a read transaction, so several queries see one snapshot.

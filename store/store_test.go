@@ -12,7 +12,7 @@ import (
 
 func TestOpenPragmas(t *testing.T) {
 	s := MustOpen(t)
-	for name, db := range map[string]*sql.DB{"writer": s.writer, "reader": s.reader} {
+	for name, db := range map[string]*sql.DB{"writer": s.writer.DB, "reader": s.reader} {
 		for p, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1", "synchronous": "1"} {
 			if got := pragma(t, db, p); got != want {
 				t.Errorf("%s: PRAGMA %s = %s, want %s", name, p, got, want)
@@ -132,7 +132,7 @@ func TestMigrationsRecordedOnce(t *testing.T) {
 
 	// Re-running applies nothing.
 	s2 := mustOpenDir(t, dir, nil)
-	applied, err := migrate(context.Background(), s2.writer, s2.now)
+	applied, err := migrate(context.Background(), s2.writer.DB, s2.now)
 	if err != nil || applied != 0 {
 		t.Fatalf("second migrate applied %d, err %v; want 0, nil", applied, err)
 	}

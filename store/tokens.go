@@ -119,9 +119,9 @@ func (s *Store) RevokeAccessToken(ctx context.Context, userID, id string) (Acces
 		created, expires, used, revokedAt int64
 	)
 	now := toMS(s.now())
-	err := s.writer.QueryRowContext(ctx, `UPDATE access_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
-		WHERE id = ? AND user_id = ? RETURNING id, user_id, name, created_at, expires_at, last_used_at, revoked_at`, now, id, userID).
-		Scan(&t.ID, &t.UserID, &t.Name, &created, &expires, &used, &revokedAt)
+	err := s.writer.scanRow(ctx, `UPDATE access_tokens SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END
+		WHERE id = ? AND user_id = ? RETURNING id, user_id, name, created_at, expires_at, last_used_at, revoked_at`, []any{now, id, userID},
+		&t.ID, &t.UserID, &t.Name, &created, &expires, &used, &revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return AccessToken{}, compute.NotFoundf("token", "You have no access token %q.", id)
 	} else if err != nil {
