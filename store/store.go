@@ -54,7 +54,7 @@ type Store struct {
 
 	path    string
 	writer  writeDB // one connection: every write and read-modify-write
-	reader  *sql.DB // readerConns connections, query_only
+	reader  readDB  // readerConns connections, query_only, statements kept
 	keys    *Keyring
 	log     *slog.Logger
 	feed    changeFeed    // committed changes, for live pages (Subscribe)
@@ -110,7 +110,8 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
-	if s.reader, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+	s.reader.stmts = &stmtCache{m: make(map[string]*sql.Stmt)}
+	if s.reader.DB, err = sql.Open("sqlite", dsn(path, true)); err != nil {
 		s.writer.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -149,8 +150,8 @@ func dsn(path string, readOnly bool) string {
 // checkpoints the WAL into the database file.
 func (s *Store) Close() error {
 	var errs []error
-	if s.reader != nil {
-		errs = append(errs, s.reader.Close())
+	if s.reader.DB != nil {
+		errs = append(errs, s.reader.stmts.close(), s.reader.Close())
 	}
 	if s.writer.DB != nil {
 		errs = append(errs, s.writer.Close())
@@ -213,7 +214,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // read runs fn in a read transaction, so several queries see one snapshot.
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTx(ctx, s.reader, fn)
+	return inTx(ctx, s.reader.DB, fn)
 }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
