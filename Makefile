@@ -142,6 +142,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSnapshotPath -fuzztime 20s ./store/
 	$(GO) test -run '^$$' -fuzz FuzzSetupScripts -fuzztime 20s ./compute/arm/
 	$(GO) test -run '^$$' -fuzz FuzzSameOrigin -fuzztime 20s ./handlers/
+	$(GO) test -run '^$$' -fuzz FuzzGzipAssembly -fuzztime 20s ./web/pagecache/
+	$(GO) test -run '^$$' -fuzz FuzzAcceptsGzip -fuzztime 10s ./web/pagecache/
 
 clean:
 	rm -rf bin

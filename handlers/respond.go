@@ -31,7 +31,8 @@ func WithNonce(ctx context.Context, nonce string) context.Context {
 	return context.WithValue(ctx, nonceKey{}, nonce)
 }
 
-func nonceFrom(ctx context.Context) string {
+// NonceFrom is the request's CSP nonce ("" outside the security headers).
+func NonceFrom(ctx context.Context) string {
 	n, _ := ctx.Value(nonceKey{}).(string)
 	return n
 }
@@ -111,7 +112,7 @@ func (h *Handlers) render(w http.ResponseWriter, r *http.Request, status int, c 
 
 // page builds the frame's view model for a request.
 func (h *Handlers) page(r *http.Request, title, nav string, crumbs []layout.Crumb) layout.Page {
-	p := layout.Page{Title: title, Nav: nav, Breadcrumbs: crumbs, Nonce: nonceFrom(r.Context()), Unsandboxed: h.cfg.Unsandboxed}
+	p := layout.Page{Title: title, Nav: nav, Breadcrumbs: crumbs, Nonce: NonceFrom(r.Context()), Unsandboxed: h.cfg.Unsandboxed}
 	if h.cfg.Assets != nil {
 		p.CSSURL = h.cfg.Assets.URL("css/app.css")
 		p.HtmxURL = h.cfg.Assets.URL("js/htmx.min.js")

@@ -26,7 +26,7 @@ func (h *Handlers) Terminal(w http.ResponseWriter, r *http.Request) error {
 	allowInlineStyles(w)
 	vm := pages.TerminalVM{
 		Name:      name,
-		Nonce:     nonceFrom(r.Context()),
+		Nonce:     NonceFrom(r.Context()),
 		SocketURL: "/computes/" + url.PathEscape(name) + "/terminal/socket",
 		BackURL:   "/computes/" + url.PathEscape(name),
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/handlers"
+	"github.com/trainyard/trainyard/web/pagecache"
 )
 
 // Route is one entry of the table of contents: who may call what.
@@ -19,6 +20,9 @@ type Route struct {
 	// AllowRunToken lets a run's own tracking token call the route (the
 	// handler then checks the run); every other route refuses such tokens.
 	AllowRunToken bool
+	// Cached lets the page cache answer the route (web/pagecache): a read
+	// whose answer depends only on the store, the caller and the request.
+	Cached bool
 }
 
 // Routes is the one table of every route the server answers, grouped as a
@@ -69,9 +73,9 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 
 		// Compute pages.
 		{Method: "GET", Pattern: "/", Role: reader, Handler: redirectTo("/computes")},
-		{Method: "GET", Pattern: "/computes", Role: reader, Handler: w(h.ComputeList)},
+		{Method: "GET", Pattern: "/computes", Role: reader, Handler: w(h.ComputeList), Cached: true},
 		{Method: "GET", Pattern: "/computes/attach", Role: operator, Handler: w(h.AttachIndex)},
-		{Method: "GET", Pattern: "/computes/{name}", Role: reader, Handler: w(h.ComputeDetails)},
+		{Method: "GET", Pattern: "/computes/{name}", Role: reader, Handler: w(h.ComputeDetails), Cached: true},
 		// The list's command bar over checked rows; each compute is checked
 		// as its own action is (power: per object; delete/detach: operator).
 		{Method: "POST", Pattern: "/computes/bulk", Role: user, Handler: w(h.ComputeBulk)},
@@ -104,8 +108,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 	}
 	rs = append(rs, []Route{
 		// Compute JSON API (Azure Resource Manager shape).
-		{Method: "GET", Pattern: "/api/v1/computes", Role: reader, Handler: w(h.APIListComputes)},
-		{Method: "GET", Pattern: "/api/v1/computes/{name}", Role: reader, Handler: w(h.APIGetCompute)},
+		{Method: "GET", Pattern: "/api/v1/computes", Role: reader, Handler: w(h.APIListComputes), Cached: true},
+		{Method: "GET", Pattern: "/api/v1/computes/{name}", Role: reader, Handler: w(h.APIGetCompute), Cached: true},
 		{Method: "PUT", Pattern: "/api/v1/computes/{name}", Role: operator, Handler: w(h.APIPutCompute)},
 		{Method: "DELETE", Pattern: "/api/v1/computes/{name}", Role: operator, Handler: w(h.APIDeleteCompute)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/listNodes", Role: reader, Handler: w(h.APIListNodes)},
@@ -122,8 +126,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}", Role: reader, Handler: w(h.APIGetWorkspace)},
 		{Method: "PUT", Pattern: "/api/v1/workspaces/{alias}", Role: admin, Handler: w(h.APIPutWorkspace)},
 		{Method: "DELETE", Pattern: "/api/v1/workspaces/{alias}", Role: admin, Handler: w(h.APIDeleteWorkspace)},
-		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}/computes", Role: reader, Handler: w(h.APIListWorkspaceComputes)},
-		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: reader, Handler: w(h.APIGetWorkspaceCompute)},
+		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}/computes", Role: reader, Handler: w(h.APIListWorkspaceComputes), Cached: true},
+		{Method: "GET", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: reader, Handler: w(h.APIGetWorkspaceCompute), Cached: true},
 		{Method: "PUT", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: operator, Handler: w(h.APIPutWorkspaceCompute)},
 		{Method: "DELETE", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: operator, Handler: w(h.APIDeleteWorkspaceCompute)},
 		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/listNodes", Role: reader, Handler: w(h.APIWorkspaceListNodes)},
@@ -134,9 +138,9 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		// Admin (checked in the handler). Each page answers htmx polls of
 		// its live parts itself; a sweep's dashboard is part of its
 		// parent's run page.
-		{Method: "GET", Pattern: "/experiments", Role: reader, Handler: w(h.Experiments)},
-		{Method: "GET", Pattern: "/experiments/{name}", Role: reader, Handler: w(h.Experiment)},
-		{Method: "GET", Pattern: "/runs", Role: reader, Handler: w(h.RunsList)},
+		{Method: "GET", Pattern: "/experiments", Role: reader, Handler: w(h.Experiments), Cached: true},
+		{Method: "GET", Pattern: "/experiments/{name}", Role: reader, Handler: w(h.Experiment), Cached: true},
+		{Method: "GET", Pattern: "/runs", Role: reader, Handler: w(h.RunsList), Cached: true},
 		{Method: "GET", Pattern: "/runs/new", Role: ds, Handler: w(h.SubmitForm)},
 		{Method: "POST", Pattern: "/runs/new", Role: ds, Handler: w(h.SubmitPost)},
 		{Method: "POST", Pattern: "/runs/new/upload", Role: ds, Handler: w(h.SubmitUpload)},
@@ -146,7 +150,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/runs/new/hyperdrive", Role: ds, Handler: w(h.HyperdriveForm)},
 		{Method: "POST", Pattern: "/runs/new/hyperdrive", Role: ds, Handler: w(h.HyperdrivePost)},
 		{Method: "POST", Pattern: "/runs/new/hyperdrive/validate", Role: ds, Handler: w(h.HyperdriveValidate)},
-		{Method: "GET", Pattern: "/runs/{runId}", Role: reader, Handler: w(h.RunPage)},
+		{Method: "GET", Pattern: "/runs/{runId}", Role: reader, Handler: w(h.RunPage), Cached: true},
 		{Method: "GET", Pattern: "/runs/{runId}/log", Role: reader, Handler: w(h.RunLog)},
 		{Method: "GET", Pattern: "/runs/{runId}/outputs/*", Role: reader, Handler: w(h.RunOutputFile)},
 		{Method: "GET", Pattern: "/runs/{runId}/snapshot/*", Role: reader, Handler: w(h.RunSnapshotFile)},
@@ -166,8 +170,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "GET", Pattern: "/api/v1/experiments", Role: reader, Handler: w(h.APIListExperiments)},
 		{Method: "POST", Pattern: "/api/v1/runs", Role: ds, Handler: w(h.APISubmitRun)},
 		{Method: "POST", Pattern: "/api/v1/sweeps", Role: ds, Handler: w(h.APISubmitSweep)},
-		{Method: "GET", Pattern: "/api/v1/runs", Role: reader, Handler: w(h.APIListRuns)},
-		{Method: "GET", Pattern: "/api/v1/runs/{runId}", Role: reader, Handler: w(h.APIGetRun)},
+		{Method: "GET", Pattern: "/api/v1/runs", Role: reader, Handler: w(h.APIListRuns), Cached: true},
+		{Method: "GET", Pattern: "/api/v1/runs/{runId}", Role: reader, Handler: w(h.APIGetRun), Cached: true},
 		{Method: "POST", Pattern: "/api/v1/runs/{runId}/cancel", Role: ds, Handler: w(h.APICancelRun)},
 		{Method: "GET", Pattern: "/api/v1/runs/{runId}/logs", Role: reader, Handler: w(h.APIRunLogs)},
 		{Method: "GET", Pattern: "/api/v1/runs/{runId}/outputs", Role: reader, Handler: w(h.APIRunOutputs)},
@@ -204,9 +208,12 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 }
 
 // mount registers the table on a router, each route behind its role check.
-func mount(r chi.Router, h *handlers.Handlers, routes []Route) {
+func mount(r chi.Router, h *handlers.Handlers, routes []Route, cache *pagecache.Cache) {
 	for _, rt := range routes {
 		handler := http.Handler(rt.Handler)
+		if rt.Cached && cache != nil {
+			handler = cache.Handler(handler)
+		}
 		if rt.Role != compute.RoleNone {
 			handler = requireRole(h, rt.Role, rt.AllowRunToken)(handler)
 		}

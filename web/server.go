@@ -14,6 +14,7 @@ import (
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/handlers"
+	"github.com/trainyard/trainyard/web/pagecache"
 )
 
 // Config is the server's wiring.
@@ -26,6 +27,10 @@ type Config struct {
 	Logger *slog.Logger
 	// SecureCookies and HSTS are on when the public URL is https.
 	Secure bool
+	// DataVersion is the store's version (store.Store.Version); with it,
+	// the routes marked Cached are answered from the page cache while the
+	// data they show is unchanged. Nil turns the cache off.
+	DataVersion func() uint64
 	// SessionIdle ends a browser session after this long without a request.
 	SessionIdle time.Duration
 	// LoginRate is how many requests to /login and /auth/* one client may
@@ -56,7 +61,12 @@ func NewServer(cfg Config) http.Handler {
 	r.MethodNotAllowed(h.Wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return &compute.CodedError{Kind: compute.ErrInvalid, Code: "MethodNotAllowed", Message: r.Method + " is not allowed on " + r.URL.Path + "."}
 	}))
-	mount(r, h, Routes(h, cfg.Static))
+	var cache *pagecache.Cache
+	if cfg.DataVersion != nil {
+		cache = pagecache.New(pagecache.Options{Version: cfg.DataVersion, Identity: cacheIdentity,
+			Nonce: func(r *http.Request) string { return handlers.NonceFrom(r.Context()) }})
+	}
+	mount(r, h, Routes(h, cfg.Static), cache)
 
 	// CSRF: every state-changing request from a browser must be same-origin
 	// (Sec-Fetch-Site / Origin); header-less clients (CLI, curl) pass.
@@ -79,3 +89,14 @@ var compressibleTypes = []string{
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// cacheIdentity is who a cached page is for: the signed-in user as the
+// role check saw them, so a changed role or a revoked session never meets
+// a copy made before (authentication runs on every request).
+func cacheIdentity(r *http.Request) string {
+	u := compute.UserFrom(r.Context())
+	if u == nil {
+		return ""
+	}
+	return u.ID + "\x00" + u.Name + "\x00" + u.Role.String() + "\x00" + u.RunID
+}

@@ -275,7 +275,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.Handlers = handlers.New(hcfg)
 	a.Handler = web.NewServer(web.Config{
 		Handlers: a.Handlers, Sessions: st, Static: assets.Handler(), Logger: log, Secure: secure,
-		SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate,
+		SessionIdle: cfg.SessionIdle, LoginRate: cfg.LoginRate, DataVersion: st.Version,
 		Tokens: []web.TokenResolver{web.TokenResolverFunc(a.Handlers.ResolveAccessToken), web.TokenResolverFunc(st.ResolveRunToken)},
 	})
 	return a, nil
