@@ -149,16 +149,27 @@ func (c *Cache) Handler(next http.Handler) http.Handler {
 // k in flight at this version to wait for; else nothing, and then mine is
 // the render this request is to make (nil when another one, of an older
 // version, is in flight: this request renders without joining).
+//
+// A copy that is only too old (the data did not change) is still served
+// while one request renders its successor, so that under load the page
+// does not stall every connection once a second: it is then at most MaxAge
+// plus one render old.
 func (c *Cache) lookup(k [32]byte, version uint64, now time.Time) (e *entry, wait, mine *render) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	f := c.inflight[k]
 	if e = c.entries[k]; e != nil {
-		if age := now.Sub(e.at); e.version == version && age >= 0 && age < c.opts.MaxAge {
+		age := now.Sub(e.at)
+		switch {
+		case e.version != version || age < 0:
+			c.remove(k, e)
+		case age < c.opts.MaxAge:
 			return e, nil, nil
+		case f != nil && f.version == version:
+			return e, nil, nil // its successor is being made
 		}
-		c.remove(k, e)
 	}
-	if f := c.inflight[k]; f != nil {
+	if f != nil {
 		if f.version == version {
 			f.waiters++
 			return nil, f, nil

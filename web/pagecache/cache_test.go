@@ -360,3 +360,36 @@ func FuzzAcceptsGzip(f *testing.F) {
 		}
 	})
 }
+
+// A copy that is only too old is served while one request renders its
+// successor; a copy of another version never is.
+func TestCacheServesOldCopyWhileItsSuccessorRenders(t *testing.T) {
+	p := &page{}
+	f := newFixture(p)
+	f.get(t, "/runs", "alice", "n0", true)
+	f.advance(DefaultMaxAge)
+	p.block = make(chan struct{})
+	done := make(chan string)
+	go func() {
+		body, _ := f.get(t, "/runs", "alice", "n1", true)
+		done <- body
+	}()
+	for p.renders.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	if body, _ := f.get(t, "/runs", "alice", "n2", true); renderOf(body) != "1" {
+		t.Errorf("while the successor renders got render %s, want the old copy (1)", renderOf(body))
+	}
+	close(p.block)
+	if body := <-done; renderOf(body) != "2" {
+		t.Errorf("the refreshing request got render %s, want 2", renderOf(body))
+	}
+	if body, _ := f.get(t, "/runs", "alice", "n3", true); renderOf(body) != "2" {
+		t.Errorf("after the refresh got render %s, want 2", renderOf(body))
+	}
+	p.block = nil
+	f.version.Add(1)
+	if body, _ := f.get(t, "/runs", "alice", "n4", true); renderOf(body) != "3" {
+		t.Errorf("after a write got render %s, want a new render (3)", renderOf(body))
+	}
+}
