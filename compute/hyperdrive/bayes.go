@@ -29,6 +29,13 @@ import (
 //     and children that ended without a score (failed) enter as
 //     "constant liars" at the worst score seen, so concurrent suggestions
 //     spread out and failing regions are avoided.
+//   - Censored children (stopped by an early-termination policy, which
+//     Trainyard allows with Bayesian sampling when the sweep opts in) are
+//     not results: the score they stood at is a bound their training would
+//     only have improved on. Each enters at the better of that bound and
+//     what the model fitted without them predicts there (the imputation
+//     SMAC uses for censored runtimes), so a stopped child still marks its
+//     region as poor without being taken for a finished one.
 //   - Acquisition: expected improvement (ξ = 0.01 in standardised units),
 //     maximised over 1,000 random points plus perturbations of the five best
 //     children, then refined by a shrinking-step local search from the five
@@ -68,6 +75,8 @@ func (b *BayesianSampler) Next(history []Trial) (Params, error) {
 	i := len(history)
 	var obsX, lieX [][]float64
 	var obsY []float64
+	var cenX [][]float64
+	var cenY []float64
 	for _, t := range history {
 		x, err := b.features(t.Params)
 		if err != nil {
@@ -78,18 +87,23 @@ func (b *BayesianSampler) Next(history []Trial) (Params, error) {
 			if b.Goal == Minimize {
 				y = -y // the model always maximises
 			}
-			obsX, obsY = append(obsX, x), append(obsY, y)
+			if t.Censored {
+				cenX, cenY = append(cenX, x), append(cenY, y)
+			} else {
+				obsX, obsY = append(obsX, x), append(obsY, y)
+			}
 		} else {
 			lieX = append(lieX, x)
 		}
 	}
-	if len(obsY) < b.InitialPoints || len(obsY) < 2 {
+	if len(obsY)+len(cenY) < b.InitialPoints || len(obsY) < 2 {
 		return b.params(b.sobol.Point(uint64(i))), nil
 	}
 	obsX, obsY = subset(obsX, obsY, maxModelPoints)
 	if len(lieX) > maxModelPoints/2 {
 		lieX = lieX[len(lieX)-maxModelPoints/2:]
 	}
+	warpTop, warpGap := warpScale(obsY)
 	obsY = warp(obsY)
 	// Standardise, then add the liars at the worst standardised score.
 	mean, sd := meanSD(obsY)
@@ -103,6 +117,18 @@ func (b *BayesianSampler) Next(history []Trial) (Params, error) {
 	X := append(slices.Clone(obsX), lieX...)
 	for range lieX {
 		y = append(y, worst)
+	}
+	if len(cenX) > 0 {
+		if len(cenX) > maxModelPoints/2 {
+			cenX, cenY = cenX[len(cenX)-maxModelPoints/2:], cenY[len(cenY)-maxModelPoints/2:]
+		}
+		if gp0, err := fitGP(X, y); err == nil {
+			for k, x := range cenX {
+				bound := (warpOne(cenY[k], warpTop, warpGap) - mean) / sd
+				m, _ := gp0.predict(x)
+				X, y = append(X, x), append(y, max(bound, m))
+			}
+		}
 	}
 	gp, err := fitGP(X, y)
 	if err != nil {
@@ -283,20 +309,35 @@ func subset(X [][]float64, y []float64, n int) ([][]float64, []float64) {
 // without it a few very bad children dominate the standardised scale and
 // the GP cannot resolve the good region, where the decisions are.
 func warp(y []float64) []float64 {
-	top := slices.Max(y)
-	gaps := make([]float64, len(y))
-	for i, v := range y {
-		gaps[i] = top - v
-	}
-	scale := median(gaps)
+	top, scale := warpScale(y)
 	if scale <= 0 {
 		return y
 	}
 	out := make([]float64, len(y))
-	for i, gp := range gaps {
-		out[i] = -math.Log1p(gp / scale)
+	for i, v := range y {
+		out[i] = warpOne(v, top, scale)
 	}
 	return out
+}
+
+// warpScale is warp's reference point (the best score) and scale (the
+// median gap to it).
+func warpScale(y []float64) (top, scale float64) {
+	top = slices.Max(y)
+	gaps := make([]float64, len(y))
+	for i, v := range y {
+		gaps[i] = top - v
+	}
+	return top, median(gaps)
+}
+
+// warpOne warps one score as warp warped the scores top and scale came
+// from; a score past the best warps to the best's value (0).
+func warpOne(v, top, scale float64) float64 {
+	if scale <= 0 {
+		return v
+	}
+	return -math.Log1p(max(top-v, 0) / scale)
 }
 
 func meanSD(y []float64) (float64, float64) {

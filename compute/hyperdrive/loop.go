@@ -227,7 +227,7 @@ func (l *Loop) Cancel(reason string) error {
 func (l *Loop) history(children []Child) []Trial {
 	h := make([]Trial, len(children))
 	for i, c := range children {
-		h[i] = Trial{Params: c.Params, Ended: c.State.Ended()}
+		h[i] = Trial{Params: c.Params, Ended: c.State.Ended(), Censored: c.State == ChildCanceled && c.PolicyCanceled}
 		if v, ok := c.Score(l.Sweep.Goal); ok {
 			h[i].Score = &v
 		}

@@ -23,6 +23,11 @@ type Trial struct {
 	Params Params
 	Ended  bool
 	Score  *float64
+	// Censored says the early-termination policy stopped the child: Score
+	// is where it stood then, a bound on what it would have reached (its
+	// best logged value can only get better with more training), not its
+	// result.
+	Censored bool
 }
 
 // Sampler proposes the params of the next child.

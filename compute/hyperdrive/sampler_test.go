@@ -345,3 +345,53 @@ func TestBayesianSubset(t *testing.T) {
 		t.Errorf("warp keeps order, best at 0: %v", w)
 	}
 }
+
+// A child the policy stopped is censored, not a result: its poor partial
+// score beside the best point does not make the sampler flee the best
+// point's neighbourhood, as the same score told as a result does.
+func TestBayesianCensoredChildIsNotAResult(t *testing.T) {
+	sp := Space{{"--x", mustExpr(t, Uniform, 0.0, 1.0)}}
+	f := func(x float64) float64 { return -math.Pow(x-0.3, 2) }
+	var base []Trial
+	for _, x := range []float64{0.05, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.98} {
+		y := f(x)
+		base = append(base, Trial{Params: Params{{Name: "--x", Value: Value{Num: x}}}, Ended: true, Score: &y})
+	}
+	proposal := func(censored bool) float64 {
+		h := slices.Clone(base)
+		for _, x := range []float64{0.28, 0.32, 0.34} {
+			partial := -5.0 // stopped early, far below what it would have reached
+			h = append(h, Trial{Params: Params{{Name: "--x", Value: Value{Num: x}}}, Ended: true, Score: &partial, Censored: censored})
+		}
+		b, err := NewBayesianSampler(sp, Maximize, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := b.Next(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := p.Get("--x")
+		return v.Num
+	}
+	if x := proposal(true); math.Abs(x-0.3) > 0.1 {
+		t.Errorf("with the stopped children censored the sampler proposed x = %.3f, want near the best (0.3)", x)
+	}
+	if x := proposal(false); math.Abs(x-0.3) <= 0.1 {
+		t.Errorf("with the same scores told as results the sampler still proposed x = %.3f near 0.3: the test does not tell the two apart", x)
+	}
+}
+
+// warpOne warps a score as warp warped the scores it was fitted on.
+func TestWarpOneMatchesWarp(t *testing.T) {
+	y := []float64{-3, -1, 0.5, 2, 2.5, 7}
+	top, scale := warpScale(y)
+	for i, w := range warp(y) {
+		if got := warpOne(y[i], top, scale); math.Abs(got-w) > 1e-12 {
+			t.Errorf("warpOne(%v) = %v, warp gave %v", y[i], got, w)
+		}
+	}
+	if got := warpOne(top+5, top, scale); got != 0 {
+		t.Errorf("a score past the best warps to %v, want 0", got)
+	}
+}

@@ -48,6 +48,11 @@ type Sweep struct {
 	MaxTotalRuns       int
 	MaxConcurrentRuns  int // 0: all at once, i.e. MaxTotalRuns (the SDK's None)
 	MaxDurationMinutes int // 0: the 10080-minute default
+	// BayesianEarlyTermination lets an early-termination policy run with
+	// Bayesian sampling, which Azure refuses; the sampler then takes the
+	// children the policy stopped as censored (BayesianSampler). Off by
+	// default, so a sweep written for Azure is judged as Azure judges it.
+	BayesianEarlyTermination bool
 }
 
 // FieldError is a rejected sweep field; Field uses the hdconfig's spelling
@@ -130,7 +135,7 @@ func (s *Sweep) Validate() (warnings []string, err error) {
 		errors.As(err, &pe)
 		return fe(pe.Field, "%s", pe.Message)
 	}
-	if s.Sampling == SamplingBayesian && s.Policy.Active() {
+	if s.Sampling == SamplingBayesian && s.Policy.Active() && !s.BayesianEarlyTermination {
 		return fe("policy.type", "Early termination policy for Bayesian sampling. is not implemented for HyperDrive run")
 	}
 	if strings.TrimSpace(s.PrimaryMetric) == "" {

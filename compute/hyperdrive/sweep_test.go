@@ -131,6 +131,12 @@ func TestSweepValidate(t *testing.T) {
 			s.MaxTotalRuns = 20
 			s.Policy = Policy{Kind: Bandit, EvaluationInterval: 1, SlackFactor: 0.1}
 		}, "policy.type: Early termination policy for Bayesian sampling. is not implemented for HyperDrive run", ""},
+		{"bayesian bandit, opted in", func(s *Sweep) {
+			s.Sampling = SamplingBayesian
+			s.MaxTotalRuns = 20
+			s.Policy = Policy{Kind: Bandit, EvaluationInterval: 1, SlackFactor: 0.1}
+			s.BayesianEarlyTermination = true
+		}, "", ""},
 		{"bayesian no termination", func(s *Sweep) {
 			s.Sampling = SamplingBayesian
 			s.MaxTotalRuns = 20
