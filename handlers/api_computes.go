@@ -64,6 +64,11 @@ func (h *Handlers) APIGetCompute(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := h.armCompute(t)
 	h.withClusterInfo(r.Context(), t, &c)
+	cost, err := h.cfg.Store.CostOf(r.Context(), compute.LocalWorkspace, t)
+	if err != nil {
+		return err
+	}
+	c.Properties.TrainyardCost = &cost
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }

@@ -74,7 +74,15 @@ func (h *Handlers) APIGetWorkspaceCompute(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c.Body)
+	body := c.Body
+	if t, err := azure.ToTarget(c.Body); err == nil {
+		cost, err := h.cfg.Store.CostOf(r.Context(), ws.Alias, t)
+		if err != nil {
+			return err
+		}
+		body = withCost(body, cost)
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

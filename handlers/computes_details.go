@@ -91,6 +91,7 @@ func (h *Handlers) renderDetails(w http.ResponseWriter, r *http.Request, name, t
 	}
 	if tab == "details" {
 		vm.Scale = h.scaleVM(r.Context(), t, ex.scaleForm)
+		vm.Price = h.priceForm(r, "", t)
 	}
 	if (t.Kind == compute.KindVirtualMachine || t.Kind == compute.KindHDInsight) && compute.UserFrom(r.Context()).Can(compute.RoleComputeOperator) &&
 		t.ProvisioningState != compute.ProvisioningDeleting {
@@ -160,7 +161,7 @@ func (h *Handlers) liveVM(r *http.Request, t *compute.Target, tab string) pages.
 	}
 	vm.Actions = actionsFor(compute.UserFrom(r.Context()), t)
 	if tab == "details" {
-		vm.Attributes = attributes(t)
+		vm.Attributes = append(attributes(t), h.costAttributes(r.Context(), "", t)...)
 	}
 	if tab == "nodes" {
 		vm.ShowNodes = true

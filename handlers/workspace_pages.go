@@ -249,6 +249,9 @@ func (h *Handlers) workspaceComputeDetails(w http.ResponseWriter, r *http.Reques
 		return h.render(w, r, http.StatusOK, pages.WorkspaceLive(live))
 	}
 	vm := pages.WorkspaceComputeDetailsVM{Alias: alias, Name: name, KindLabel: t.Kind.Label(), Tab: tab, Live: live}
+	if tab == "details" {
+		vm.Price = h.priceForm(r, alias, t)
+	}
 	if vm.Switcher, err = h.workspaceSwitcher(r.Context(), alias, "/computes"); err != nil {
 		return err
 	}
@@ -481,30 +484,4 @@ func (h *Handlers) workspaceRegion(ctx context.Context, ws compute.Workspace, ty
 		return typed
 	}
 	return h.cfg.Azure.Region(ctx, ws)
-}
-
-// costAttributes are what a workspace's compute costs: its size's
-// estimated price per node-hour (Trainyard's catalogue), the node hours
-// recorded since the server first read it, and their estimated cost.
-func (h *Handlers) costAttributes(ctx context.Context, alias string, t *compute.Target) []pages.AttrVM {
-	size, ok := compute.LookupVMSize(t.VMSizeName())
-	if !ok {
-		return nil
-	}
-	prio := compute.Dedicated
-	if t.Cluster != nil && t.Cluster.VMPriority == compute.LowPriority {
-		prio = compute.LowPriority
-	}
-	price := size.Price(prio)
-	hours, since, err := h.cfg.Store.NodeHours(ctx, alias, t.Name)
-	if err != nil {
-		return []pages.AttrVM{{Label: "Accrued cost", Value: err.Error()}}
-	}
-	out := []pages.AttrVM{{Label: "Price", Value: fmt.Sprintf("$%.2f a node-hour (estimate: Trainyard's size catalogue, Linux)", price)}}
-	if since.IsZero() {
-		return append(out, pages.AttrVM{Label: "Accrued cost", Value: "no node hours recorded yet"})
-	}
-	return append(out,
-		pages.AttrVM{Label: "Node hours", Value: fmt.Sprintf("%.2f since %s", hours, formatTime(since))},
-		pages.AttrVM{Label: "Accrued cost", Value: fmt.Sprintf("$%.2f (estimate)", hours*price)})
 }

@@ -110,7 +110,11 @@ func (s *Store) SaveNodes(ctx context.Context, target string, nodes []compute.No
 				return err
 			}
 		}
-		return nil
+		_, t, err := loadTarget(ctx, tx, target)
+		if err != nil {
+			return err
+		}
+		return s.accrueLocal(ctx, tx, t)
 	})
 	if err != nil {
 		return wrapErr("save nodes of", target, err)

@@ -72,6 +72,12 @@ func (s *Store) CreateTarget(ctx context.Context, t *compute.Target, secrets map
 		if err := s.putSecrets(ctx, tx, id, t.Name, secrets, now); err != nil {
 			return err
 		}
+		// A new target has no nodes yet, whatever t.Nodes says.
+		fresh := *t
+		fresh.Nodes = compute.NodeCounts{}
+		if err := s.accrueLocal(ctx, tx, &fresh); err != nil {
+			return err
+		}
 		t.SecretsSet, err = secretNames(ctx, tx, id)
 		return err
 	})
@@ -231,8 +237,10 @@ func (s *Store) UpdateTarget(ctx context.Context, name string, fn func(t *comput
 		if err != nil {
 			return err
 		}
-		_, out, err = loadTarget(ctx, tx, oldName)
-		return err
+		if _, out, err = loadTarget(ctx, tx, oldName); err != nil {
+			return err
+		}
+		return s.accrueLocal(ctx, tx, out)
 	})
 	if fnErr != nil {
 		return nil, fnErr
@@ -257,7 +265,7 @@ func (s *Store) DeleteTarget(ctx context.Context, name string) error {
 		} else if n == 0 {
 			return errNoTarget(name)
 		}
-		return nil
+		return forgetNodeHours(ctx, tx, name)
 	})
 	if err != nil {
 		return wrapErr("delete target", name, err)

@@ -93,6 +93,8 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "POST", Pattern: "/computes/{name}/update-secrets", Role: operator, Handler: w(h.UpdateSecretsPage)},
 		// Min/max nodes and idle seconds of a Slurm partition of power-saving nodes.
 		{Method: "POST", Pattern: "/computes/{name}/scale-settings", Role: operator, Handler: w(h.ScaleSettingsPage)},
+		// Prices per node-hour are the Admin's (?workspace= for a workspace's compute).
+		{Method: "POST", Pattern: "/computes/{name}/node-hour-price", Role: admin, Handler: w(h.NodeHourPricePage)},
 	}
 	// Create wizards and attach forms.
 	for _, path := range []string{
@@ -116,6 +118,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/approveHostKey", Role: operator, Handler: w(h.APIApproveHostKey)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateSecrets", Role: operator, Handler: w(h.APIUpdateSecrets)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateScaleSettings", Role: operator, Handler: w(h.APIUpdateScaleSettings)},
+		{Method: "POST", Pattern: "/api/v1/computes/{name}/updateNodeHourPrice", Role: admin, Handler: w(h.APIUpdateNodeHourPrice)},
 		{Method: "POST", Pattern: "/api/v1/computes/{name}/{action:start|stop|restart}", Role: user, Handler: w(h.APIPower)}, // per object, as above
 
 		// Azure ML workspaces: registering and removing one is the Admin's;
@@ -132,6 +135,7 @@ func Routes(h *handlers.Handlers, static http.Handler) []Route {
 		{Method: "DELETE", Pattern: "/api/v1/workspaces/{alias}/computes/{name}", Role: operator, Handler: w(h.APIDeleteWorkspaceCompute)},
 		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/listNodes", Role: reader, Handler: w(h.APIWorkspaceListNodes)},
 		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/updateScaleSettings", Role: operator, Handler: w(h.APIWorkspaceUpdateScale)},
+		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/updateNodeHourPrice", Role: admin, Handler: w(h.APIUpdateNodeHourPrice)},
 		{Method: "POST", Pattern: "/api/v1/workspaces/{alias}/computes/{name}/{action:start|stop|restart}", Role: user, Handler: w(h.APIWorkspacePower)}, // per object: the instance's assigned user
 
 		// Experiment and run pages. Cancel also needs the submitter or an

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/arm"
 )
 
@@ -48,6 +49,9 @@ func printCompute(w io.Writer, resp *response, format string, errors bool) error
 		}
 		if st := attachStatusOf(c); st != nil && st.StatusMessage != "" {
 			fmt.Fprintf(w, "\nStatus: %s\n", st.StatusMessage)
+		}
+		if cost := c.Properties.TrainyardCost; cost != nil {
+			fmt.Fprintf(w, "\nCost: %s\n", costText(*cost))
 		}
 		return printSlurmDetails(w, c)
 	}
@@ -144,4 +148,18 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// costText tells a compute's cost in one line: price and where it comes
+// from, node hours and since when, accrued cost.
+func costText(c compute.Cost) string {
+	from := "from the size catalogue, an estimate"
+	if c.Source == compute.PriceAdmin {
+		from = "set by an Admin"
+	}
+	s := fmt.Sprintf("$%.2f a node-hour (%s)", c.PricePerNodeHour, from)
+	if c.Since.IsZero() {
+		return s + "; no node hours recorded yet"
+	}
+	return s + fmt.Sprintf("; %.2f node hours since %s; accrued $%.2f", c.NodeHours, c.Since.UTC().Format(time.RFC3339), c.Accrued)
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/slurm/slurmtest"
 	"github.com/trainyard/trainyard/web/webtest"
 )
@@ -98,5 +100,31 @@ func TestUpdateScaleRefused(t *testing.T) {
 				t.Errorf("sent %s %s", got.Path, got.Body)
 			}
 		})
+	}
+}
+
+// TestUpdatePrice: `computetarget update --price-per-node-hour` sets an
+// attached VM's price (the login token is an Admin's) and `show` tells
+// the cost, against a real server.
+func TestUpdatePrice(t *testing.T) {
+	srv := newServer(t, webtest.Options{NoController: true, NoDispatcher: true})
+	if err := srv.env.Store.CreateTarget(context.Background(), &compute.Target{Name: "lab", Kind: compute.KindVirtualMachine,
+		ProvisioningState: compute.ProvisioningSucceeded, Attach: &compute.AttachSpec{Address: "10.0.0.9", SSHPort: 22, UserName: "u", Checked: true}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, srv.URL, "", "computetarget", "update", "-n", "lab", "--price-per-node-hour", "0.75")
+	if res.code != 0 || !strings.Contains(res.stdout, "Updated lab: $0.75 a node-hour (set by an Admin)") {
+		t.Fatalf("update: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if sent := srv.sent(http.MethodPost, "/api/v1/computes/"); len(sent) != 1 || sent[0].Path != "/api/v1/computes/lab/updateNodeHourPrice" ||
+		strings.TrimSpace(string(sent[0].Body)) != `{"pricePerNodeHour":0.75}` {
+		t.Errorf("sent %+v", sent)
+	}
+	res = runCLI(t, srv.URL, "", "computetarget", "show", "-n", "lab")
+	if res.code != 0 || !strings.Contains(res.stdout, "Cost: $0.75 a node-hour (set by an Admin); ") || !strings.Contains(res.stdout, "node hours since") {
+		t.Fatalf("show: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if res := runCLI(t, srv.URL, "", "computetarget", "update", "-n", "lab", "--price-per-node-hour", "cheap"); res.code == 0 {
+		t.Errorf("a price that is not a number was sent: %s", res.stdout)
 	}
 }

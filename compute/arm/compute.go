@@ -83,6 +83,10 @@ type Properties struct {
 	// field): the state word, allocation state, health and next step the
 	// pages show, told by compute.StoryOf so the API and CLI say the same.
 	TrainyardStatus *compute.Story `json:"trainyardStatus,omitempty"`
+	// TrainyardCost is read-only and Trainyard's own too: the price per
+	// node-hour, node hours and accrued cost (compute.Cost), on the GET of
+	// one compute.
+	TrainyardCost *compute.Cost `json:"trainyardCost,omitempty"`
 }
 
 // KindOf returns the compute.Kind a computeType names, matched

@@ -141,30 +141,19 @@ func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore
 	return nil
 }
 
-// accrue samples the nodes ARM says a compute has, for its node hours:
-// a cluster's currentNodeCount, one for a running instance. raw nil: gone.
+// accrue samples the nodes ARM says a compute has, for its node hours
+// (compute.BilledNodes: a cluster's currentNodeCount, one for a running
+// instance, one for a usable attached VM). raw nil: gone.
 func (s *Service) accrue(ctx context.Context, ws compute.Workspace, name string, raw json.RawMessage, now time.Time) {
 	nodes := 0
 	if raw != nil {
 		if t, err := ToTarget(raw); err == nil {
-			nodes = BilledNodes(t)
+			nodes = compute.BilledNodes(t)
 		}
 	}
 	if err := s.cache.AccrueNodes(ctx, ws.Alias, name, nodes, now); err != nil {
 		s.log.Warn("recording node hours", "workspace", ws.Alias, "compute", name, "err", err)
 	}
-}
-
-// BilledNodes is how many nodes of t are billed now: a cluster's current
-// nodes, one for a running instance.
-func BilledNodes(t *compute.Target) int {
-	switch {
-	case t.Cluster != nil:
-		return t.Nodes.Current
-	case t.Instance != nil && (t.Instance.State == compute.InstanceRunning || t.Instance.State == compute.InstanceJobRunning):
-		return 1
-	}
-	return 0
 }
 
 // Snapshot returns ws's cached list at once. A list never read is read

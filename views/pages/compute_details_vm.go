@@ -23,6 +23,16 @@ type ComputeDetailsVM struct {
 	// Secrets is the write-only form that replaces an SSH target's
 	// credentials; nil when the viewer may not, or the kind has none.
 	Secrets *SecretsFormVM
+	// Price is the Admin's price-per-node-hour form (nil otherwise).
+	Price *PriceFormVM
+}
+
+// PriceFormVM is the form an Admin sets a target's price per node-hour
+// with, for targets the size catalogue cannot price (attached machines,
+// Slurm clusters); shown on local and workspace details pages alike.
+type PriceFormVM struct {
+	Action string // POST URL
+	Value  string // the price in force, in US dollars
 }
 
 // SecretsFormVM is the "Replace credentials" form of an SSH target. It never

@@ -28,6 +28,8 @@ type WorkspaceComputeDetailsVM struct {
 	Live       WorkspaceLiveVM
 	Nodes      []NodeRowVM
 	NodesError string
+	// Price is the Admin's price-per-node-hour form (nil otherwise).
+	Price *PriceFormVM
 }
 
 // WorkspaceLiveVM is the polled part of a workspace compute's page: its
