@@ -22,6 +22,14 @@ func newAzureEnv(t *testing.T) (*webtest.Env, *armreplay.Server, *http.Client) {
 	replay := armreplay.New(t)
 	env := webtest.New(t, webtest.Options{Azure: replay.Config(), AzureOptions: replay.ServiceOptions()})
 	c := env.Browser(t)
+	registerReplay(t, env)
+	return env, replay, c
+}
+
+// registerReplay registers the replay server's workspace as "replay"
+// through the API, as an Admin would.
+func registerReplay(t *testing.T, env *webtest.Env) {
+	t.Helper()
 	body := `{"subscriptionId":"` + armreplay.Subscription + `","resourceGroup":"` + armreplay.ResourceGroup + `","workspaceName":"` + armreplay.WorkspaceName + `"}`
 	req, _ := http.NewRequest(http.MethodPut, env.URL+"/api/v1/workspaces/replay", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+webtest.Token)
@@ -34,7 +42,6 @@ func newAzureEnv(t *testing.T) (*webtest.Env, *armreplay.Server, *http.Client) {
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("registering the workspace: %d", res.StatusCode)
 	}
-	return env, replay, c
 }
 
 func TestWorkspaceComputePages(t *testing.T) {

@@ -14,16 +14,19 @@ import (
 // The cache of Azure ML workspaces' computes (compute/azure.Cache): ARM is the
 // source of truth, these rows are what it last said.
 
-// ReplaceAzureComputes stores a full read of a workspace's computes: rows
-// of computes ARM no longer lists go, the others are replaced, and the
-// workspace's as-of time is set.
+// ReplaceAzureComputes stores a full read of a workspace's computes, begun
+// at asOf: rows of computes ARM no longer lists go, the others are
+// replaced, and the workspace's as-of time is set. A row written after
+// asOf (a compute read on its own while the list was being read, e.g. at
+// the end of an operation) is fresher than the list and stays.
 func (s *Store) ReplaceAzureComputes(ctx context.Context, alias string, computes map[string]json.RawMessage, asOf time.Time) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM azure_computes WHERE workspace = ?`, alias); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM azure_computes WHERE workspace = ? AND updated_at <= ?`, alias, toMS(asOf)); err != nil {
 			return err
 		}
 		for name, body := range computes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO azure_computes (workspace, name, body, updated_at) VALUES (?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, `INSERT INTO azure_computes (workspace, name, body, updated_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT (workspace, name) DO NOTHING`,
 				alias, name, string(body), toMS(asOf)); err != nil {
 				return err
 			}

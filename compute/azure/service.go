@@ -26,6 +26,11 @@ type Cache interface {
 	AzureCompute(ctx context.Context, alias, name string) (compute.CachedCompute, error)
 	// AccrueNodes samples a compute's node count for its node hours (cost).
 	AccrueNodes(ctx context.Context, workspace, name string, nodes int, now time.Time) error
+	// PutAzureOperation, DeleteAzureOperation and AzureOperations keep the
+	// operations under way, so a restarted server follows them again.
+	PutAzureOperation(ctx context.Context, op compute.PendingOperation) error
+	DeleteAzureOperation(ctx context.Context, op compute.PendingOperation) error
+	AzureOperations(ctx context.Context) ([]compute.PendingOperation, error)
 }
 
 // ServiceOptions tunes a Service; the zero value is the production one.
@@ -115,6 +120,9 @@ func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore
 	if err != nil {
 		return err
 	}
+	// The list is as of when it was asked for: a compute read on its own
+	// after that (an operation's end) is fresher and the cache keeps it.
+	began := time.Now()
 	all, err := c.List(ctx)
 	if err != nil {
 		if ferr := s.cache.RefreshFailed(ctx, ws.Alias, err.Error()); ferr != nil {
@@ -132,7 +140,7 @@ func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore
 		}
 	}
 	now := time.Now()
-	if err := s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, now); err != nil {
+	if err := s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, began); err != nil {
 		return err
 	}
 	for name, raw := range byName {
@@ -232,13 +240,15 @@ func (s *Service) reread(ctx context.Context, ws compute.Workspace, cred azcore.
 }
 
 // follow waits for op in the background, then caches what ARM says of the
-// compute (its error verbatim when the operation failed).
-func (s *Service) follow(ws compute.Workspace, cred azcore.TokenCredential, name, what string, op *Operation) {
+// compute (its error verbatim when the operation failed) and forgets rec,
+// its record in the cache (nil: none was kept). A shutdown leaves rec for
+// the next start (Resume).
+func (s *Service) follow(ws compute.Workspace, cred azcore.TokenCredential, name, what string, op *Operation, rec *compute.PendingOperation) {
 	s.wg.Go(func() {
 		opErr := ""
 		if err := op.Wait(s.stop); err != nil {
 			if s.stop.Err() != nil {
-				return // shutting down; the next refresh reads where ARM is
+				return // shutting down; Resume follows it again at the next start
 			}
 			opErr = err.Error()
 			var coded *compute.CodedError
@@ -250,16 +260,97 @@ func (s *Service) follow(ws compute.Workspace, cred azcore.TokenCredential, name
 		if err := s.reread(s.stop, ws, cred, name, opErr); err != nil && !errors.Is(err, compute.ErrNotFound) {
 			s.log.Warn("reading a compute after its operation", "workspace", ws.Alias, "compute", name, "err", err)
 		}
+		s.forget(rec)
 	})
 }
 
+// forget drops the record of an operation that ended.
+func (s *Service) forget(rec *compute.PendingOperation) {
+	if rec == nil {
+		return
+	}
+	if err := s.cache.DeleteAzureOperation(s.stop, *rec); err != nil {
+		s.log.Warn("forgetting an ended operation", "workspace", rec.Workspace, "compute", rec.Compute, "err", err)
+	}
+}
+
 // started caches ARM's view right after an operation began (its
-// transitional state: Creating, Deleting, Stopping…) and follows it.
+// transitional state: Creating, Deleting, Stopping…), records the
+// operation's resume token so a restarted server can follow it again, and
+// follows it.
 func (s *Service) started(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, name, what string, op *Operation) {
+	var rec *compute.PendingOperation
+	if token, err := op.Token(); err != nil {
+		// The poller is already done (ARM answered the operation at once):
+		// there is nothing to resume.
+		s.log.Debug("no resume token", "workspace", ws.Alias, "compute", name, "operation", what, "err", err)
+	} else {
+		rec = &compute.PendingOperation{Workspace: ws.Alias, Compute: name, Kind: what, ResumeToken: token, StartedAt: time.Now()}
+		if u := compute.UserFrom(ctx); u != nil {
+			rec.UserID = u.ID
+		}
+		if err := s.cache.PutAzureOperation(ctx, *rec); err != nil {
+			// Followed all the same; only a restart would lose it.
+			s.log.Warn("recording an operation under way", "workspace", ws.Alias, "compute", name, "err", err)
+			rec = nil
+		}
+	}
 	if err := s.reread(ctx, ws, cred, name, ""); err != nil && !errors.Is(err, compute.ErrNotFound) {
 		s.log.Warn("reading a compute after starting an operation", "workspace", ws.Alias, "compute", name, "err", err)
 	}
-	s.follow(ws, cred, name, what, op)
+	s.follow(ws, cred, name, what, op, rec)
+}
+
+// Resume follows again the operations a previous run of the server left
+// under way (recorded by started), each with the credential of the user
+// who began it when credFor gives one, else the service principal. An
+// operation whose token cannot be read any more is dropped and its compute
+// read again; one without any credential stays recorded for a later start.
+func (s *Service) Resume(ctx context.Context, credFor func(ctx context.Context, userID string) azcore.TokenCredential) {
+	ops, err := s.cache.AzureOperations(ctx)
+	if err != nil {
+		s.log.Warn("listing operations under way", "err", err)
+		return
+	}
+	if len(ops) == 0 {
+		return
+	}
+	all, err := s.cache.Workspaces(ctx)
+	if err != nil {
+		s.log.Warn("listing workspaces", "err", err)
+		return
+	}
+	byAlias := map[string]compute.Workspace{}
+	for _, ws := range all {
+		byAlias[ws.Alias] = ws
+	}
+	for _, rec := range ops {
+		ws, ok := byAlias[rec.Workspace]
+		if !ok {
+			continue // the workspace's removal deletes its records too
+		}
+		var cred azcore.TokenCredential
+		if credFor != nil && rec.UserID != "" {
+			cred = credFor(ctx, rec.UserID)
+		}
+		c, err := s.client(ws, cred)
+		if err != nil {
+			s.log.Warn("resuming an operation", "workspace", rec.Workspace, "compute", rec.Compute, "operation", rec.Kind, "err", err)
+			continue
+		}
+		op, err := c.Resume(ctx, rec.Kind, rec.Compute, rec.ResumeToken)
+		if err != nil {
+			s.log.Warn("an operation cannot be resumed; reading its compute instead", "workspace", rec.Workspace, "compute", rec.Compute,
+				"operation", rec.Kind, "err", err)
+			s.forget(&rec)
+			if err := s.reread(ctx, ws, cred, rec.Compute, ""); err != nil && !errors.Is(err, compute.ErrNotFound) {
+				s.log.Warn("reading a compute", "workspace", rec.Workspace, "compute", rec.Compute, "err", err)
+			}
+			continue
+		}
+		s.log.Info("following an operation begun before the restart", "workspace", rec.Workspace, "compute", rec.Compute, "operation", rec.Kind)
+		s.follow(ws, cred, rec.Compute, rec.Kind, op, &rec)
+	}
 }
 
 // Create sends a PUT of body (ARM's JSON) and returns the compute as ARM
@@ -273,7 +364,7 @@ func (s *Service) Create(ctx context.Context, ws compute.Workspace, cred azcore.
 	if err != nil {
 		return compute.CachedCompute{}, err
 	}
-	s.started(ctx, ws, cred, name, "create", op)
+	s.started(ctx, ws, cred, name, opCreate, op)
 	return s.cache.AzureCompute(ctx, ws.Alias, name)
 }
 
@@ -290,7 +381,7 @@ func (s *Service) Delete(ctx context.Context, ws compute.Workspace, cred azcore.
 	if err != nil {
 		return err
 	}
-	s.started(ctx, ws, cred, name, "delete", op)
+	s.started(ctx, ws, cred, name, opDelete, op)
 	return nil
 }
 
@@ -318,7 +409,7 @@ func (s *Service) UpdateScale(ctx context.Context, ws compute.Workspace, cred az
 	if err != nil {
 		return err
 	}
-	s.started(ctx, ws, cred, name, "update", op)
+	s.started(ctx, ws, cred, name, opUpdate, op)
 	return nil
 }
 

@@ -126,6 +126,9 @@ type App struct {
 	SSHD *sshd.Server
 	// Jupyter runs instances' Jupyter (nil when jupyter-notebook is not installed).
 	Jupyter *jupyter.Manager
+	// delegated gives a user's own ARM credential (nil without Entra ID
+	// sign-in): operations a user began are resumed as them after a restart.
+	delegated *azure.Delegated
 }
 
 // New builds the application over cfg.DataDir, creating it (0700) on first
@@ -257,6 +260,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 		delegated := azure.NewDelegated(hcfg.OIDC.TokenURL(), oc.ClientID, oc.ClientSecret, cfg.Azure.DelegatedScope(), a.Azure.HTTPClient(), st)
+		a.delegated = delegated
 		hcfg.AzureCredential = func(ctx context.Context, u *compute.User) azcore.TokenCredential {
 			if u == nil {
 				return nil
@@ -290,8 +294,9 @@ const (
 	LoopController Loop = iota
 	LoopDispatcher
 	LoopNodes
-	// LoopAzure refreshes registered workspaces' computes with the service
-	// principal and follows their operations.
+	// LoopAzure follows again the operations on registered workspaces'
+	// computes that a previous run left under way, and refreshes the
+	// workspaces with the service principal.
 	LoopAzure
 )
 
@@ -301,12 +306,22 @@ func (a *App) Run(ctx context.Context, loops ...Loop) {
 	if len(loops) == 0 {
 		loops = []Loop{LoopController, LoopDispatcher, LoopNodes, LoopAzure}
 	}
-	runs := map[Loop]func(context.Context){LoopController: a.Controller.Run, LoopDispatcher: a.Dispatcher.Run, LoopNodes: a.Nodes.Run, LoopAzure: a.Azure.Run}
+	runs := map[Loop]func(context.Context){LoopController: a.Controller.Run, LoopDispatcher: a.Dispatcher.Run, LoopNodes: a.Nodes.Run, LoopAzure: a.runAzure}
 	var wg sync.WaitGroup
 	for _, l := range loops {
 		wg.Go(func() { runs[l](ctx) })
 	}
 	wg.Wait()
+}
+
+// runAzure resumes the operations left under way, then refreshes.
+func (a *App) runAzure(ctx context.Context) {
+	var credFor func(context.Context, string) azcore.TokenCredential
+	if a.delegated != nil {
+		credFor = a.delegated.For
+	}
+	a.Azure.Resume(ctx, credFor)
+	a.Azure.Run(ctx)
 }
 
 // Close closes the backends' open connections and releases the store.

@@ -96,6 +96,9 @@ type Options struct {
 	// server of compute/azure/armreplay and a client trusting it).
 	Azure        azure.Config
 	AzureOptions azure.ServiceOptions
+	// AzureLoop runs the app's Azure loop: operations left under way are
+	// resumed, workspaces refreshed with the service principal.
+	AzureLoop bool
 }
 
 // New starts an application for tb and stops it when the test ends.
@@ -180,6 +183,9 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	if opts.Slurm {
 		loops = append(loops, app.LoopNodes)
+	}
+	if opts.AzureLoop {
+		loops = append(loops, app.LoopAzure)
 	}
 	go func() {
 		if len(loops) > 0 {

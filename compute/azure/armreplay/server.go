@@ -63,6 +63,9 @@ type Server struct {
 	// polls is how many status reads answer InProgress before an
 	// operation ends (default 2; SetPolls).
 	polls int
+	// held: every operation answers InProgress, however often it is read
+	// (HoldOperations), until ReleaseOperations.
+	held bool
 }
 
 type operation struct {
@@ -141,6 +144,21 @@ func (s *Server) ServiceOptions() azure.ServiceOptions {
 	pool.AddCert(s.Certificate())
 	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
 	return azure.ServiceOptions{HTTPClient: hc, ClientOptions: azure.ClientOptions{PollEvery: 20 * time.Millisecond, RetryDelay: 10 * time.Millisecond}}
+}
+
+// HoldOperations makes every operation answer InProgress until
+// ReleaseOperations, so a test can stop a server while one is under way.
+func (s *Server) HoldOperations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = true
+}
+
+// ReleaseOperations lets held operations go on to their end.
+func (s *Server) ReleaseOperations() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = false
 }
 
 // SetPolls makes each later operation answer InProgress to n status reads
@@ -573,8 +591,10 @@ func (s *Server) operationStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	async := strings.HasPrefix(r.URL.Path, "/replay/operations/")
-	if op.left > 0 {
-		op.left--
+	if op.left > 0 || s.held {
+		if !s.held {
+			op.left--
+		}
 		if async {
 			writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": id, "status": "InProgress"}, nil)
 		} else {
