@@ -18,8 +18,9 @@ import (
 // at asOf: rows of computes ARM no longer lists go, the others are
 // replaced, and the workspace's as-of time is set. A row written after
 // asOf (a compute read on its own while the list was being read, e.g. at
-// the end of an operation) is fresher than the list and stays.
-func (s *Store) ReplaceAzureComputes(ctx context.Context, alias string, computes map[string]json.RawMessage, asOf time.Time) error {
+// the end of an operation) is fresher than the list and stays. etag is the
+// list's ETag ("" when ARM gave none).
+func (s *Store) ReplaceAzureComputes(ctx context.Context, alias string, computes map[string]json.RawMessage, asOf time.Time, etag string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM azure_computes WHERE workspace = ? AND updated_at <= ?`, alias, toMS(asOf)); err != nil {
 			return err
@@ -31,12 +32,35 @@ func (s *Store) ReplaceAzureComputes(ctx context.Context, alias string, computes
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO azure_refreshes (workspace, as_of, error) VALUES (?, ?, '')
-			ON CONFLICT (workspace) DO UPDATE SET as_of = excluded.as_of, error = ''`, alias, toMS(asOf))
+		_, err := tx.ExecContext(ctx, `INSERT INTO azure_refreshes (workspace, as_of, error, etag) VALUES (?, ?, '', ?)
+			ON CONFLICT (workspace) DO UPDATE SET as_of = excluded.as_of, error = '', etag = excluded.etag`, alias, toMS(asOf), etag)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: cache computes of %s: %w", alias, err)
+	}
+	return nil
+}
+
+// AzureListETag is the ETag of the workspace's last full read ("" when
+// ARM gave none, or it was never read).
+func (s *Store) AzureListETag(ctx context.Context, alias string) (string, error) {
+	var etag string
+	err := s.reader.QueryRowContext(ctx, `SELECT etag FROM azure_refreshes WHERE workspace = ?`, alias).Scan(&etag)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: list ETag of %s: %w", alias, err)
+	}
+	return etag, nil
+}
+
+// AzureListNotModified records that ARM said, at asOf, that the list has
+// not changed since the cached read (304): the rows stay, now as of asOf.
+func (s *Store) AzureListNotModified(ctx context.Context, alias string, asOf time.Time) error {
+	if _, err := s.writer.ExecContext(ctx, `UPDATE azure_refreshes SET as_of = ?, error = '' WHERE workspace = ?`, toMS(asOf), alias); err != nil {
+		return fmt.Errorf("store: record an unchanged list of %s: %w", alias, err)
 	}
 	return nil
 }

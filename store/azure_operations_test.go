@@ -47,7 +47,7 @@ func TestAzureOperationsAndFresherRows(t *testing.T) {
 	if err := s.PutAzureCompute(ctx, "prod", "gpu", json.RawMessage(`{"name":"gpu","v":"fresh"}`), ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReplaceAzureComputes(ctx, "prod", map[string]json.RawMessage{"gpu": json.RawMessage(`{"name":"gpu","v":"stale"}`)}, began); err != nil {
+	if err := s.ReplaceAzureComputes(ctx, "prod", map[string]json.RawMessage{"gpu": json.RawMessage(`{"name":"gpu","v":"stale"}`)}, began, ""); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := s.AzureComputes(ctx, "prod")

@@ -35,10 +35,10 @@ func TestWorkspacesAndTheirCache(t *testing.T) {
 		t.Fatalf("before any read: %+v, %v; want nothing, never read", snap, err)
 	}
 	asOf := time.Date(2026, 12, 7, 12, 4, 31, 0, time.UTC)
-	if err := s.ReplaceAzureComputes(ctx, "prod", map[string]json.RawMessage{"a": json.RawMessage(`{"name":"a"}`), "b": json.RawMessage(`{"name":"b"}`)}, asOf); err != nil {
+	if err := s.ReplaceAzureComputes(ctx, "prod", map[string]json.RawMessage{"a": json.RawMessage(`{"name":"a"}`), "b": json.RawMessage(`{"name":"b"}`)}, asOf, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReplaceAzureComputes(ctx, "prod", map[string]json.RawMessage{"b": json.RawMessage(`{"name":"b","v":2}`)}, asOf.Add(time.Minute)); err != nil {
+	if err := s.ReplaceAzureComputes(ctx, "prod", map[string]json.RawMessage{"b": json.RawMessage(`{"name":"b","v":2}`)}, asOf.Add(time.Minute), ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutAzureCompute(ctx, "prod", "c", json.RawMessage(`{"name":"c"}`), "QuotaExceeded: over"); err != nil {

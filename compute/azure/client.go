@@ -3,6 +3,7 @@ package azure
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -98,19 +99,59 @@ func notIdempotent(ctx context.Context) context.Context {
 
 // List returns every compute of the workspace, following nextLink.
 func (c *Client) List(ctx context.Context) ([]json.RawMessage, error) {
-	var out []json.RawMessage
+	l, err := c.ListIfChanged(ctx, "")
+	return l.Computes, err
+}
+
+// ComputeList is one full read of a workspace's computes.
+type ComputeList struct {
+	Computes []json.RawMessage
+	// ETag is the one ARM gave with the first page ("" when none).
+	ETag string
+	// NotModified: ARM answered 304 to If-None-Match; Computes is empty
+	// and the earlier read stands.
+	NotModified bool
+}
+
+// ListIfChanged is List as a conditional request: with etag set (the one
+// an earlier read got), the first page is asked for with If-None-Match,
+// and a 304 Not Modified is NotModified. Contract: HTTP conditional
+// requests (RFC 9110 §13.1.2 If-None-Match, §15.4.5 304), which ARM's
+// resource provider contract applies where a resource gives an ETag. The
+// compute list's REST examples show none, so against real ARM etag may
+// stay "" and every read is a full one; armreplay gives an ETag over the
+// whole collection so the conditional path is tested.
+func (c *Client) ListIfChanged(ctx context.Context, etag string) (ComputeList, error) {
+	var out ComputeList
 	pager := c.computes.NewListPager(c.ws.ResourceGroup, c.ws.Name, nil)
+	first := true
 	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, fromSDK(err)
+		pctx := ctx
+		var resp *http.Response
+		if first {
+			pctx = policy.WithCaptureResponse(pctx, &resp)
+			if etag != "" {
+				pctx = policy.WithHTTPHeader(pctx, http.Header{"If-None-Match": {etag}})
+			}
 		}
+		page, err := pager.NextPage(pctx)
+		if err != nil {
+			var re *azcore.ResponseError
+			if first && etag != "" && errors.As(err, &re) && re.StatusCode == http.StatusNotModified {
+				return ComputeList{ETag: etag, NotModified: true}, nil
+			}
+			return ComputeList{}, fromSDK(err)
+		}
+		if first && resp != nil {
+			out.ETag = resp.Header.Get("ETag")
+		}
+		first = false
 		for _, r := range page.Value {
 			raw, err := json.Marshal(r)
 			if err != nil {
-				return nil, fmt.Errorf("encoding %s: %w", deref(r.Name), err)
+				return ComputeList{}, fmt.Errorf("encoding %s: %w", deref(r.Name), err)
 			}
-			out = append(out, raw)
+			out.Computes = append(out.Computes, raw)
 		}
 	}
 	return out, nil

@@ -18,7 +18,10 @@ import (
 // (store.Store implements it).
 type Cache interface {
 	Workspaces(ctx context.Context) ([]compute.Workspace, error)
-	ReplaceAzureComputes(ctx context.Context, alias string, computes map[string]json.RawMessage, asOf time.Time) error
+	ReplaceAzureComputes(ctx context.Context, alias string, computes map[string]json.RawMessage, asOf time.Time, etag string) error
+	// AzureListETag and AzureListNotModified serve conditional reads.
+	AzureListETag(ctx context.Context, alias string) (string, error)
+	AzureListNotModified(ctx context.Context, alias string, asOf time.Time) error
 	RefreshFailed(ctx context.Context, alias, reason string) error
 	PutAzureCompute(ctx context.Context, alias, name string, body json.RawMessage, opError string) error
 	DeleteAzureCompute(ctx context.Context, alias, name string) error
@@ -116,22 +119,39 @@ func (s *Service) client(ws compute.Workspace, cred azcore.TokenCredential) (*Cl
 
 // Refresh reads ws's whole list from ARM into the cache.
 func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential) error {
+	return s.refresh(ctx, ws, cred, false)
+}
+
+// refresh reads ws's list into the cache; conditional (the background
+// refresh) sends back the ETag of the cached read as If-None-Match, and a
+// 304 keeps the cached rows, only their as-of time moving on
+// (Client.ListIfChanged says which contract that stands on).
+func (s *Service) refresh(ctx context.Context, ws compute.Workspace, cred azcore.TokenCredential, conditional bool) error {
 	c, err := s.client(ws, cred)
 	if err != nil {
 		return err
 	}
+	etag := ""
+	if conditional {
+		if etag, err = s.cache.AzureListETag(ctx, ws.Alias); err != nil {
+			return err
+		}
+	}
 	// The list is as of when it was asked for: a compute read on its own
 	// after that (an operation's end) is fresher and the cache keeps it.
 	began := time.Now()
-	all, err := c.List(ctx)
+	list, err := c.ListIfChanged(ctx, etag)
 	if err != nil {
 		if ferr := s.cache.RefreshFailed(ctx, ws.Alias, err.Error()); ferr != nil {
 			s.log.Warn("recording a refresh error", "workspace", ws.Alias, "err", ferr)
 		}
 		return err
 	}
-	byName := make(map[string]json.RawMessage, len(all))
-	for _, raw := range all {
+	if list.NotModified {
+		return s.cache.AzureListNotModified(ctx, ws.Alias, began)
+	}
+	byName := make(map[string]json.RawMessage, len(list.Computes))
+	for _, raw := range list.Computes {
 		var head struct {
 			Name string `json:"name"`
 		}
@@ -140,7 +160,7 @@ func (s *Service) Refresh(ctx context.Context, ws compute.Workspace, cred azcore
 		}
 	}
 	now := time.Now()
-	if err := s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, began); err != nil {
+	if err := s.cache.ReplaceAzureComputes(ctx, ws.Alias, byName, began, list.ETag); err != nil {
 		return err
 	}
 	for name, raw := range byName {
@@ -199,7 +219,7 @@ func (s *Service) refreshInBackground(ws compute.Workspace, cred azcore.TokenCre
 			delete(s.refreshing, ws.Alias)
 			s.mu.Unlock()
 		}()
-		if err := s.Refresh(s.stop, ws, cred); err != nil {
+		if err := s.refresh(s.stop, ws, cred, true); err != nil {
 			s.log.Info("refreshing a workspace's computes", "workspace", ws.Alias, "err", err)
 		}
 	})

@@ -10,6 +10,7 @@ package armreplay
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -365,6 +366,23 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, computesID string)
 	skip, _ := strconv.Atoi(r.URL.Query().Get("$skip"))
 	skip = max(0, min(skip, len(names)))
 	end := min(skip+pageSize, len(names))
+	// An ETag over the whole collection on the first page, and 304 to
+	// If-None-Match while nothing changed (RFC 9110 §13.1.2). The list's
+	// REST examples show no ETag; this is the conditional-request contract
+	// ARM applies where it gives one, so the client's 304 path is tested.
+	if skip == 0 {
+		etag, err := collectionETag(ws)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, armError("InternalServerError", err.Error()), nil)
+			return
+		}
+		if r.Header.Get("If-None-Match") == etag {
+			w.Header().Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", etag)
+	}
 	body := must(nil, "Compute/list.json").body("200")
 	value := []any{}
 	for _, n := range names[skip:end] {
@@ -377,6 +395,17 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, computesID string)
 		delete(body, "nextLink")
 	}
 	writeJSON(w, http.StatusOK, body, nil)
+}
+
+// collectionETag is a strong ETag of a workspace's computes: a hash of
+// their JSON (encoding/json sorts map keys, so equal states hash equal).
+func collectionETag(ws map[string]map[string]any) (string, error) {
+	b, err := json.Marshal(ws)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`, nil
 }
 
 func (s *Server) one(w http.ResponseWriter, r *http.Request, computesID, name string) {
