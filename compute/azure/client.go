@@ -60,9 +60,13 @@ func NewClient(cfg Config, ws compute.Workspace, cred azcore.TokenCredential, hc
 		tr = o.Transport
 	}
 	opts := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-		// armmachinelearning v4.0.0 was generated for 2024-04-01; the
-		// compute operations are the same in 2025-12-01, the stable version
-		// whose examples the tests replay, and which is asked for.
+		// armmachinelearning v4.0.0 was generated for 2024-04-01; azcore's
+		// api-version policy makes every request (nextLink and polling
+		// too) name 2025-12-01, the contract, whose examples the
+		// tests replay (armreplay refuses any other version). Its models
+		// keep every compute body of those examples
+		// (TestSDKModelsKeepThe20251201Computes); a 2025-12-01 field no
+		// example shows would be dropped.
 		APIVersion: APIVersion,
 		Cloud:      cfg.Cloud(),
 		Transport:  tr,

@@ -25,8 +25,9 @@ import (
 const (
 	DefaultEndpoint      = "https://management.azure.com"
 	DefaultAuthorityHost = "https://login.microsoftonline.com/"
-	// APIVersion is the REST API version the SDK (armmachinelearning v4)
-	// speaks, and that the replayed examples are taken from.
+	// APIVersion is the REST API version every request names (the SDK,
+	// armmachinelearning v4.0.0, was generated for 2024-04-01 and is told
+	// to send this one), and that the replayed examples are taken from.
 	APIVersion = "2025-12-01"
 )
 
@@ -34,7 +35,9 @@ const (
 type Config struct {
 	// Endpoint is Azure Resource Manager's base URL (Azure Government:
 	// https://management.usgovcloudapi.net, Azure China:
-	// https://management.chinacloudapi.cn, or an Azure Stack hub's).
+	// https://management.chinacloudapi.cn). An Azure Stack hub's endpoint
+	// is taken, but tokens are then asked for the public cloud's audience,
+	// which a hub refuses: its own audience is not configurable yet.
 	Endpoint string
 	// AuthorityHost is the Microsoft Entra ID authority
 	// (https://login.microsoftonline.us/, https://login.chinacloudapi.cn/,
