@@ -143,6 +143,18 @@ func (h *Handlers) azureTarget(r *http.Request, ws compute.Workspace, cred azcor
 	return azure.ToTarget(c.Body)
 }
 
+// routeCompute reads the route's workspace and its compute name as the
+// caller sees them, with the caller's credential.
+func (h *Handlers) routeCompute(r *http.Request, name string) (compute.Workspace, azcore.TokenCredential, *compute.Target, error) {
+	ws, err := h.workspaceOf(r)
+	if err != nil {
+		return ws, nil, nil, err
+	}
+	cred := h.azureCredential(r)
+	t, err := h.azureTarget(r, ws, cred, name)
+	return ws, cred, t, err
+}
+
 // APIWorkspacePower handles POST …/computes/{name}/start|stop|restart → 202.
 // As for local instances, only the instance's assigned user (or a
 // ComputeOperator) may, whatever ARM would allow the service principal.
@@ -154,12 +166,7 @@ func (h *Handlers) APIWorkspacePower(w http.ResponseWriter, r *http.Request) (er
 			return err
 		}
 	}
-	ws, err := h.workspaceOf(r)
-	if err != nil {
-		return err
-	}
-	cred := h.azureCredential(r)
-	t, err := h.azureTarget(r, ws, cred, name)
+	ws, cred, t, err := h.routeCompute(r, name)
 	if err != nil {
 		return err
 	}
@@ -199,12 +206,7 @@ func (h *Handlers) APIWorkspaceUpdateScale(w http.ResponseWriter, r *http.Reques
 	if err := decodeJSON(w, r, maxBodyBytes, &req); err != nil {
 		return err
 	}
-	ws, err := h.workspaceOf(r)
-	if err != nil {
-		return err
-	}
-	cred := h.azureCredential(r)
-	t, err := h.azureTarget(r, ws, cred, name)
+	ws, cred, t, err := h.routeCompute(r, name)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/trainyard/trainyard/compute"
-	"github.com/trainyard/trainyard/compute/azure"
 	"github.com/trainyard/trainyard/views/pages"
 )
 
@@ -91,11 +90,7 @@ func (h *Handlers) costTarget(r *http.Request, workspace, name string) (*compute
 	if err != nil {
 		return nil, err
 	}
-	c, err := h.cfg.Azure.Get(r.Context(), ws, h.azureCredential(r), name)
-	if err != nil {
-		return nil, err
-	}
-	return azure.ToTarget(c.Body)
+	return h.azureTarget(r, ws, h.azureCredential(r), name)
 }
 
 // setNodeHourPrice sets the price per node-hour of a compute (Admins only,

@@ -111,8 +111,8 @@ func (h *Handlers) workspaceComputeList(w http.ResponseWriter, r *http.Request, 
 	if isHTMX(r) && r.Header.Get("HX-Target") == "compute-table" {
 		return h.render(w, r, http.StatusOK, pages.ComputeTable(table))
 	}
-	vm := pages.WorkspaceComputeListVM{Alias: alias, Table: table, AsOf: asOfText(snap.AsOf), Error: snap.Error,
-		RefreshTo: withWorkspace(q.url(nil), alias) + "&refresh=1"}
+	vm := pages.ComputeListVM{Table: table, Azure: &pages.AzureReadVM{AsOf: asOfText(snap.AsOf), Error: snap.Error,
+		RefreshTo: withWorkspace(q.url(nil), alias) + "&refresh=1"}}
 	if vm.Switcher, err = h.workspaceSwitcher(r.Context(), alias, "/computes"); err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (h *Handlers) workspaceComputeList(w http.ResponseWriter, r *http.Request, 
 		vm.Tabs = append(vm.Tabs, pages.TabVM{ID: tab.id, Label: tab.label, Count: n, Current: tab.id == q.tab, Href: withWorkspace("/computes?tab="+tab.id, alias)})
 	}
 	vm.Page = h.page(r, "Compute", "compute", []layout.Crumb{{Label: "Compute", Href: "/computes"}, {Label: alias}})
-	return h.render(w, r, http.StatusOK, pages.WorkspaceComputeList(vm))
+	return h.render(w, r, http.StatusOK, pages.ComputeList(vm))
 }
 
 // workspaceTable is one tab of a workspace's list: filtered, sorted and

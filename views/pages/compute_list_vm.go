@@ -17,6 +17,16 @@ type ComputeListVM struct {
 	Switcher []TabVM
 	// Bulk shows the command bar over checked rows (the local workspace).
 	Bulk bool
+	// Azure is set on a registered Azure ML workspace's page: when ARM
+	// was last read and how to read it again (nil: the local workspace).
+	Azure *AzureReadVM
+}
+
+// AzureReadVM says how fresh an Azure workspace's list is.
+type AzureReadVM struct {
+	AsOf      string // "12:04:31" (UTC), when the list was last read from ARM
+	Error     string // why the last read failed, verbatim
+	RefreshTo string // the Refresh button's URL
 }
 
 // TabVM is one tab of a tab strip.

@@ -2,19 +2,6 @@ package pages
 
 import "github.com/trainyard/trainyard/views/layout"
 
-// WorkspaceComputeListVM is the Compute page of a registered Azure ML
-// workspace: the switcher, the four tabs, what ARM last said and when.
-type WorkspaceComputeListVM struct {
-	Page      layout.Page
-	Alias     string
-	Switcher  []TabVM
-	Tabs      []TabVM
-	Table     ComputeTableVM
-	AsOf      string // "12:04:31" (UTC), when the list was last read from ARM
-	Error     string // why the last read failed, verbatim
-	RefreshTo string // the Refresh button's URL
-}
-
 // WorkspaceComputeDetailsVM is a compute of an Azure ML workspace.
 type WorkspaceComputeDetailsVM struct {
 	Page       layout.Page
