@@ -78,7 +78,7 @@ func TestUpdateScaleRefused(t *testing.T) {
 		wantBody string // "": no request
 		wantErr  string
 	}{
-		{"nothing to change", []string{"-n", "hpc"}, "", "give --min-nodes, --max-nodes or --idle-seconds-before-scaledown"},
+		{"nothing to change", []string{"-n", "hpc"}, "", "give --min-nodes, --max-nodes, --idle-seconds-before-scaledown or --price-per-node-hour"},
 		{"no name", []string{"--min-nodes", "1"}, "", "--name is required"},
 		{"not a Slurm partition", []string{"-n", "gpu-cluster", "--min-nodes", "1"}, `{"scaleSettings":{"minNodeCount":1}}`,
 			"trainyard: OperationNotSupported: name: gpu-cluster is a"},
