@@ -24,13 +24,23 @@ var attachTypes = []struct {
 	{"slurm", compute.KindSlurm, "Slurm cluster"},
 }
 
+// attachKind is the kind an attach form's id is for ("" when none).
+func attachKind(id string) compute.Kind {
+	for _, a := range attachTypes {
+		if a.id == id {
+			return a.kind
+		}
+	}
+	return ""
+}
+
 // attachForm is the form for one attach type (docs/design/studio-compute.md §1.7).
 func attachForm(id string) *formSpec {
-	var kind compute.Kind
+	kind := attachKind(id)
 	var label string
 	for _, a := range attachTypes {
 		if a.id == id {
-			kind, label = a.kind, a.label
+			label = a.label
 		}
 	}
 	if kind == "" {

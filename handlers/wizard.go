@@ -222,6 +222,16 @@ func (h *Handlers) renderForm(w http.ResponseWriter, r *http.Request, f *formSpe
 	}
 	if alias != "" {
 		vm.Heading += " in " + alias
+		// An Azure workspace's attach forms: the kinds it takes, kept in it.
+		vm.KindChoices = nil
+		for _, c := range f.choices {
+			if k := attachKind(c.ID); k == "" || azureFormKind(k) {
+				c.Href = withWorkspace(c.Href, alias)
+				vm.KindChoices = append(vm.KindChoices, c)
+			}
+		}
+	} else {
+		vm.KindChoices = slices.Clone(f.choices)
 	}
 	for i := range vm.KindChoices {
 		vm.KindChoices[i].Current = vm.KindChoices[i].ID == f.id

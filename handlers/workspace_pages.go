@@ -204,10 +204,11 @@ func (h *Handlers) workspaceTable(r *http.Request, alias string, q listQuery, al
 	return vm
 }
 
-// workspaceNewActions keeps the create wizards (clusters, instances) for
-// a workspace, pointed at it; attaching to Azure goes through the API.
+// workspaceNewActions keeps the create wizards (clusters, instances) and
+// the attach form (Attached compute) for a workspace, pointed at it; Slurm
+// clusters are Trainyard's own and cannot be attached to Azure.
 func workspaceNewActions(local []pages.LinkVM, tab, alias string) []pages.LinkVM {
-	if tab != compute.TabClusters && tab != compute.TabInstances {
+	if tab == compute.TabSlurm {
 		return nil
 	}
 	out := make([]pages.LinkVM, 0, len(local))
@@ -389,14 +390,18 @@ func (h *Handlers) createInWorkspace(r *http.Request, alias string, req *compute
 	if err != nil {
 		return err
 	}
-	if req.Kind != compute.KindCluster && req.Kind != compute.KindInstance {
-		return compute.Invalid("computeType", "Attach a %s to an Azure ML workspace through the API (PUT /api/v1/workspaces/%s/computes/NAME) or Azure itself; the forms create clusters and instances.", req.Kind.Label(), alias)
+	if !azureFormKind(req.Kind) {
+		return compute.Invalid("computeType", "Attach a %s to an Azure ML workspace through the API (PUT /api/v1/workspaces/%s/computes/NAME) or Azure itself; the forms create clusters and instances and attach VMs and HDInsight clusters.", req.Kind.Label(), alias)
 	}
 	if err := req.Validate(); err != nil {
 		return err
 	}
+	if req.Kind.IsAttached() && req.ResourceID == "" {
+		// ARM attaches an existing resource by its ID (Compute_CreateOrUpdate).
+		return compute.Invalid(compute.FieldResourceID, "Give the Azure resource ID of the %s to attach, e.g. /subscriptions/…/resourceGroups/…/providers/Microsoft.Compute/virtualMachines/NAME.", strings.ToLower(req.Kind.Label()))
+	}
 	t := &compute.Target{Name: req.Name, Kind: req.Kind, Description: req.Description, Location: h.workspaceRegion(r.Context(), ws, req.Location),
-		Cluster: req.Cluster, Instance: req.Instance}
+		Cluster: req.Cluster, Instance: req.Instance, Attach: req.Attach, ResourceID: req.ResourceID}
 	if t.Instance != nil && t.Instance.AssignedUser == "" {
 		if u := compute.UserFrom(r.Context()); u != nil {
 			t.Instance.AssignedUser = u.ID
@@ -417,6 +422,11 @@ func (h *Handlers) createInWorkspace(r *http.Request, alias string, req *compute
 			if err := c.Properties.SetInner(p); err != nil {
 				return err
 			}
+		}
+	}
+	if req.Kind.IsAttached() {
+		if err := withAdminSecrets(&c, req.Secrets); err != nil {
+			return err
 		}
 	}
 	body, err := json.Marshal(c)
@@ -484,4 +494,40 @@ func (h *Handlers) workspaceRegion(ctx context.Context, ws compute.Workspace, ty
 		return typed
 	}
 	return h.cfg.Azure.Region(ctx, ws)
+}
+
+// azureFormKind reports whether the pages' forms create or attach kind in
+// an Azure ML workspace: clusters and instances, and the attached kinds
+// whose form asks for what ARM needs (the resource ID, the SSH account).
+func azureFormKind(kind compute.Kind) bool {
+	switch kind {
+	case compute.KindCluster, compute.KindInstance, compute.KindVirtualMachine, compute.KindHDInsight:
+		return true
+	}
+	return false
+}
+
+// withAdminSecrets puts an attached VM's or HDInsight cluster's SSH
+// credentials into the ARM body's administratorAccount (write-only there:
+// ARM never returns them, and arm.FromTarget never writes them).
+func withAdminSecrets(c *arm.Compute, secrets map[string]string) error {
+	inner, err := c.Properties.Inner()
+	if err != nil {
+		return err
+	}
+	var acct **arm.AdministratorAccount
+	switch p := inner.(type) {
+	case *arm.VirtualMachineProperties:
+		acct = &p.AdministratorAccount
+	case *arm.HDInsightProperties:
+		acct = &p.AdministratorAccount
+	default:
+		return nil
+	}
+	if *acct == nil {
+		*acct = &arm.AdministratorAccount{}
+	}
+	(*acct).Password, (*acct).PrivateKeyData = secrets[compute.SecretPassword], secrets[compute.SecretPrivateKey]
+	(*acct).PrivateKeyPassphrase = secrets[compute.SecretPassphrase]
+	return c.Properties.SetInner(inner)
 }

@@ -67,6 +67,9 @@ type Server struct {
 	// held: every operation answers InProgress, however often it is read
 	// (HoldOperations), until ReleaseOperations.
 	held bool
+	// adminSecrets: whether the PUT of an attached compute (by name) carried
+	// a password or private key (AdminSecretsSent).
+	adminSecrets map[string]bool
 }
 
 type operation struct {
@@ -95,7 +98,7 @@ func Workspace(alias string) compute.Workspace {
 func New(t testing.TB) *Server {
 	s := &Server{workspaces: map[string]map[string]map[string]any{}, ops: map[string]*operation{},
 		throttle: map[string]int{}, quota: map[string]string{}, tokens: map[string]string{},
-		forbidden: map[string]bool{}, refresh: map[string]string{}, polls: 2}
+		forbidden: map[string]bool{}, refresh: map[string]string{}, polls: 2, adminSecrets: map[string]bool{}}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	ws := s.workspace(Workspace("").ComputesID())
@@ -145,6 +148,15 @@ func (s *Server) ServiceOptions() azure.ServiceOptions {
 	pool.AddCert(s.Certificate())
 	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
 	return azure.ServiceOptions{HTTPClient: hc, ClientOptions: azure.ClientOptions{PollEvery: 20 * time.Millisecond, RetryDelay: 10 * time.Millisecond}}
+}
+
+// AdminSecretsSent reports whether the PUT of the attached compute name
+// carried a password or private key in its administratorAccount (which
+// the server then forgets, as ARM does not return them).
+func (s *Server) AdminSecretsSent(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.adminSecrets[name]
 }
 
 // HoldOperations makes every operation answer InProgress until
@@ -500,6 +512,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, ws map[string]map[s
 	delete(inner, "adminUserPassword")
 	if creds, ok := inner["userAccountCredentials"].(map[string]any); ok {
 		delete(creds, "adminUserPassword")
+	}
+	if acct, ok := inner["administratorAccount"].(map[string]any); ok {
+		// Write-only in ARM: an attached VM's credentials never come back.
+		s.adminSecrets[name] = acct["password"] != nil || acct["privateKeyData"] != nil
+		delete(acct, "password")
+		delete(acct, "privateKeyData")
 	}
 	instance := props["computeType"] == "ComputeInstance"
 	if instance {
