@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,12 @@ import (
 	"github.com/trainyard/trainyard/web"
 	"github.com/trainyard/trainyard/web/app"
 )
+
+// defaultMemoryLimit keeps the server's resident memory under 100 MB with
+// 100,000 runs under load (docs/BENCHMARKS.md, "Server memory"): without
+// it the heap, about 20 MB live while pages are served, grows to twice
+// that between collections.
+const defaultMemoryLimit = "40MiB"
 
 // serveConfig is `trainyard serve`'s settings, from flags and environment.
 type serveConfig struct {
@@ -58,6 +65,10 @@ type serveConfig struct {
 	LocalCPUs        float64
 	LocalMemoryBytes int64
 	PidsLimit        int64
+	// MemoryLimit is the Go runtime's soft memory limit for the server
+	// (--memory-limit; 0: none): past it the collector runs more often
+	// instead of letting the heap grow to twice what is live.
+	MemoryLimit int64
 	// Azure is how Azure ML workspaces are reached: ARM's endpoint, the
 	// authority, and the service principal (secret from the environment only).
 	Azure azure.Config
@@ -97,6 +108,8 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	localCPUs := fs.String("local-cpus", getenv("TRAINYARD_LOCAL_CPUS"), "CPU cores each job on the built-in local target may use, e.g. 2 or 0.5 (env TRAINYARD_LOCAL_CPUS; default: no limit)")
 	localMemory := fs.String("local-memory", getenv("TRAINYARD_LOCAL_MEMORY"), "memory each job on the built-in local target may use, e.g. 8GiB (env TRAINYARD_LOCAL_MEMORY; default: no limit)")
 	fs.Int64Var(&cfg.PidsLimit, "pids-limit", local.DefaultPidsLimit, "processes and threads each rank of a job may have on this machine")
+	memLimit := fs.String("memory-limit", envOr(getenv, "TRAINYARD_MEMORY_LIMIT", defaultMemoryLimit),
+		"soft `size` limit of the server's Go heap, e.g. 40MiB; the collector works harder near it (env TRAINYARD_MEMORY_LIMIT; 0 for none; GOMEMLIMIT, when set, wins)")
 	fs.StringVar(&cfg.SSHAddr, "ssh-addr", getenv("TRAINYARD_SSH_ADDR"), "listen `host:port` of the SSH server for compute instances (ssh -p PORT INSTANCE@HOST with the instance's key); off when empty (env TRAINYARD_SSH_ADDR)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: trainyard serve [--addr HOST:PORT] [--data DIR] [--public-url URL]")
@@ -130,6 +143,11 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		if cfg.LocalMemoryBytes, err = units.RAMInBytes(*localMemory); err != nil || cfg.LocalMemoryBytes < 16<<20 {
 			return cfg, fmt.Errorf("--local-memory %q: want a size of at least 16MiB such as 8GiB or 512MiB", *localMemory)
 		}
+	}
+	if *memLimit == "0" {
+		cfg.MemoryLimit = 0
+	} else if cfg.MemoryLimit, err = units.RAMInBytes(*memLimit); err != nil || cfg.MemoryLimit < 16<<20 {
+		return cfg, fmt.Errorf("--memory-limit %q: want 0 or a size of at least 16MiB such as 40MiB", *memLimit)
 	}
 	if cfg.PidsLimit < 16 {
 		return cfg, fmt.Errorf("--pids-limit %d: want at least 16 (a Python job alone runs a dozen threads)", cfg.PidsLimit)
@@ -205,6 +223,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageError{err}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	if cfg.MemoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	if cfg.OIDC.Issuer != "" {
 		if cfg.Token != "" {
 			log.Warn("TRAINYARD_TOKEN is ignored: people sign in with the OpenID provider", "issuer", cfg.OIDC.Issuer)

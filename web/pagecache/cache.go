@@ -52,7 +52,7 @@ const (
 	DefaultMaxAge = time.Second
 	// DefaultMaxBytes keeps the cache's share of the server's memory small
 	// (issue "Throughput at scale": RSS under 100 MB).
-	DefaultMaxBytes = 8 << 20
+	DefaultMaxBytes = 4 << 20
 	// maxEntryBytes: a larger body is served but not kept.
 	maxEntryBytes = 1 << 20
 )
