@@ -25,10 +25,15 @@ import (
 //     noise, then one coordinate pass over the per-dimension scales). The
 //     Cholesky factorisation and solves are gonum's.
 //   - Observations: every ended child with a score (at most 200: the best
-//     100 and the 100 most recent of the rest). Children still running
-//     and children that ended without a score (failed) enter as
-//     "constant liars" at the worst score seen, so concurrent suggestions
-//     spread out and failing regions are avoided.
+//     100 and the 100 most recent of the rest). Children that ended
+//     without a score (failed) enter at the worst score seen, so failing
+//     regions are avoided. Children still running enter as the model
+//     fitted without them expects them to end ("kriging believer"): a
+//     batch of concurrent suggestions spreads out where the model is sure
+//     and stays near the optimum where it is not, which the pessimistic
+//     "constant liar" at the worst score, used before, did not: it pushed
+//     the batch away from the best point (docs/BENCHMARKS.md, "Bayesian
+//     sampler, 8 at a time").
 //   - Censored children (stopped by an early-termination policy, which
 //     Trainyard allows with Bayesian sampling when the sweep opts in) are
 //     not results: the score they stood at is a bound their training would
@@ -73,16 +78,15 @@ func NewBayesianSampler(space Space, goal Goal, seed uint64) (*BayesianSampler, 
 // Next suggests the params of child len(history).
 func (b *BayesianSampler) Next(history []Trial) (Params, error) {
 	i := len(history)
-	var obsX, lieX [][]float64
-	var obsY []float64
-	var cenX [][]float64
-	var cenY []float64
+	var obsX, failX, pendX, cenX [][]float64
+	var obsY, cenY []float64
 	for _, t := range history {
 		x, err := b.features(t.Params)
 		if err != nil {
 			return nil, err
 		}
-		if t.Ended && t.Score != nil && !math.IsNaN(*t.Score) && !math.IsInf(*t.Score, 0) {
+		switch {
+		case t.Ended && t.Score != nil && !math.IsNaN(*t.Score) && !math.IsInf(*t.Score, 0):
 			y := *t.Score
 			if b.Goal == Minimize {
 				y = -y // the model always maximises
@@ -92,37 +96,43 @@ func (b *BayesianSampler) Next(history []Trial) (Params, error) {
 			} else {
 				obsX, obsY = append(obsX, x), append(obsY, y)
 			}
-		} else {
-			lieX = append(lieX, x)
+		case t.Ended:
+			failX = append(failX, x)
+		default:
+			pendX = append(pendX, x)
 		}
 	}
 	if len(obsY)+len(cenY) < b.InitialPoints || len(obsY) < 2 {
 		return b.params(b.sobol.Point(uint64(i))), nil
 	}
 	obsX, obsY = subset(obsX, obsY, maxModelPoints)
-	if len(lieX) > maxModelPoints/2 {
-		lieX = lieX[len(lieX)-maxModelPoints/2:]
-	}
+	failX, pendX, cenX = lastN(failX, maxModelPoints/2), lastN(pendX, maxModelPoints/2), lastN(cenX, maxModelPoints/2)
+	cenY = cenY[len(cenY)-len(cenX):]
 	warpTop, warpGap := warpScale(obsY)
 	obsY = warp(obsY)
-	// Standardise, then add the liars at the worst standardised score.
+	// Standardise, then add the failed children at the worst standardised
+	// score.
 	mean, sd := meanSD(obsY)
-	y := make([]float64, 0, len(obsY)+len(lieX))
+	y := make([]float64, 0, len(obsY)+len(failX)+len(pendX)+len(cenX))
 	best, worst := math.Inf(-1), math.Inf(1)
 	for _, v := range obsY {
 		z := (v - mean) / sd
 		y = append(y, z)
 		best, worst = max(best, z), min(worst, z)
 	}
-	X := append(slices.Clone(obsX), lieX...)
-	for range lieX {
+	X := append(slices.Clone(obsX), failX...)
+	for range failX {
 		y = append(y, worst)
 	}
-	if len(cenX) > 0 {
-		if len(cenX) > maxModelPoints/2 {
-			cenX, cenY = cenX[len(cenX)-maxModelPoints/2:], cenY[len(cenY)-maxModelPoints/2:]
-		}
+	// Running children as the model believes they will end (kriging
+	// believer), censored ones at the better of their bound and that belief;
+	// both read from the model fitted without them.
+	if len(pendX)+len(cenX) > 0 {
 		if gp0, err := fitGP(X, y); err == nil {
+			for _, x := range pendX {
+				m, _ := gp0.predict(x)
+				X, y = append(X, x), append(y, m)
+			}
 			for k, x := range cenX {
 				bound := (warpOne(cenY[k], warpTop, warpGap) - mean) / sd
 				m, _ := gp0.predict(x)
@@ -308,6 +318,14 @@ func subset(X [][]float64, y []float64, n int) ([][]float64, []float64) {
 // keeping their order. Objectives such as losses span orders of magnitude;
 // without it a few very bad children dominate the standardised scale and
 // the GP cannot resolve the good region, where the decisions are.
+// lastN is the last n of xs (all of them when there are fewer).
+func lastN(xs [][]float64, n int) [][]float64 {
+	if len(xs) > n {
+		return xs[len(xs)-n:]
+	}
+	return xs
+}
+
 func warp(y []float64) []float64 {
 	top, scale := warpScale(y)
 	if scale <= 0 {
