@@ -88,6 +88,20 @@ type UnreachableNotifier interface {
 	NotifyUnreachable(f func(target string, err error))
 }
 
+// JobWatcher serves backends that see their jobs end (the local backend
+// waits for the processes it started): the dispatcher need not poll such a
+// job every pass while it runs, and hears of its end at once rather than at
+// the next pass, which for short jobs was most of a run's time.
+type JobWatcher interface {
+	// NotifyJobEnded sets f, called with the run ID once a watched job's
+	// processes have ended (f must not block). Set before the first Submit.
+	NotifyJobEnded(f func(runID string))
+	// Watching reports whether the end of the job under h will be told to
+	// f: true from its Submit by this process until its end is told; false
+	// for a job started before a restart, which is polled as usual.
+	Watching(h Handle) bool
+}
+
 // OutputFetcher serves backends whose jobs run away from this server (over
 // SSH, on a cluster's nodes): FetchOutputs copies the job's ./outputs and
 // ./logs into localDir/outputs and localDir/logs before they are collected.

@@ -19,6 +19,8 @@ type Capabilities struct {
 	Health HealthChecker
 	// Unreachable reports a machine lost while a job ran on it.
 	Unreachable UnreachableNotifier
+	// Watcher tells when jobs it started end, so they need no polling.
+	Watcher JobWatcher
 	// Outputs brings back ./outputs and ./logs of jobs that ran elsewhere.
 	Outputs OutputFetcher
 	// HostKeys pins SSH host keys approved by an operator.

@@ -81,6 +81,8 @@ type Backend struct {
 	mu sync.Mutex
 	// sessions are the instances' terminals, SSH sessions and Jupyter servers.
 	sessions *sessionTable
+	// watch knows the jobs this process waits for (compute.JobWatcher).
+	watch *watchTable
 }
 
 var (
@@ -110,7 +112,7 @@ func New(cfg Config) *Backend {
 		cfg.ScriptTimeout = DefaultScriptTimeout
 	}
 	log = log.With("backend", BackendName)
-	return &Backend{cfg: cfg, log: log, sandbox: newSandbox(sc), limiter: newLimiter(log), sessions: newSessionTable()}
+	return &Backend{cfg: cfg, log: log, sandbox: newSandbox(sc), limiter: newLimiter(log), sessions: newSessionTable(), watch: newWatchTable()}
 }
 
 // Name returns "local".

@@ -300,6 +300,7 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	}
 
 	j := &job{runID: spec.RunID, dir: dir, ranks: ranks}
+	b.watch.add(spec.RunID, len(cmds))
 	for i, cmd := range cmds {
 		go b.reap(j, i, cmd)
 	}
@@ -385,10 +386,12 @@ func freePort() (int, error) {
 }
 
 // reap waits for a rank's wrapper so it does not linger as a zombie of the
-// server, and stops the other ranks of a multi-node job when this one failed:
-// they would otherwise wait for it forever.
+// server, tells the job's end once every rank's wrapper is gone, and stops
+// the other ranks of a multi-node job when this one failed: they would
+// otherwise wait for it forever.
 func (b *Backend) reap(j *job, rank int, cmd *exec.Cmd) {
 	_ = cmd.Wait()
+	defer b.watch.rankEnded(j.runID)
 	if len(j.ranks) < 2 {
 		return
 	}

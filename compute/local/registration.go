@@ -8,12 +8,14 @@ var (
 	_ compute.PowerController = (*Backend)(nil)
 	_ compute.Scaler          = (*Backend)(nil)
 	_ compute.SessionOpener   = (*Backend)(nil)
+	_ compute.JobWatcher      = (*Backend)(nil)
 )
 
 // Registration declares the kinds the local backend serves (the built-in
 // target, compute clusters and compute instances on this machine) and what
 // it can do: power instances, scale clusters' node pools, open sessions
-// (terminal, SSH, Jupyter) on instances.
+// (terminal, SSH, Jupyter) on instances, and tell when the jobs it started
+// end.
 func (b *Backend) Registration() compute.Registration {
 	return compute.Registration{
 		Backend: b,
@@ -22,6 +24,7 @@ func (b *Backend) Registration() compute.Registration {
 			Power:    b,
 			Scale:    b,
 			Sessions: b,
+			Watcher:  b,
 		},
 	}
 }

@@ -103,6 +103,10 @@ type Dispatcher struct {
 	sweeps  *SweepDriver // nil without cfg.Sweeps
 	// following counts the runs followStart polls now.
 	following int
+	// endedMidStep are runs whose job a JobWatcher said ended while a step
+	// of theirs was under way (the pass it kicked skipped them): their step
+	// kicks another pass when it ends.
+	endedMidStep map[string]bool
 }
 
 // unreachableRetry is how long queued runs leave an unreachable attached
@@ -129,11 +133,41 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.LookPath == nil {
 		cfg.LookPath = exec.LookPath
 	}
-	d := &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, stepEnded: map[string]time.Time{}, retryAt: map[string]time.Time{}}
+	d := &Dispatcher{cfg: cfg, kick: make(chan struct{}, 1), inflight: map[string]bool{}, stepEnded: map[string]time.Time{},
+		retryAt: map[string]time.Time{}, endedMidStep: map[string]bool{}}
 	if cfg.Sweeps != nil {
 		d.sweeps = &SweepDriver{Store: cfg.Sweeps, Logger: cfg.Logger, OnChange: cfg.OnChange}
 	}
+	if cfg.Backends != nil {
+		for _, reg := range cfg.Backends.All() {
+			if w := reg.Capabilities.Watcher; w != nil {
+				w.NotifyJobEnded(d.jobEnded)
+			}
+		}
+	}
 	return d
+}
+
+// jobEnded is told by a JobWatcher that a run's job has ended: a pass now
+// finalizes it (and its sweep starts the next child) instead of the next
+// tick of Interval.
+func (d *Dispatcher) jobEnded(runID string) {
+	d.mu.Lock()
+	if d.inflight[runID] {
+		d.endedMidStep[runID] = true
+	}
+	d.mu.Unlock()
+	d.Kick()
+}
+
+// watched reports whether a Running run's backend watches its job and will
+// tell its end (jobEnded), so the pass need not poll it.
+func (d *Dispatcher) watched(r *compute.Run) bool {
+	if r.Status != compute.RunRunning || r.Handle.ID == "" || d.cfg.Backends == nil {
+		return false
+	}
+	reg, ok := d.cfg.Backends.Named(r.Handle.Backend)
+	return ok && reg.Capabilities.Watcher != nil && reg.Capabilities.Watcher.Watching(r.Handle)
 }
 
 // Kick asks for a pass now (after a submit or a cancel).
@@ -204,6 +238,9 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 		}
 		if r.Status == compute.RunQueued && d.backingOff(r.Target) {
 			continue // its machine was unreachable a moment ago
+		}
+		if d.watched(r) {
+			continue // its backend tells when it ends
 		}
 		d.start(ctx, r, a, listed)
 	}
@@ -335,7 +372,12 @@ func (d *Dispatcher) start(ctx context.Context, r *compute.Run, a admission, lis
 			d.mu.Lock()
 			delete(d.inflight, r.ID)
 			d.stepEnded[r.ID] = time.Now()
+			again := d.endedMidStep[r.ID]
+			delete(d.endedMidStep, r.ID)
 			d.mu.Unlock()
+			if again {
+				d.Kick()
+			}
 		}()
 		if err := d.advance(ctx, r, a); err != nil && ctx.Err() == nil && !errors.Is(err, errRunMoved) {
 			d.cfg.Logger.Error("run step", "run", r.ID, "status", string(r.Status), "err", err)
@@ -416,6 +458,9 @@ func (d *Dispatcher) move(ctx context.Context, r *compute.Run, to compute.RunSta
 	}
 	d.cfg.Logger.Debug("run status", "run", r.ID, "from", string(r.Status), "to", string(to), "reason", reason)
 	d.cfg.OnChange(r.ID)
+	if to.Terminal() && r.ParentID != "" && d.sweeps != nil {
+		d.Kick() // its sweep may start the next child now
+	}
 	return next, nil
 }
 
