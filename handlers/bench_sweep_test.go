@@ -235,7 +235,7 @@ func BenchmarkSweepThroughput(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "objective.py"), src, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	var sb strings.Builder
+	var sb, phases strings.Builder
 	for range b.N {
 		// Bare: n fork/execs of the script, 8 at a time.
 		start := time.Now()
@@ -279,6 +279,7 @@ func BenchmarkSweepThroughput(b *testing.B) {
 		if done != n {
 			b.Fatalf("%d of %d children completed", done, n)
 		}
+		phases.WriteString(sweepPhases(b, env, kids))
 		slices.Sort(own)
 		ownP50 := own[len(own)/2]
 		perChild := wall / time.Duration(n)
@@ -290,5 +291,5 @@ func BenchmarkSweepThroughput(b *testing.B) {
 			n, wall.Seconds(), float64(n)/wall.Seconds(), float64(perChild.Microseconds())/1000, bare.Seconds(), float64(n)/bare.Seconds(),
 			float64(ownP50.Microseconds())/1000, float64(overhead.Microseconds())/1000, 8*float64(overhead.Microseconds())/1000)
 	}
-	writeBenchMD(b, "## Throughput\n\n| sweep | wall | throughput | wall per child | the same execs without Trainyard | orchestration overhead per child (amortised; × 8 slots) |\n|---|---|---|---|---|---|\n"+sb.String())
+	writeBenchMD(b, "## Throughput\n\n| sweep | wall | throughput | wall per child | the same execs without Trainyard | orchestration overhead per child (amortised; × 8 slots) |\n|---|---|---|---|---|---|\n"+sb.String()+"\n"+phases.String())
 }
