@@ -35,10 +35,29 @@ type procInfo struct {
 // readProc reads /proc/<pid>/stat. The command name (field 2) may hold spaces
 // and parentheses, so fields are counted from the last ')'.
 func readProc(pid int) (procInfo, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return readProcInto(pid, make([]byte, statBufSize))
+}
+
+// statBufSize holds any /proc/<pid>/stat line (52 numbers and a command
+// name of at most 64 bytes).
+const statBufSize = 2048
+
+// readProcInto is readProc reading into buf: one open, read and close, where
+// os.ReadFile also stats the file and reads again for the end; a scan of
+// /proc does this for every process on the machine, on every scan, and
+// syscalls are what a scan costs.
+func readProcInto(pid int, buf []byte) (procInfo, error) {
+	path := "/proc/" + strconv.Itoa(pid) + "/stat"
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return procInfo{}, err
+		return procInfo{}, &os.PathError{Op: "open", Path: path, Err: err}
 	}
+	n, err := syscall.Read(fd, buf)
+	syscall.Close(fd)
+	if err != nil {
+		return procInfo{}, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	b := buf[:max(n, 0)]
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return procInfo{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
@@ -72,21 +91,30 @@ type processTable struct {
 
 // scanProcesses reads /proc once for all the sessions asked about.
 func scanProcesses(sessions []int) (*processTable, error) {
+	var ents []string
 	want := make(map[int]bool, len(sessions))
 	for _, s := range sessions {
 		want[s] = true
 	}
-	ents, err := os.ReadDir("/proc")
+	// Names only: ReadDir would sort them, which a scan does not need.
+	d, err := os.Open("/proc")
+	if err == nil {
+		var names []string
+		names, err = d.Readdirnames(-1)
+		d.Close()
+		ents = names
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading /proc (the local backend needs Linux): %w", err)
 	}
 	pt := &processTable{bySession: map[int][]procInfo{}, leaders: map[int]procInfo{}}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
+	buf := make([]byte, statBufSize)
+	for _, name := range ents {
+		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		p, err := readProc(pid)
+		p, err := readProcInto(pid, buf)
 		if err != nil {
 			continue // gone between ReadDir and ReadFile
 		}

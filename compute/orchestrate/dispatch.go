@@ -771,7 +771,13 @@ func (d *Dispatcher) poll(ctx context.Context, r *compute.Run) (*compute.Run, er
 		// through Starting to Finalizing, as the state machine goes.
 		return d.move(ctx, r, compute.RunStarting, "", nil)
 	case st.Phase.Terminal():
-		return d.move(ctx, r, compute.RunFinalizing, "", nil)
+		next, err := d.move(ctx, r, compute.RunFinalizing, "", nil)
+		if err != nil {
+			return nil, err
+		}
+		// Finalized with the state just read: asking the backend again
+		// (for the local backend, a scan of /proc) would tell the same.
+		return d.finalize(ctx, next, &st)
 	case r.Status == compute.RunQueued && st.Phase != compute.JobQueued:
 		return d.move(ctx, r, compute.RunStarting, st.Reason, nil)
 	case r.Status == compute.RunQueued && st.Reason != "" && st.Reason != r.StatusReason:
