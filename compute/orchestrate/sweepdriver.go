@@ -19,7 +19,9 @@ type SweepStore interface {
 	GetRun(ctx context.Context, id string) (*compute.Run, error)
 	CreateRun(ctx context.Context, r *compute.Run) error
 	UpdateRun(ctx context.Context, id string, fn func(r *compute.Run) error) (*compute.Run, error)
-	MetricHistory(ctx context.Context, runID, key string) ([]compute.Metric, error)
+	// SweepChildren reads the children of a sweep that have not ended and
+	// those named in ids, with the values of metric key each logged.
+	SweepChildren(ctx context.Context, parentID string, ids []string, key string) ([]*compute.Run, map[string][]float64, error)
 }
 
 // SweepDriver runs HyperDrive sweeps: every Tick it drives hyperdrive.Loop
@@ -40,9 +42,8 @@ type SweepDriver struct {
 
 	mu    sync.Mutex
 	loops map[string]*hyperdrive.Loop
-	// ended caches the primary metric of children that have ended (their
-	// history can no longer change).
-	ended map[string][]float64
+	// kids are the children each sweep's loop knows, by parent ID.
+	kids map[string]*childCache
 }
 
 // sweepParentCanceled is the reason children get when their sweep is cancelled.
@@ -53,7 +54,7 @@ func (d *SweepDriver) Tick(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.loops == nil {
-		d.loops, d.ended = map[string]*hyperdrive.Loop{}, map[string][]float64{}
+		d.loops, d.kids = map[string]*hyperdrive.Loop{}, map[string]*childCache{}
 	}
 	page, err := d.Store.ListRuns(ctx, compute.RunFilter{Kind: compute.RunKindHyperdrive, ActiveOnly: true, Limit: 1000})
 	if err != nil {
@@ -63,8 +64,14 @@ func (d *SweepDriver) Tick(ctx context.Context) error {
 	var errs []error
 	for _, p := range page.Runs {
 		live[p.ID] = true
-		if err := d.drive(ctx, p); err != nil && ctx.Err() == nil {
-			errs = append(errs, fmt.Errorf("sweep %s: %w", p.ID, err))
+		if err := d.drive(ctx, p); err != nil {
+			// What the tick did is not known for sure (a child may have
+			// been created and the error come after): the next tick reads
+			// every child again.
+			delete(d.kids, p.ID)
+			if ctx.Err() == nil {
+				errs = append(errs, fmt.Errorf("sweep %s: %w", p.ID, err))
+			}
 		}
 	}
 	for id := range d.loops {
@@ -72,8 +79,10 @@ func (d *SweepDriver) Tick(ctx context.Context) error {
 			delete(d.loops, id)
 		}
 	}
-	if len(d.loops) == 0 {
-		clear(d.ended)
+	for id := range d.kids {
+		if !live[id] {
+			delete(d.kids, id)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -220,6 +229,9 @@ func (d *SweepDriver) submit(ctx context.Context, p *compute.Run, index int, hp 
 	if err := d.Store.CreateRun(ctx, c); err != nil {
 		return "", err
 	}
+	if k := d.kids[p.ID]; k != nil {
+		k.active[c.ID] = true
+	}
 	d.changed(c.ID)
 	return c.ID, nil
 }
@@ -241,43 +253,6 @@ func (d *SweepDriver) cancel(ctx context.Context, id, reason string, policy bool
 		d.changed(id)
 	}
 	return err
-}
-
-// children lists a sweep's children as the loop sees them.
-func (d *SweepDriver) children(ctx context.Context, p *compute.Run) ([]hyperdrive.Child, error) {
-	page, err := d.Store.ListRuns(ctx, compute.RunFilter{Parent: p.ID, Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]hyperdrive.Child, 0, len(page.Runs))
-	for _, r := range page.Runs {
-		if r.Kind != compute.RunKindScript {
-			continue
-		}
-		c := hyperdrive.Child{ID: r.ID, Index: r.ChildIndex, Params: r.Hyperparameters, PolicyCanceled: r.PolicyCancelReason != ""}
-		switch r.Status {
-		case compute.RunCompleted, compute.RunFailed, compute.RunCanceled:
-			c.State = ChildStateOf(r.Status)
-		case compute.RunCancelRequested:
-			c.Canceling = true
-		}
-		if vs, ok := d.ended[r.ID]; ok {
-			c.Metrics = vs
-		} else {
-			h, err := d.Store.MetricHistory(ctx, r.ID, p.Sweep.PrimaryMetric)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range h {
-				c.Metrics = append(c.Metrics, m.Value)
-			}
-			if c.State.Ended() {
-				d.ended[r.ID] = c.Metrics
-			}
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 // ChildStateOf maps a run status onto the loop's child states.
