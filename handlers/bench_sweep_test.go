@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -222,74 +221,4 @@ func BenchmarkSweepRealRuns(b *testing.B) {
 		}
 	}
 	writeBenchMD(b, "## Real child runs\n\n"+sb.String())
-}
-
-// BenchmarkSweepThroughput: a sweep of 1,000 no-op children at
-// max_concurrent_runs 8 on the local target, against the same 1,000
-// fork/execs of the script done directly, 8 at a time.
-func BenchmarkSweepThroughput(b *testing.B) {
-	n := envInt("BENCH_THROUGHPUT", 1000)
-	env, snap := sweepEnv(b)
-	dir := b.TempDir()
-	src, _ := os.ReadFile("testdata/sweep_objective.py")
-	if err := os.WriteFile(filepath.Join(dir, "objective.py"), src, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	var sb, phases strings.Builder
-	for range b.N {
-		// Bare: n fork/execs of the script, 8 at a time.
-		start := time.Now()
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		var mu sync.Mutex
-		var own []time.Duration
-		for range n {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				cmd := exec.Command(benchPython(), "objective.py", "--fn", "noop", "--x1", "0.5")
-				cmd.Dir = dir
-				t0 := time.Now()
-				if err := cmd.Run(); err != nil {
-					b.Error(err)
-				}
-				mu.Lock()
-				own = append(own, time.Since(t0))
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		bare := time.Since(start)
-
-		space := []map[string]any{{"name": "--x1", "expression": "uniform", "values": []float64{0, 1}}}
-		sweep := map[string]any{"sampling": map[string]any{"type": "Random", "parameterSpace": space}, "primaryMetricName": "value",
-			"primaryMetricGoal": "minimize", "maxTotalRuns": n, "maxConcurrentRuns": 8}
-		start = time.Now()
-		id := startSweep(b, env, snap, []string{"--fn", "noop"}, sweep, 1)
-		kids := waitBenchSweep(b, env, id, 30*time.Minute)
-		wall := time.Since(start)
-		done := 0
-		for _, k := range kids {
-			if k.Status == compute.RunCompleted {
-				done++
-			}
-		}
-		if done != n {
-			b.Fatalf("%d of %d children completed", done, n)
-		}
-		phases.WriteString(sweepPhases(b, env, kids))
-		slices.Sort(own)
-		ownP50 := own[len(own)/2]
-		perChild := wall / time.Duration(n)
-		overhead := (wall - bare) / time.Duration(n)
-		b.ReportMetric(float64(n)/wall.Seconds(), "children/s")
-		b.ReportMetric(float64(n)/bare.Seconds(), "bare-execs/s")
-		b.ReportMetric(float64(overhead.Microseconds())/1000, "overhead-ms/child")
-		fmt.Fprintf(&sb, "| %d no-op children, max_concurrent_runs 8 | %.1f s | %.1f children/s | %.1f ms | bare: %.1f s, %.1f execs/s, script p50 %.0f ms (8 at a time) | %.1f ms (%.1f ms per slot) |\n",
-			n, wall.Seconds(), float64(n)/wall.Seconds(), float64(perChild.Microseconds())/1000, bare.Seconds(), float64(n)/bare.Seconds(),
-			float64(ownP50.Microseconds())/1000, float64(overhead.Microseconds())/1000, 8*float64(overhead.Microseconds())/1000)
-	}
-	writeBenchMD(b, "## Throughput\n\n| sweep | wall | throughput | wall per child | the same execs without Trainyard | orchestration overhead per child (amortised; × 8 slots) |\n|---|---|---|---|---|---|\n"+sb.String()+"\n"+phases.String())
 }
