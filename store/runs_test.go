@@ -232,10 +232,15 @@ func TestRunQueriesUseIndexes(t *testing.T) {
 		return strings.Join(out, "; ")
 	}
 	for q, want := range map[string]string{
-		`SELECT r.id FROM runs r WHERE ` + activeTerm + ` AND r.kind = 'script'`:            "runs_active",
-		`SELECT 1 FROM runs r WHERE r.target = 'x' AND r.kind = 'script' AND ` + activeTerm: "runs_active",
-		`SELECT r.id FROM runs r WHERE r.experiment_id = 1 ORDER BY r.seq DESC LIMIT 10`:    "runs_by_experiment",
-		`SELECT r.id FROM runs r WHERE r.status IN ('Failed') ORDER BY r.seq DESC LIMIT 10`: "runs_by_status",
+		`SELECT r.id FROM runs r WHERE ` + activeTerm + ` AND r.kind = 'script'`: "runs_active",
+		// ActiveRuns and the sweep driver's sweeps, in their order: not a
+		// walk of every run in seq order (issue 16).
+		`SELECT r.id` + runFrom + ` WHERE ` + activeTerm + ` AND r.kind = 'script' ORDER BY r.seq`:                  "runs_active_by_kind",
+		`SELECT r.id` + runFrom + ` WHERE ` + activeTerm + ` AND r.kind = 'hyperdrive' ORDER BY r.seq DESC LIMIT 9`: "runs_active_by_kind",
+		`SELECT r.id` + runFrom + ` WHERE r.parent_id = 'p' AND ` + activeTerm:                                      "runs_active_by_parent",
+		`SELECT 1 FROM runs r WHERE r.target = 'x' AND r.kind = 'script' AND ` + activeTerm:                         "runs_active",
+		`SELECT r.id FROM runs r WHERE r.experiment_id = 1 ORDER BY r.seq DESC LIMIT 10`:                            "runs_by_experiment",
+		`SELECT r.id FROM runs r WHERE r.status IN ('Failed') ORDER BY r.seq DESC LIMIT 10`:                         "runs_by_status",
 	} {
 		if p := plan(q); !strings.Contains(p, want) || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s\n  plan: %s (want %s, no sort)", q, p, want)

@@ -244,9 +244,13 @@ func (d *Dispatcher) Reconcile(ctx context.Context) error {
 		}
 		d.start(ctx, r, a, listed)
 	}
+	listedIDs := make(map[string]bool, len(runs))
+	for _, r := range runs {
+		listedIDs[r.ID] = true
+	}
 	d.mu.Lock()
 	for id, end := range d.stepEnded {
-		if end.Before(listed) && !slices.ContainsFunc(runs, func(r *compute.Run) bool { return r.ID == id }) {
+		if end.Before(listed) && !listedIDs[id] {
 			delete(d.stepEnded, id) // the run has ended
 		}
 	}
