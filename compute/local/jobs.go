@@ -108,6 +108,10 @@ type jobRecord struct {
 	Deadline    time.Time     `json:"deadline,omitzero"`
 	MaxDuration time.Duration `json:"maxDuration,omitempty"`
 	Limits      Limits        `json:"limits"` // of each rank
+	// PidNamespace: each rank ran under bubblewrap in a pid namespace of
+	// its own, which the kernel empties when bubblewrap ends, so once a
+	// rank's wrapper has written its exit status nothing of the rank is left.
+	PidNamespace bool `json:"pidNamespace,omitempty"`
 }
 
 // Why a job was stopped; the first stop wins.
@@ -280,7 +284,7 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	now := time.Now()
 	rec := jobRecord{
 		RunID: spec.RunID, Target: t.Name, Kind: t.Kind, Ranks: ranks, Nodes: claimed,
-		SubmittedAt: now, MaxDuration: spec.MaxDuration, Limits: lim,
+		SubmittedAt: now, MaxDuration: spec.MaxDuration, Limits: lim, PidNamespace: !b.sandbox.cfg.Off,
 	}
 	if spec.MaxDuration > 0 {
 		rec.Deadline = now.Add(spec.MaxDuration)
@@ -440,6 +444,9 @@ func (b *Backend) observe(j *job) (compute.JobState, error) {
 	if surelyRunning(j) {
 		return compute.JobState{Phase: compute.JobRunning}, nil
 	}
+	if st, ok := b.endedContained(j); ok {
+		return st, nil
+	}
 	pt, err := scanProcesses(j.sessions())
 	if err != nil {
 		return compute.JobState{}, err
@@ -514,6 +521,27 @@ func surelyRunning(j *job) bool {
 	}
 	rec, err := readRecord(j.dir)
 	return err == nil && (rec.Deadline.IsZero() || time.Now().Before(rec.Deadline))
+}
+
+// endedContained is how a job came out when every rank has its exit
+// status and ran in a pid namespace of its own: nothing of it can be left
+// to kill (see jobRecord.PidNamespace), so the scan of /proc that looks for
+// leftovers in its sessions is not needed. ok is false for any other job.
+func (b *Backend) endedContained(j *job) (st compute.JobState, ok bool) {
+	codes := make([]int, len(j.ranks))
+	exited := make([]bool, len(j.ranks))
+	for i := range j.ranks {
+		if codes[i], exited[i] = readExit(j.dir, i); !exited[i] {
+			return compute.JobState{}, false
+		}
+	}
+	if rec, err := readRecord(j.dir); err != nil || !rec.PidNamespace {
+		return compute.JobState{}, false
+	}
+	stop, _ := readStop(j.dir)
+	st = ended(j, stop, codes, exited)
+	b.explainOutOfMemory(j, &st)
+	return st, true
 }
 
 // ended words how a job whose ranks have all ended came out.
