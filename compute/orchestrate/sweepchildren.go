@@ -18,6 +18,27 @@ import (
 type childCache struct {
 	ended  map[string]hyperdrive.Child
 	active map[string]bool
+	// parent is the sweep's run read in full, the template of its children
+	// (script, snapshot, target, environment: none of it changes).
+	parent *compute.Run
+}
+
+// template is the parent run in full, as children are made from it: lists
+// leave out the environment and the run configuration, so it is read once
+// per sweep rather than once per child.
+func (d *SweepDriver) template(ctx context.Context, p *compute.Run) (*compute.Run, error) {
+	k := d.kids[p.ID]
+	if k != nil && k.parent != nil {
+		return k.parent, nil
+	}
+	full, err := d.Store.GetRun(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if k != nil {
+		k.parent = full
+	}
+	return full, nil
 }
 
 // children lists a sweep's children as the loop sees them. The first call

@@ -210,8 +210,7 @@ func (d *SweepDriver) finish(ctx context.Context, p *compute.Run, to compute.Run
 // target and environment, with the sampled values appended to the
 // runconfig's arguments (the search space wins over duplicates).
 func (d *SweepDriver) submit(ctx context.Context, p *compute.Run, index int, hp hyperdrive.Params) (string, error) {
-	// Lists leave out the environment and the run configuration.
-	p, err := d.Store.GetRun(ctx, p.ID)
+	p, err := d.template(ctx, p)
 	if err != nil {
 		return "", err
 	}
