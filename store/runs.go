@@ -434,8 +434,14 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 		if err != nil {
 			return err
 		}
-		_, out, err = loadRun(ctx, tx, id)
-		return err
+		// The row now holds old with the fields written above: no need to
+		// read it back (one query less on every status change).
+		stored := old
+		stored.Status, stored.StatusReason, stored.Handle, stored.Attempt, stored.Error = r.Status, r.StatusReason, r.Handle, r.Attempt, r.Error
+		stored.DisplayName, stored.StartedAt, stored.EndedAt = r.DisplayName, r.StartedAt, r.EndedAt
+		stored.BestChildID, stored.PolicyCancelReason = r.BestChildID, r.PolicyCancelReason
+		out = &stored
+		return nil
 	})
 	if fnErr != nil {
 		return nil, fnErr
