@@ -86,6 +86,10 @@ type Options struct {
 	// IdleMinute shortens a minute of instances' idle shutdown (checked
 	// every 50 ms when set).
 	IdleMinute time.Duration
+	// Interval is how often the controller and the dispatcher pass over
+	// their work when nothing wakes them (default 50 ms, for quick tests;
+	// benchmarks of the orchestration use serve's 500 ms).
+	Interval time.Duration
 	// UnsafeNoSandbox runs local jobs unsandboxed (benchmarks of what the
 	// sandbox costs).
 	UnsafeNoSandbox bool
@@ -110,6 +114,9 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	if opts.BootDelay == 0 {
 		opts.BootDelay = 100 * time.Millisecond
+	}
+	if opts.Interval == 0 {
+		opts.Interval = 50 * time.Millisecond
 	}
 	log := slog.New(slog.DiscardHandler)
 	if opts.LogOutput != nil {
@@ -143,7 +150,7 @@ func New(tb testing.TB, opts Options) *Env {
 	}
 	cfg := app.Config{
 		DataDir: dir, PublicURL: srv.URL, LoginToken: Token, LoginRate: opts.LoginRate,
-		Interval: 50 * time.Millisecond, BootDelay: opts.BootDelay, PowerDelay: 100 * time.Millisecond, KillGrace: 500 * time.Millisecond,
+		Interval: opts.Interval, BootDelay: opts.BootDelay, PowerDelay: 100 * time.Millisecond, KillGrace: 500 * time.Millisecond,
 		HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second,
 		// Test VMs are sshds on this machine: their side stays in the data folder.
 		SSHDialTimeout: 5 * time.Second, SSHRemoteDir: filepath.Join(dir, "ssh-remote"),
