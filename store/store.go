@@ -59,6 +59,8 @@ type Store struct {
 	log     *slog.Logger
 	feed    changeFeed    // committed changes, for live pages (Subscribe)
 	version atomic.Uint64 // writes committed since Open (Version)
+	// runWrites are UpdateRun's statements, prepared once (run_write_stmts.go).
+	runWrites runWriteStmts
 }
 
 // Open opens (creating if needed) <dataDir>/trainyard.db, applies pending
@@ -110,8 +112,13 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
+	if s.runWrites, err = prepareRunWrites(ctx, s.writer.DB); err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
 	s.reader.stmts = &stmtCache{m: make(map[string]*sql.Stmt)}
 	if s.reader.DB, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+		s.runWrites.close()
 		s.writer.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -154,7 +161,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.reader.stmts.close(), s.reader.Close())
 	}
 	if s.writer.DB != nil {
-		errs = append(errs, s.writer.Close())
+		errs = append(errs, s.runWrites.close(), s.writer.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("store: close: %w", err)
