@@ -44,7 +44,19 @@ func (s *Store) SweepChildren(ctx context.Context, parentID string, ids []string
 		if err := add(` WHERE r.parent_id = ? AND `+activeTerm, parentID); err != nil {
 			return err
 		}
-		for chunk := range slices.Chunk(ids, 500) {
+		// Only those the first query did not return: usually the one or
+		// two that ended since the last tick.
+		var missing []string
+		listed := make(map[string]bool, len(bySeq))
+		for _, r := range bySeq {
+			listed[r.ID] = true
+		}
+		for _, id := range ids {
+			if !listed[id] {
+				missing = append(missing, id)
+			}
+		}
+		for chunk := range slices.Chunk(missing, 500) {
 			args := []any{parentID}
 			for _, id := range chunk {
 				args = append(args, id)
