@@ -248,11 +248,16 @@ func (s *Store) OpenSnapshotFile(ctx context.Context, id, p string) (*os.File, c
 // the stored blobs. Executable files get 0755, the others 0644. An empty id
 // gives an empty folder.
 func (s *Store) MaterializeSnapshot(ctx context.Context, id, dir string) error {
-	snap := &compute.Snapshot{}
+	var files []compute.SnapshotFile
 	if id != "" {
-		var err error
-		if snap, err = s.GetSnapshot(ctx, id); err != nil {
-			return err
+		var ok bool
+		if files, ok = s.snapFiles.get(id); !ok {
+			snap, err := s.GetSnapshot(ctx, id)
+			if err != nil {
+				return err
+			}
+			files = snap.Files
+			s.snapFiles.put(id, files)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -266,7 +271,7 @@ func (s *Store) MaterializeSnapshot(ctx context.Context, id, dir string) error {
 		return fmt.Errorf("store: materialize %s: %w", id, err)
 	}
 	defer root.Close()
-	for _, f := range snap.Files {
+	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -61,6 +61,8 @@ type Store struct {
 	version atomic.Uint64 // writes committed since Open (Version)
 	// runWrites are UpdateRun's statements, prepared once (run_write_stmts.go).
 	runWrites runWriteStmts
+	// snapFiles are the file lists of snapshots materialised lately.
+	snapFiles snapshotFileCache
 }
 
 // Open opens (creating if needed) <dataDir>/trainyard.db, applies pending
