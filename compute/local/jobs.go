@@ -598,10 +598,10 @@ func (b *Backend) explainOutOfMemory(j *job, st *compute.JobState) {
 			}
 		}
 	}
-	// A group whose last processes are not reaped yet stays; the next
-	// Status removes it.
+	// A group whose last processes are not released yet is removed as soon
+	// as they are.
 	for i := range j.ranks {
-		b.limiter.remove(cgroupName(j.runID, i))
+		b.limiter.removeEventually(cgroupName(j.runID, i))
 	}
 	if rank < 0 || st.Phase != compute.JobFailed {
 		return

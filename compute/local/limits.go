@@ -203,7 +203,7 @@ func (l limiter) killAll(name string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	l.remove(name)
+	l.removeEventually(name)
 }
 
 // procs lists the processes in a cgroup (none when it does not exist).
@@ -233,21 +233,53 @@ func (l limiter) procs(name string) []int {
 }
 
 // remove deletes a rank's cgroup once its processes are gone; a cgroup
-// already gone is no error.
-func (l limiter) remove(name string) {
+// already gone is no error. It reports whether the cgroup is gone.
+func (l limiter) remove(name string) bool {
 	if l.off != "" {
-		return
+		return true
 	}
 	switch l.mode {
 	case cgroups.Unified:
-		if m, err := cgroup2.Load(name); err == nil {
-			_ = m.Delete()
+		m, err := cgroup2.Load(name)
+		if err != nil {
+			return true
 		}
+		err = m.Delete()
+		return err == nil || errors.Is(err, os.ErrNotExist)
 	default:
+		gone := true
 		for _, c := range []string{"cpu", "memory", "pids"} {
-			_ = os.Remove(filepath.Join("/sys/fs/cgroup", c, name))
+			if err := os.Remove(filepath.Join("/sys/fs/cgroup", c, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				gone = false
+			}
 		}
+		return gone
 	}
+}
+
+// Retries of removeEventually: a rank's cgroup is often still busy for a
+// moment after its last process was reaped (the kernel releases it
+// asynchronously), and a job that ended is not looked at again.
+const (
+	cgroupRemoveEvery = 50 * time.Millisecond
+	cgroupRemoveFor   = 30 * time.Second
+)
+
+// removeEventually removes a rank's cgroup now, or keeps trying in the
+// background until it can: each one left behind would stay for good (on a
+// busy machine, a third of a sweep's groups did).
+func (l limiter) removeEventually(name string) {
+	if l.remove(name) {
+		return
+	}
+	go func() {
+		for deadline := time.Now().Add(cgroupRemoveFor); time.Now().Before(deadline); {
+			time.Sleep(cgroupRemoveEvery)
+			if l.remove(name) {
+				return
+			}
+		}
+	}()
 }
 
 func nonZero(v int64) *int64 {
