@@ -108,7 +108,8 @@ optuna:
 ## bench: the compute list with 1,000 targets and the runs list with 100,000 runs under concurrent load,
 ## change → screen in real Chromium,
 ## submit→Running on the local target against a bare fork/exec, and HyperDrive: regret against Optuna (20 seeds ×
-## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput, and
+## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput, one
+## dispatcher pass with 100,000 ended runs against an empty history, and
 ## submit→RUNNING on a real Slurm cluster through Trainyard against raw sbatch (results: docs/BENCHMARKS.md).
 ## The whole set takes about 1.5 h on a 2-core machine, most of it the 20-seed sweeps.
 bench: optuna slurm
@@ -121,6 +122,7 @@ bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'SubmitToRunning' -benchtime 50x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'SweepRegret' -benchtime 1x -cpu 2 -timeout 120m ./compute/hyperdrive/
 	$(GO) test -run '^$$' -bench 'SweepRealRuns|SweepThroughput' -benchtime 1x -cpu 2 -timeout 120m ./handlers/
+	$(GO) test -run '^$$' -bench 'DispatchPass' -benchtime 100x -cpu 2 ./compute/orchestrate/
 	$(GO) test -run '^$$' -bench 'SlurmSubmitToRunning' -benchtime 30x -cpu 2 -timeout 30m ./cmd/trainyard/
 
 ## screenshots: drive Chromium through the main journeys (the browser tests) and keep the pictures the
