@@ -150,7 +150,16 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, job compute.Job
 // existingJob finds a job submitted before for the run: by the id in its
 // job.json when Slurm still knows it, else by its job name (a crash between
 // the submit and writing job.json).
+//
+// A run whose folder does not exist yet was never staged, so never
+// submitted (staging comes before the submit): no need to list every job
+// Slurm knows, which cost a sweep's burst of submissions a full listing
+// each, growing with the cluster's history (docs/BENCHMARKS.md, "Slurm
+// bursts").
 func (b *Backend) existingJob(ctx context.Context, ep endpoint, dir, runID string) (string, bool, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
 	if data, err := os.ReadFile(filepath.Join(dir, "job.json")); err == nil {
 		var rec struct {
 			Job string `json:"job"`
