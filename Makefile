@@ -109,9 +109,11 @@ optuna:
 ## change → screen in real Chromium,
 ## submit→Running on the local target against a bare fork/exec, and HyperDrive: regret against Optuna (20 seeds ×
 ## 200 trials; BENCH_SEEDS / BENCH_MAX_TRIALS to shorten), sweeps of real child runs, 1,000-child throughput, one
-## dispatcher pass with 100,000 ended runs against an empty history, and
-## submit→RUNNING on a real Slurm cluster through Trainyard against raw sbatch (results: docs/BENCHMARKS.md).
-## The whole set takes about 1.5 h on a 2-core machine, most of it the 20-seed sweeps.
+## dispatcher pass with 100,000 ended runs against an empty history,
+## submit→RUNNING on a real Slurm cluster through Trainyard against raw sbatch, the Bayesian sampler 8 at a time and
+## with early termination, the server's memory with 100,000 runs under load, and a 500-child sweep's submissions to
+## Slurm against sbatch in a loop (results: docs/BENCHMARKS.md).
+## The whole set takes about 2 h on a 2-core machine, most of it the 20-seed sweeps.
 bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'ComputeList' -benchtime 2000x -cpu 2 ./handlers/
 	$(GO) test -run '^$$' -bench 'PageWeight' -benchtime 1x -cpu 2 ./handlers/
@@ -124,6 +126,9 @@ bench: optuna slurm
 	$(GO) test -run '^$$' -bench 'SweepRealRuns|SweepThroughput' -benchtime 1x -cpu 2 -timeout 120m ./handlers/
 	$(GO) test -run '^$$' -bench 'DispatchPass' -benchtime 100x -cpu 2 ./compute/orchestrate/
 	$(GO) test -run '^$$' -bench 'SlurmSubmitToRunning' -benchtime 30x -cpu 2 -timeout 30m ./cmd/trainyard/
+	$(GO) test -run '^$$' -bench 'BayesianBatch|BayesianEarlyTermination' -benchtime 1x -cpu 2 -timeout 120m ./compute/hyperdrive/
+	$(GO) test -run '^$$' -bench 'ServerMemory' -benchtime 1x -cpu 2 -timeout 60m ./cmd/trainyard/
+	$(GO) test -run '^$$' -bench 'SlurmSweepBurst' -benchtime 1x -cpu 2 -timeout 60m ./cmd/trainyard/
 
 ## screenshots: drive Chromium through the main journeys (the browser tests) and keep the pictures the
 ## README shows in docs/screenshots/: the compute list, the cluster wizard, a run page, a sweep dashboard
