@@ -239,6 +239,7 @@ func FromHDConfig(h *runconfig.HDConfig, seed uint64) (*Sweep, []string, error) 
 	if hp := h.Policy; hp != nil {
 		s.Policy = policyFromHD(hp)
 	}
+	s.BayesianEarlyTermination = h.BayesianEarlyTermination != nil && *h.BayesianEarlyTermination
 	w, err := s.Validate()
 	if err != nil {
 		return nil, nil, err

@@ -177,3 +177,34 @@ func TestSweepValidate(t *testing.T) {
 		}
 	}
 }
+
+// bayesian_early_termination (a Trainyard key) lets a policy run with
+// Bayesian sampling; without it the hdconfig is refused as Azure refuses it.
+func TestFromHDConfigBayesianEarlyTermination(t *testing.T) {
+	base := "sampling:\n  type: bayesian\n  parameter_space:\n  - {name: --a, expression: uniform, values: [0, 1]}\n" +
+		"policy:\n  type: BanditPolicy\n  slack_factor: 0.1\nprimary_metric_name: acc\nprimary_metric_goal: maximize\nmax_total_runs: 20\n"
+	for _, c := range []struct {
+		name, extra, err string
+	}{
+		{"refused as in Azure", "", "policy.type: Early termination policy for Bayesian sampling. is not implemented for HyperDrive run"},
+		{"opted out", "bayesian_early_termination: false\n", "policy.type: Early termination policy for Bayesian sampling. is not implemented for HyperDrive run"},
+		{"opted in", "bayesian_early_termination: true\n", ""},
+		{"not a boolean", "bayesian_early_termination: sometimes\n", "bayesian_early_termination"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := runconfig.ParseHDConfig("h.yml", []byte(base+c.extra))
+			var s *Sweep
+			if err == nil {
+				s, _, err = FromHDConfig(h, 1)
+			}
+			switch {
+			case c.err == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+				t.Fatalf("error %v, want one containing %q", err, c.err)
+			case c.err == "" && (!s.BayesianEarlyTermination || s.Policy.Kind != Bandit):
+				t.Errorf("sweep %+v: want the Bandit policy with BayesianEarlyTermination", s)
+			}
+		})
+	}
+}

@@ -18,6 +18,10 @@ type HDConfig struct {
 	MaxTotalRuns       int       `json:"maxTotalRuns"`
 	MaxConcurrentRuns  *int      `json:"maxConcurrentRuns,omitempty"`
 	MaxDurationMinutes *int      `json:"maxDurationMinutes,omitempty"`
+	// BayesianEarlyTermination (bayesian_early_termination, a Trainyard
+	// key) lets a policy run with Bayesian sampling, which Azure refuses;
+	// the sampler takes the children it stops as censored.
+	BayesianEarlyTermination *bool `json:"bayesianEarlyTermination,omitempty"`
 
 	// File is the name errors give for the file.
 	File  string `json:"-"`
@@ -75,13 +79,14 @@ func decodeHDConfig(file string, root *node) (*HDConfig, error) {
 	}
 	d.lines[""] = root.line
 	h := &HDConfig{File: file}
-	var errs [6]error
+	var errs [7]error
 	var total *int
 	h.PrimaryMetricName, errs[0] = d.str(root.get("primary_metric_name"), "primary_metric_name")
 	h.PrimaryMetricGoal, errs[1] = d.str(root.get("primary_metric_goal"), "primary_metric_goal")
 	total, errs[2] = d.int32v(root.get("max_total_runs"), "max_total_runs")
 	h.MaxConcurrentRuns, errs[3] = d.int32v(root.get("max_concurrent_runs"), "max_concurrent_runs")
 	h.MaxDurationMinutes, errs[4] = d.int32v(root.get("max_duration_minutes"), "max_duration_minutes")
+	h.BayesianEarlyTermination, errs[6] = d.boolean(root.get("bayesian_early_termination"), "bayesian_early_termination")
 	if e := firstErr(errs[:]...); e != nil {
 		return nil, e
 	}
@@ -281,7 +286,8 @@ func (h *HDConfig) Validate() error {
 		if p.DelayEvaluation != nil && *p.DelayEvaluation < 0 {
 			add("policy.delay_evaluation", "must not be negative")
 		}
-		if h.Sampling.Type == "Bayesian" && p.Type != "" && p.Type != "NoTerminationPolicy" {
+		optedIn := h.BayesianEarlyTermination != nil && *h.BayesianEarlyTermination
+		if h.Sampling.Type == "Bayesian" && p.Type != "" && p.Type != "NoTerminationPolicy" && !optedIn {
 			add("policy.type", "Early termination policy for Bayesian sampling. is not implemented for HyperDrive run")
 		}
 	}
