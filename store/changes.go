@@ -87,6 +87,10 @@ func (s *Store) Subscribe(ctx context.Context) Subscription {
 // announce tells every subscriber about committed changes. Call it only
 // after the transaction that made them has committed.
 func (s *Store) announce(changes ...Change) {
+	// Some changes are files, not rows (a run's outputs, log, artifacts):
+	// the version moves for them too, before anyone is told, so a page
+	// cached at the old version is not served for the new content.
+	s.version.Add(1)
 	f := &s.feed
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -115,6 +119,7 @@ func computeChange(name string) Change {
 // parent the caller does not have at hand (metrics, logs, files); it reads
 // them only when someone is listening.
 func (s *Store) announceRun(ctx context.Context, id string) {
+	s.version.Add(1) // as in announce, even when nobody listens
 	s.feed.mu.Lock()
 	listening := len(s.feed.subs) > 0
 	s.feed.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 // Version counts the writes the store has committed since it was opened. It
 // moves forward after every statement or transaction on the writer returns,
+// and when a change to a run's files (outputs, log, artifacts) is announced,
 // so a copy of something read at version v is still current while Version
 // is v: the server's page cache (web/pagecache) keys on it.
 func (s *Store) Version() uint64 { return s.version.Load() }
