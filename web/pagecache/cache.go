@@ -132,7 +132,11 @@ func (c *Cache) Handler(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 		nonce := c.opts.Nonce(r)
-		if rec.keepable() {
+		// A render whose request was abandoned meanwhile (htmx replaces a
+		// section's refresh when the next change comes) may have been cut
+		// short: its reads fail on the ended context, and a handler that
+		// shows less rather than fail would leave a partial page to keep.
+		if rec.keepable() && r.Context().Err() == nil {
 			e = newEntry(rec, nonce, version, now)
 		}
 		c.finish(k, mine, e)

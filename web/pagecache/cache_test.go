@@ -393,3 +393,21 @@ func TestCacheServesOldCopyWhileItsSuccessorRenders(t *testing.T) {
 		t.Errorf("after a write got render %s, want a new render (3)", renderOf(body))
 	}
 }
+
+// A render whose request ended meanwhile is not kept (it may be partial),
+// and the requests waiting on it render for themselves.
+func TestCacheDropsRendersOfAbandonedRequests(t *testing.T) {
+	p := &page{}
+	f := newFixture(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequest("GET", "/runs/x", nil).WithContext(ctx)
+	r.Header.Set("X-Who", "alice")
+	cancel()
+	f.handler.ServeHTTP(httptest.NewRecorder(), r)
+	if f.cache.Len() != 0 {
+		t.Fatalf("the render of an abandoned request was kept")
+	}
+	if body, _ := f.get(t, "/runs/x", "alice", "n1", true); renderOf(body) != "2" {
+		t.Errorf("the next request got render %s, want a render of its own (2)", renderOf(body))
+	}
+}
