@@ -146,6 +146,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
 	$(GO) test -run '^$$' -fuzz FuzzSplitCommand -fuzztime 20s -fuzzminimizetime 1s ./compute/runconfig/
 	$(GO) test -run '^$$' -fuzz FuzzUnpack -fuzztime 20s -fuzzminimizetime 1s ./compute/snapshot/
+	$(GO) test -run '^$$' -fuzz FuzzParseExit -fuzztime 20s -fuzzminimizetime 1s ./compute/local/
 	$(GO) test -run '^$$' -fuzz FuzzSnapshotPath -fuzztime 20s ./store/
 	$(GO) test -run '^$$' -fuzz FuzzSetupScripts -fuzztime 20s ./compute/arm/
 	$(GO) test -run '^$$' -fuzz FuzzSameOrigin -fuzztime 20s ./handlers/

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,8 +32,12 @@ import (
 // Why a wrapper at all: the server is the parent of what it starts, and a
 // parent that dies takes its children's exit statuses with it. The wrapper
 // outlives the server (it runs in its own session, with no terminal to hang
-// up), waits for the program and writes the exit code to a file, via a
-// temporary file and mv so that a reader never sees half a number.
+// up), waits for the program and writes the exit code to a file. The code and
+// its newline go out in one write(2) of a few bytes, and readExit takes only
+// a line that ends in its newline, so a reader never takes half a number (an
+// empty file, seen between the shell's open and its write, is "not yet").
+// No temporary file and mv: mv was a fork and an exec of its own per rank,
+// a tenth of what a sandboxed no-op run cost (docs/BENCHMARKS.md).
 //
 // Why /bin/sh rather than re-executing the server binary: sh is on every Linux
 // machine (the SSH backend can run the same script on a remote host), it does
@@ -54,8 +59,7 @@ read -r _
 exec </dev/null
 trap : HUP INT TERM
 (exec "$@")
-echo $? >"$st.tmp"
-mv -f -- "$st.tmp" "$st"
+echo $? >"$st"
 `
 
 // Both scripts first wait for one line on standard input: Submit sends it
@@ -79,8 +83,7 @@ read -r _
 exec </dev/null
 trap : HUP INT TERM
 (trap '' HUP INT TERM; exec "$@")
-echo $? >"$st.tmp"
-mv -f -- "$st.tmp" "$st"
+echo $? >"$st"
 `
 
 // wrapperName is $0 of the wrapper; the shell prefixes its own messages
@@ -821,14 +824,25 @@ func (b *Backend) parseHandle(h compute.Handle) (*job, error) {
 	return j, nil
 }
 
-// readExit reads the exit status the wrapper wrote for a rank.
+// readExit reads the exit status the wrapper wrote for a rank: a whole
+// line, or nothing yet (see wrapperScript).
 func readExit(dir string, rank int) (int, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, exitFile(rank)))
 	if err != nil {
 		return 0, false
 	}
-	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
+	return parseExit(b)
+}
+
+// parseExit reads an exit file's content: a decimal status ended by a
+// newline. Anything else (empty, cut short, not a number) is no status.
+func parseExit(b []byte) (int, bool) {
+	line, ok := bytes.CutSuffix(b, []byte("\n"))
+	if !ok {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(line))
+	if err != nil || code < 0 || code > 255 {
 		return 0, false
 	}
 	return code, true
