@@ -107,6 +107,8 @@ type Dispatcher struct {
 	// of theirs was under way (the pass it kicked skipped them): their step
 	// kicks another pass when it ends.
 	endedMidStep map[string]bool
+	// sweepsDue: the next pass of Run drives the sweeps (see sweepsWanted).
+	sweepsDue bool
 }
 
 // unreachableRetry is how long queued runs leave an unreachable attached
@@ -150,14 +152,15 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 
 // jobEnded is told by a JobWatcher that a run's job has ended: a pass now
 // finalizes it (and its sweep starts the next child) instead of the next
-// tick of Interval.
+// tick of Interval. The pass need not drive the sweeps: the run is not
+// ended yet; finalize's move to its end status asks for that (move).
 func (d *Dispatcher) jobEnded(runID string) {
 	d.mu.Lock()
 	if d.inflight[runID] {
 		d.endedMidStep[runID] = true
 	}
 	d.mu.Unlock()
-	d.Kick()
+	d.wake()
 }
 
 // watched reports whether a Running run's backend watches its job and will
@@ -170,12 +173,36 @@ func (d *Dispatcher) watched(r *compute.Run) bool {
 	return ok && reg.Capabilities.Watcher != nil && reg.Capabilities.Watcher.Watching(r.Handle)
 }
 
-// Kick asks for a pass now (after a submit or a cancel).
+// Kick asks for a pass now that also drives the sweeps (after a submit or
+// a cancel: it may be a sweep's).
 func (d *Dispatcher) Kick() {
+	d.mu.Lock()
+	d.sweepsDue = true
+	d.mu.Unlock()
+	d.wake()
+}
+
+// wake asks for a pass now, for the runs only.
+func (d *Dispatcher) wake() {
 	select {
 	case d.kick <- struct{}{}:
 	default:
 	}
+}
+
+// sweepsWanted reports whether this pass of Run drives the sweeps, and
+// clears the request. A sweep's loop can only move when a child ended, a
+// run was submitted or cancelled (Kick), or time passed (a policy's next
+// evaluation, max_duration_minutes: every Interval). Most passes are none
+// of these: a job ended and its run is to be finalized, or a step ended
+// mid-pass. Reading every active sweep and its children on those passes
+// was a quarter of the server's work in a no-op sweep (docs/BENCHMARKS.md).
+func (d *Dispatcher) sweepsWanted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	due := d.sweepsDue
+	d.sweepsDue = false
+	return due
 }
 
 // Run dispatches until ctx ends, then waits for the steps under way (which
@@ -184,15 +211,19 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.cfg.Interval)
 	defer t.Stop()
 	defer d.wg.Wait()
+	sweeps := true // the first pass picks up what a restart left
 	for {
-		if err := d.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		if err := d.reconcile(ctx, sweeps); err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("dispatch", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			d.sweepsWanted()
+			sweeps = true
 		case <-d.kick:
+			sweeps = d.sweepsWanted()
 		}
 	}
 }
@@ -216,11 +247,15 @@ type admission struct {
 	reason string // why it waits, when not admitted
 }
 
-// Reconcile makes one pass: decides which queued runs may start (per
-// cluster, first come first served, as many as there are idle nodes) and
-// starts a step for every active run that has none under way.
-func (d *Dispatcher) Reconcile(ctx context.Context) error {
-	if d.sweeps != nil {
+// Reconcile makes one pass: drives the sweeps, decides which queued runs
+// may start (per cluster, first come first served, as many as there are
+// idle nodes) and starts a step for every active run that has none under
+// way.
+func (d *Dispatcher) Reconcile(ctx context.Context) error { return d.reconcile(ctx, true) }
+
+// reconcile is Reconcile, driving the sweeps only when sweeps is set.
+func (d *Dispatcher) reconcile(ctx context.Context, sweeps bool) error {
+	if sweeps && d.sweeps != nil {
 		if err := d.sweeps.Tick(ctx); err != nil && ctx.Err() == nil {
 			d.cfg.Logger.Error("sweeps", "err", err)
 		}
@@ -380,7 +415,7 @@ func (d *Dispatcher) start(ctx context.Context, r *compute.Run, a admission, lis
 			delete(d.endedMidStep, r.ID)
 			d.mu.Unlock()
 			if again {
-				d.Kick()
+				d.wake()
 			}
 		}()
 		if err := d.advance(ctx, r, a); err != nil && ctx.Err() == nil && !errors.Is(err, errRunMoved) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,7 +42,9 @@ func putSnapshot(t *testing.T, st *store.Store, files map[string]string) string 
 // the local backend tells the dispatcher when a job's processes end (the
 // run is finalized then, not polled), and a child that ends kicks the pass
 // in which its sweep starts the next one. Without either, the sweep would
-// stop after its first children.
+// stop after its first children. The sweeps are read only on the passes
+// that can move them (a kick, a child's end): not on those that only
+// finalize a run whose job ended.
 func TestDispatchWakesOnJobEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -50,7 +53,8 @@ func TestDispatchWakesOnJobEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := putSnapshot(t, e.st, map[string]string{"noop.sh": "exit 0\n"})
-	d := orchestrate.NewDispatcher(orchestrate.DispatcherConfig{Runs: e.st, Targets: e.st, Sweeps: e.st, Backends: e.backends(),
+	sweeps := &countingSweeps{SweepStore: e.st}
+	d := orchestrate.NewDispatcher(orchestrate.DispatcherConfig{Runs: e.st, Targets: e.st, Sweeps: sweeps, Backends: e.backends(),
 		Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -94,4 +98,22 @@ func TestDispatchWakesOnJobEnd(t *testing.T) {
 			t.Errorf("child %s %s: %s %s", k.ID, k.Status, k.StatusReason, k.Error)
 		}
 	}
+	// The first pass, the kick's and at most one per child's end; a job's
+	// end wakes a pass of its own too, which must leave the sweeps alone.
+	if n := sweeps.ticks.Load(); n > total+2 {
+		t.Errorf("the sweeps were read on %d passes, want at most %d (the first, the kick's, one per child's end)", n, total+2)
+	}
+}
+
+// countingSweeps counts the passes that read the active sweeps.
+type countingSweeps struct {
+	orchestrate.SweepStore
+	ticks atomic.Int64
+}
+
+func (c *countingSweeps) ListRuns(ctx context.Context, f compute.RunFilter) (compute.RunPage, error) {
+	if f.Kind == compute.RunKindHyperdrive {
+		c.ticks.Add(1)
+	}
+	return c.SweepStore.ListRuns(ctx, f)
 }
