@@ -245,6 +245,10 @@ func (d *Dispatcher) Demand(target string) int {
 type admission struct {
 	admit  bool
 	reason string // why it waits, when not admitted
+	// target is the run's target as this pass read it, so that the run's
+	// steps need not read it again on their way from Queued to submitted
+	// (two reads per run, 6% of the server's work in a no-op sweep).
+	target *compute.Target
 }
 
 // Reconcile makes one pass: drives the sweeps, decides which queued runs
@@ -309,16 +313,19 @@ func (d *Dispatcher) admissions(ctx context.Context, runs []*compute.Run) map[st
 			continue
 		}
 		t, err := d.cfg.Targets.GetTarget(ctx, name)
-		if err != nil || t.Kind != compute.KindCluster {
+		if err != nil {
+			t = nil // the step reads it again and reports what is wrong
+		}
+		if t == nil || t.Kind != compute.KindCluster {
 			for _, r := range rs {
-				out[r.ID] = admission{admit: true} // the step reports a missing target
+				out[r.ID] = admission{admit: true, target: t}
 			}
 			continue
 		}
 		b := d.cfg.Backends.Backend(t.Kind)
 		if b == nil {
 			for _, r := range rs {
-				out[r.ID] = admission{admit: true}
+				out[r.ID] = admission{admit: true, target: t}
 			}
 			continue
 		}
@@ -359,7 +366,7 @@ func (d *Dispatcher) admissions(ctx context.Context, runs []*compute.Run) map[st
 			need := max(r.NodeCount, 1)
 			if !blocked && idle >= need {
 				idle -= need
-				out[r.ID] = admission{admit: true}
+				out[r.ID] = admission{admit: true, target: t}
 				continue
 			}
 			blocked = true // first come, first served
@@ -467,7 +474,7 @@ func (d *Dispatcher) step(ctx context.Context, r *compute.Run, a admission) (*co
 		return d.prepare(ctx, r)
 	case compute.RunStarting:
 		if r.Handle.ID == "" {
-			return d.submit(ctx, r)
+			return d.submit(ctx, r, a)
 		}
 		return d.poll(ctx, r)
 	case compute.RunRunning:
@@ -510,13 +517,18 @@ func (d *Dispatcher) fail(ctx context.Context, r *compute.Run, reason string) (*
 }
 
 // target returns a run's target and its backend, or the reason the run
-// cannot use it.
-func (d *Dispatcher) target(ctx context.Context, r *compute.Run) (*compute.Target, compute.Backend, string, error) {
-	t, err := d.cfg.Targets.GetTarget(ctx, r.Target)
-	if errors.Is(err, compute.ErrNotFound) {
-		return nil, nil, fmt.Sprintf("the compute target %q does not exist (any more)", r.Target), nil
-	} else if err != nil {
-		return nil, nil, "", err
+// cannot use it. The target this pass read for the run's admission is
+// used when there is one; otherwise it is read now.
+func (d *Dispatcher) target(ctx context.Context, r *compute.Run, a admission) (*compute.Target, compute.Backend, string, error) {
+	t := a.target
+	if t == nil || t.Name != r.Target {
+		var err error
+		t, err = d.cfg.Targets.GetTarget(ctx, r.Target)
+		if errors.Is(err, compute.ErrNotFound) {
+			return nil, nil, fmt.Sprintf("the compute target %q does not exist (any more)", r.Target), nil
+		} else if err != nil {
+			return nil, nil, "", err
+		}
 	}
 	b := d.cfg.Backends.Backend(t.Kind)
 	if b == nil {
@@ -526,7 +538,7 @@ func (d *Dispatcher) target(ctx context.Context, r *compute.Run) (*compute.Targe
 }
 
 func (d *Dispatcher) queued(ctx context.Context, r *compute.Run, a admission) (*compute.Run, error) {
-	t, _, problem, err := d.target(ctx, r)
+	t, _, problem, err := d.target(ctx, r, a)
 	if err != nil {
 		return nil, err
 	}
@@ -616,8 +628,8 @@ func (d *Dispatcher) jobEnv(r *compute.Run, token string) map[string]string {
 
 // submit hands the run to its backend and persists the handle before
 // anything else happens with it.
-func (d *Dispatcher) submit(ctx context.Context, r *compute.Run) (*compute.Run, error) {
-	t, b, problem, err := d.target(ctx, r)
+func (d *Dispatcher) submit(ctx context.Context, r *compute.Run, a admission) (*compute.Run, error) {
+	t, b, problem, err := d.target(ctx, r, a)
 	if err != nil {
 		return nil, err
 	}
@@ -985,7 +997,7 @@ func (d *Dispatcher) recoverHandle(ctx context.Context, r *compute.Run) (compute
 	if len(h) < 2 || h[len(h)-2].Status != compute.RunStarting {
 		return compute.Handle{}, nil
 	}
-	t, b, problem, err := d.target(ctx, r)
+	t, b, problem, err := d.target(ctx, r, admission{})
 	if err != nil || problem != "" {
 		return compute.Handle{}, err
 	}
