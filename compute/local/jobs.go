@@ -586,27 +586,23 @@ const oomFile = "oom.json"
 // explainOutOfMemory turns a failed job whose rank the kernel killed for
 // running out of memory into a reason that says so and names the limit, and
 // removes the ranks' cgroups (the verdict is kept in oomFile first).
+//
+// Only a failed job is looked into: the kernel's out-of-memory kill of a
+// rank fails it, so a job that completed has nothing to explain. Reading a
+// group's counters on cgroup v1 reads every controller's statistics; doing
+// it for every job that ended was 5% of the server's work in a sweep of
+// no-op runs (docs/BENCHMARKS.md).
 func (b *Backend) explainOutOfMemory(j *job, st *compute.JobState) {
 	rank := -1
-	var mark struct{ Rank int }
-	if data, err := os.ReadFile(filepath.Join(j.dir, oomFile)); err == nil && json.Unmarshal(data, &mark) == nil {
-		rank = mark.Rank
-	} else {
-		for i := range j.ranks {
-			if b.limiter.oomKilled(cgroupName(j.runID, i)) {
-				rank = i
-				mark.Rank = i
-				_ = writeJSON(filepath.Join(j.dir, oomFile), mark)
-				break
-			}
-		}
+	if st.Phase == compute.JobFailed {
+		rank = b.outOfMemoryRank(j)
 	}
 	// A group whose last processes are not released yet is removed as soon
 	// as they are.
 	for i := range j.ranks {
 		b.limiter.removeEventually(cgroupName(j.runID, i))
 	}
-	if rank < 0 || st.Phase != compute.JobFailed {
+	if rank < 0 {
 		return
 	}
 	rec, err := readRecord(j.dir)
@@ -618,6 +614,24 @@ func (b *Backend) explainOutOfMemory(j *job, st *compute.JobState) {
 	if len(j.ranks) > 1 {
 		st.Reason = "rank " + strconv.Itoa(rank) + ": " + st.Reason
 	}
+}
+
+// outOfMemoryRank is the rank of a job the kernel killed for running out of
+// memory, or -1; the verdict is kept in oomFile, since the rank's cgroup,
+// which tells it, is removed.
+func (b *Backend) outOfMemoryRank(j *job) int {
+	var mark struct{ Rank int }
+	if data, err := os.ReadFile(filepath.Join(j.dir, oomFile)); err == nil && json.Unmarshal(data, &mark) == nil {
+		return mark.Rank
+	}
+	for i := range j.ranks {
+		if b.limiter.oomKilled(cgroupName(j.runID, i)) {
+			mark.Rank = i
+			_ = writeJSON(filepath.Join(j.dir, oomFile), mark)
+			return i
+		}
+	}
+	return -1
 }
 
 // rankFailure words a failed rank; multi-node jobs name the rank.
