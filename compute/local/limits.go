@@ -102,8 +102,28 @@ func newLimiter(log *slog.Logger) limiter {
 
 // v1Hierarchy is the three v1 controllers the limits use.
 func v1Hierarchy() ([]cgroup1.Subsystem, error) {
-	const root = "/sys/fs/cgroup"
-	return []cgroup1.Subsystem{cgroup1.NewCpu(root), cgroup1.NewMemory(root), cgroup1.NewPids(root)}, nil
+	return v1Controllers(true, true)()
+}
+
+// v1Controllers is the pids controller (which every rank's group has: it
+// bounds the processes and lists them, for killAll), with cpu and memory
+// when asked for. On v1 each controller is a group of its own to make, to
+// move the rank into and to remove, and moving a process takes a lock
+// that stalls every fork on the machine for an RCU grace period: a group
+// per controller the rank has no limit in cost the server a few
+// milliseconds per rank for nothing (docs/BENCHMARKS.md).
+func v1Controllers(cpu, memory bool) cgroup1.Hierarchy {
+	return func() ([]cgroup1.Subsystem, error) {
+		const root = "/sys/fs/cgroup"
+		subs := []cgroup1.Subsystem{cgroup1.NewPids(root)}
+		if cpu {
+			subs = append(subs, cgroup1.NewCpu(root))
+		}
+		if memory {
+			subs = append(subs, cgroup1.NewMemory(root))
+		}
+		return subs, nil
+	}
 }
 
 // cgroupName is the cgroup of one rank of a run.
@@ -153,7 +173,7 @@ func (l limiter) place(name string, pid int, lim Limits) error {
 		if lim.Pids > 0 {
 			res.Pids = &specs.LinuxPids{Limit: &lim.Pids}
 		}
-		cg, err := cgroup1.New(cgroup1.StaticPath(name), res, cgroup1.WithHierarchy(v1Hierarchy))
+		cg, err := cgroup1.New(cgroup1.StaticPath(name), res, cgroup1.WithHierarchy(v1Controllers(quota != nil, mem != nil)))
 		if err != nil || pid == 0 {
 			return err
 		}
@@ -176,8 +196,9 @@ func (l limiter) oomKilled(name string) bool {
 		st, err := m.StatFiltered(cgroup2.StatMemoryEvents)
 		return err == nil && st.GetMemoryEvents().GetOomKill() > 0
 	default:
-		// memory.oom_control's oom_kill counts the kills in this group.
-		cg, err := cgroup1.Load(cgroup1.StaticPath(name), cgroup1.WithHierarchy(v1Hierarchy))
+		// memory.oom_control's oom_kill counts the kills in this group,
+		// which the rank has when it has a memory limit.
+		cg, err := cgroup1.Load(cgroup1.StaticPath(name), cgroup1.WithHierarchy(v1Controllers(false, true)))
 		if err != nil {
 			return false
 		}
@@ -220,7 +241,7 @@ func (l limiter) procs(name string) []int {
 			pids = append(pids, int(p))
 		}
 	default:
-		cg, err := cgroup1.Load(cgroup1.StaticPath(name), cgroup1.WithHierarchy(v1Hierarchy))
+		cg, err := cgroup1.Load(cgroup1.StaticPath(name), cgroup1.WithHierarchy(v1Controllers(false, false)))
 		if err != nil {
 			return nil
 		}
