@@ -300,11 +300,12 @@ func (s *Store) PutArtifact(ctx context.Context, runID, p string, r io.Reader, l
 	return nil
 }
 
-// RemoveRunWorkDir deletes a run's working folder once its outputs are
-// collected (the snapshot keeps the sources).
+// RemoveRunWorkDir removes a run's working folder once its outputs are
+// collected (the snapshot keeps the sources): it is gone from the run's
+// folder at once and deleted in the background (trash.go).
 func (s *Store) RemoveRunWorkDir(ctx context.Context, runID string) error {
 	if err := checkRunID(runID); err != nil {
 		return err
 	}
-	return os.RemoveAll(s.RunWorkDir(runID))
+	return s.trash.put(s.RunWorkDir(runID), runID)
 }

@@ -63,6 +63,8 @@ type Store struct {
 	runWrites runWriteStmts
 	// snapFiles are the file lists of snapshots materialised lately.
 	snapFiles snapshotFileCache
+	// trash deletes removed run folders in the background (trash.go).
+	trash *trash
 }
 
 // Open opens (creating if needed) <dataDir>/trainyard.db, applies pending
@@ -131,6 +133,10 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
+	if s.trash, err = newTrash(dataDir, log); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
 	log.Info("store opened", "path", path, "migrations_applied", applied, "secret_key", keys.ActiveID())
 	s.warnUnknownKeys(ctx)
 	return s, nil
@@ -158,6 +164,9 @@ func dsn(path string, readOnly bool) string {
 // Close closes both connection pools. The last connection to close
 // checkpoints the WAL into the database file.
 func (s *Store) Close() error {
+	if s.trash != nil {
+		s.trash.close()
+	}
 	var errs []error
 	if s.reader.DB != nil {
 		errs = append(errs, s.reader.stmts.close(), s.reader.Close())
