@@ -102,7 +102,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 
 	s := &Store{Now: time.Now, path: path, keys: keys, log: log}
 	s.writer.version = &s.version
-	if s.writer.DB, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	if s.writer.DB, err = openDB(path, false); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.writer.SetMaxOpenConns(1)
@@ -121,7 +121,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.reader.stmts = &stmtCache{m: make(map[string]*sql.Stmt)}
-	if s.reader.DB, err = sql.Open("sqlite", dsn(path, true)); err != nil {
+	if s.reader.DB, err = openDB(path, true); err != nil {
 		s.runWrites.close()
 		s.writer.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -140,6 +140,16 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 	log.Info("store opened", "path", path, "migrations_applied", applied, "secret_key", keys.ActiveID())
 	s.warnUnknownKeys(ctx)
 	return s, nil
+}
+
+// openDB opens a pool on the database file through the statement cache
+// (stmtcache.go), which keeps each connection's statements prepared.
+func openDB(path string, readOnly bool) (*sql.DB, error) {
+	c, err := newStmtCacheConnector(dsn(path, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
 }
 
 // dsn builds the connection string. The path goes through url.URL so that
