@@ -390,10 +390,8 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 	var out *compute.Run
 	var fnErr error
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		seq, r, err := scanRun(tx.StmtContext(ctx, s.runWrites.loadRun).QueryRowContext(ctx, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errNoRun(id)
-		} else if err != nil {
+		seq, r, err := loadRun(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		old := *r
@@ -410,7 +408,8 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 			if reason == "" && r.Status == compute.RunFailed {
 				reason = r.Error
 			}
-			if _, err := tx.StmtContext(ctx, s.runWrites.insertEvent).ExecContext(ctx, seq, string(r.Status), toMS(now), reason); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO run_events (run_seq, status, at, reason) VALUES (?, ?, ?, ?)`,
+				seq, string(r.Status), toMS(now), reason); err != nil {
 				return err
 			}
 			if r.Status == compute.RunRunning && r.StartedAt.IsZero() {
@@ -421,13 +420,15 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 			}
 			if r.Status.Terminal() {
 				// A run's tracking tokens end with it.
-				if _, err := tx.StmtContext(ctx, s.runWrites.deleteTokens).ExecContext(ctx, seq); err != nil {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM run_tokens WHERE run_seq = ?`, seq); err != nil {
 					return err
 				}
 			}
 		}
 		r.StartedAt, r.EndedAt = normTime(r.StartedAt), normTime(r.EndedAt)
-		_, err = tx.StmtContext(ctx, s.runWrites.updateRun).ExecContext(ctx,
+		_, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, status_reason = ?, handle_backend = ?, handle_id = ?,
+			attempt = ?, error = ?, display_name = ?, started_at = ?, ended_at = ?, best_child_id = ?,
+			policy_cancel_reason = ? WHERE seq = ?`,
 			string(r.Status), r.StatusReason, r.Handle.Backend, r.Handle.ID, r.Attempt, r.Error, r.DisplayName,
 			toMS(r.StartedAt), toMS(r.EndedAt), r.BestChildID, r.PolicyCancelReason, seq)
 		if err != nil {

@@ -54,13 +54,11 @@ type Store struct {
 
 	path    string
 	writer  writeDB // one connection: every write and read-modify-write
-	reader  readDB  // readerConns connections, query_only, statements kept
+	reader  *sql.DB // readerConns connections, query_only
 	keys    *Keyring
 	log     *slog.Logger
 	feed    changeFeed    // committed changes, for live pages (Subscribe)
 	version atomic.Uint64 // writes committed since Open (Version)
-	// runWrites are UpdateRun's statements, prepared once (run_write_stmts.go).
-	runWrites runWriteStmts
 	// snapFiles are the file lists of snapshots materialised lately.
 	snapFiles snapshotFileCache
 	// trash deletes removed run folders in the background (trash.go).
@@ -116,13 +114,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 
-	if s.runWrites, err = prepareRunWrites(ctx, s.writer.DB); err != nil {
-		s.writer.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	s.reader.stmts = &stmtCache{m: make(map[string]*sql.Stmt)}
-	if s.reader.DB, err = openDB(path, true); err != nil {
-		s.runWrites.close()
+	if s.reader, err = openDB(path, true); err != nil {
 		s.writer.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -178,11 +170,11 @@ func (s *Store) Close() error {
 		s.trash.close()
 	}
 	var errs []error
-	if s.reader.DB != nil {
-		errs = append(errs, s.reader.stmts.close(), s.reader.Close())
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
 	}
 	if s.writer.DB != nil {
-		errs = append(errs, s.runWrites.close(), s.writer.Close())
+		errs = append(errs, s.writer.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("store: close: %w", err)
@@ -242,7 +234,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // read runs fn in a read transaction, so several queries see one snapshot.
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTx(ctx, s.reader.DB, fn)
+	return inTx(ctx, s.reader, fn)
 }
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint failure.

@@ -12,14 +12,14 @@ import (
 
 func TestOpenPragmas(t *testing.T) {
 	s := MustOpen(t)
-	for name, db := range map[string]*sql.DB{"writer": s.writer.DB, "reader": s.reader.DB} {
+	for name, db := range map[string]*sql.DB{"writer": s.writer.DB, "reader": s.reader} {
 		for p, want := range map[string]string{"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1", "synchronous": "1"} {
 			if got := pragma(t, db, p); got != want {
 				t.Errorf("%s: PRAGMA %s = %s, want %s", name, p, got, want)
 			}
 		}
 	}
-	if got := pragma(t, s.reader.DB, "query_only"); got != "1" {
+	if got := pragma(t, s.reader, "query_only"); got != "1" {
 		t.Errorf("reader query_only = %s, want 1", got)
 	}
 	if _, err := s.reader.Exec(`DELETE FROM sessions`); err == nil {
