@@ -77,8 +77,11 @@ type Backend struct {
 	sandbox sandbox
 	limiter limiter
 	// mu serialises read-modify-write of node sets (Scale, Submit claiming
-	// nodes, Deprovision) and job starts (one job per run id).
+	// nodes, Deprovision) and the job starts on clusters and instances.
 	mu sync.Mutex
+	// runs serialises the starts of one run's job on the local target (one
+	// job per run id); see runLocks.
+	runs runLocks
 	// sessions are the instances' terminals, SSH sessions and Jupyter servers.
 	sessions *sessionTable
 	// watch knows the jobs this process waits for (compute.JobWatcher).

@@ -238,6 +238,42 @@ func TestSubmitIsIdempotentPerRun(t *testing.T) {
 	}
 }
 
+// TestConcurrentSubmitsOfOneRunStartOneJob: jobs on the local target start
+// side by side (no lock across runs), and Submits of the same run that race
+// still start its job once and all return its handle.
+func TestConcurrentSubmitsOfOneRunStartOneJob(t *testing.T) {
+	b := New(testConfig(t))
+	const runs, tries = 4, 6
+	var wg sync.WaitGroup
+	handles := make([][]compute.Handle, runs)
+	ids := make([]string, runs)
+	for r := range runs {
+		ids[r] = fmt.Sprintf("%s-%d", computetest.NewRunID(t), r)
+		handles[r] = make([]compute.Handle, tries)
+		for i := range tries {
+			wg.Go(func() {
+				h, err := b.Submit(context.Background(), localTarget(), compute.JobSpec{RunID: ids[r], Argv: []string{"/bin/sh", "-c", "echo once"}})
+				if err != nil {
+					t.Errorf("Submit %s: %v", ids[r], err)
+				}
+				handles[r][i] = h
+			})
+		}
+	}
+	wg.Wait()
+	for r := range runs {
+		for i := range tries {
+			if handles[r][i] != handles[r][0] {
+				t.Fatalf("run %s: Submit %d returned %v, Submit 0 %v", ids[r], i, handles[r][i], handles[r][0])
+			}
+		}
+		computetest.WaitPhase(t, b, handles[r][0], compute.JobCompleted, 30*time.Second)
+		if got := computetest.ReadLogs(t, b, handles[r][0], 0); got != "once\n" {
+			t.Errorf("run %s: output = %q, want the job to have run once", ids[r], got)
+		}
+	}
+}
+
 func TestSubmitRejects(t *testing.T) {
 	b := New(testConfig(t))
 	ok := compute.JobSpec{RunID: "run-1", Argv: []string{"/bin/true"}}

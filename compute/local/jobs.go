@@ -163,8 +163,12 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 	if b.sandbox.err != nil && !b.sandbox.cfg.Off {
 		return compute.Handle{}, b.sandbox.err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	if t.Kind == compute.KindLocal {
+		defer b.runs.lock(spec.RunID)()
+	} else {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+	}
 
 	dir := filepath.Join(b.jobsDir(), spec.RunID)
 	if rec, err := readRecord(dir); err == nil {
