@@ -63,6 +63,8 @@ type Store struct {
 	snapFiles snapshotFileCache
 	// trash deletes removed run folders in the background (trash.go).
 	trash *trash
+	// checkpoints copies the WAL into the database file (checkpoint.go).
+	checkpoints *checkpointer
 }
 
 // Open opens (creating if needed) <dataDir>/trainyard.db, applies pending
@@ -129,6 +131,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
+	s.checkpoints = s.startCheckpointer()
 	log.Info("store opened", "path", path, "migrations_applied", applied, "secret_key", keys.ActiveID())
 	s.warnUnknownKeys(ctx)
 	return s, nil
@@ -158,6 +161,9 @@ func dsn(path string, readOnly bool) string {
 		// The single writer connection takes the write lock at BEGIN, so a
 		// read-modify-write transaction can never fail to upgrade its lock.
 		q.Set("_txlock", "immediate")
+		// Its commits never checkpoint: the checkpointer does, off the
+		// writer (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	return u.String()
@@ -166,6 +172,9 @@ func dsn(path string, readOnly bool) string {
 // Close closes both connection pools. The last connection to close
 // checkpoints the WAL into the database file.
 func (s *Store) Close() error {
+	if s.checkpoints != nil {
+		s.checkpoints.close()
+	}
 	if s.trash != nil {
 		s.trash.close()
 	}
