@@ -26,6 +26,10 @@ def others(d):
     return [e for e in os.listdir(d) if not os.getcwd().startswith(os.path.join(d, e) + "/")] or None
 attempt("list the data folder", lambda: others(data))
 attempt("list other runs", lambda: others(os.path.join(data, "runs")))
+def plant():
+    open(os.path.join(data, "planted"), "w").write("x")
+    return os.listdir(data)
+attempt("write in the data folder", plant)
 attempt("read another run's files", lambda: open(os.path.join(other_run, "marker.txt")).read())
 attempt("read the server's environment", lambda: open("/proc/%d/environ" % server_pid, "rb").read(64))
 # Another process's environment is a leak when it holds anything the
