@@ -205,22 +205,39 @@ func TestMultiNodeAllRanksCanceled(t *testing.T) {
 
 func TestEnvIsMinimal(t *testing.T) {
 	t.Setenv("TRAINYARD_TEST_SERVER_SECRET", "s3cret")
-	b := New(testConfig(t))
-	work := t.TempDir()
-	h := submit(t, b, localTarget(), compute.JobSpec{WorkDir: work, Argv: []string{"/usr/bin/env"}, Env: map[string]string{"MY_VAR": "1"}})
-	computetest.WaitPhase(t, b, h, compute.JobCompleted, 10*time.Second)
-	var names []string
-	for l := range strings.Lines(computetest.ReadLogs(t, b, h, 0)) {
-		name, value, _ := strings.Cut(strings.TrimSuffix(l, "\n"), "=")
-		names = append(names, name)
-		if name == "PWD" && value != work {
-			t.Errorf("PWD = %q, want the work dir %q", value, work)
-		}
-	}
-	slices.Sort(names)
-	// PWD comes from the wrapper shell, which exports it.
-	if want := []string{"HOME", "LANG", "MY_VAR", "PATH", "PWD"}; !slices.Equal(names, want) {
-		t.Errorf("the job's environment has %q, want %q", names, want)
+	t.Setenv("LANG", "en_US.UTF-8") // the server's locale is not the job's
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		wantLang string
+	}{
+		// The default LANG reaches the job through env's arguments (see
+		// sandbox.argv): it must arrive all the same.
+		{"default locale", map[string]string{"MY_VAR": "1"}, "C.UTF-8"},
+		{"the run's own locale", map[string]string{"MY_VAR": "1", "LANG": "de_DE.UTF-8"}, "de_DE.UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := New(testConfig(t))
+			work := t.TempDir()
+			h := submit(t, b, localTarget(), compute.JobSpec{WorkDir: work, Argv: []string{"/usr/bin/env"}, Env: tc.env})
+			computetest.WaitPhase(t, b, h, compute.JobCompleted, 10*time.Second)
+			var names []string
+			for l := range strings.Lines(computetest.ReadLogs(t, b, h, 0)) {
+				name, value, _ := strings.Cut(strings.TrimSuffix(l, "\n"), "=")
+				names = append(names, name)
+				if name == "PWD" && value != work {
+					t.Errorf("PWD = %q, want the work dir %q", value, work)
+				}
+				if name == "LANG" && value != tc.wantLang {
+					t.Errorf("LANG = %q, want %q", value, tc.wantLang)
+				}
+			}
+			slices.Sort(names)
+			// PWD comes from the wrapper shell, which exports it.
+			if want := []string{"HOME", "LANG", "MY_VAR", "PATH", "PWD"}; !slices.Equal(names, want) {
+				t.Errorf("the job's environment has %q, want %q", names, want)
+			}
+		})
 	}
 }
 

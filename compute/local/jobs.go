@@ -229,7 +229,8 @@ func (b *Backend) Submit(ctx context.Context, t *compute.Target, spec compute.Jo
 				return fail(fmt.Errorf("giving the working folder of %s to its sandbox user: %w", spec.RunID, err), nil)
 			}
 		}
-		env, argv = envList(b.sandbox.env(workDir, spec.Env)), b.sandbox.argv(uid, workDir, spec.Argv)
+		vars := b.sandbox.env(workDir, spec.Env)
+		env, argv = envList(vars), b.sandbox.argv(uid, workDir, vars, spec.Argv)
 	}
 	lim := b.limitsFor(t)
 	masterPort := 0

@@ -101,7 +101,7 @@ func (b *Backend) openSession(ctx context.Context, t *compute.Target, spec compu
 		if err != nil {
 			return nil, err
 		}
-		argv = b.sandbox.argv(b.instanceUID(t), home, argv, files...)
+		argv = b.sandbox.argv(b.instanceUID(t), home, env, argv, files...)
 	}
 	gateR, gateW, err := os.Pipe()
 	if err != nil {
