@@ -330,7 +330,8 @@ func TestRunQueuesOnBusyCluster(t *testing.T) {
 	for _, ev := range got.StatusHistory {
 		reasons = append(reasons, ev.Status+":"+ev.Reason)
 	}
-	if !slices.Contains(reasons, "Queued:") || got.StartTimeUtc <= getRun(t, env, first.RunID).StartTimeUtc {
+	waited := slices.ContainsFunc(reasons, func(r string) bool { return strings.HasPrefix(r, "Queued:waiting for a node: ") })
+	if !waited || got.StartTimeUtc <= getRun(t, env, first.RunID).StartTimeUtc {
 		t.Fatalf("history %v", reasons)
 	}
 }

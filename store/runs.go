@@ -387,6 +387,16 @@ func fillRunDetails(ctx context.Context, tx *sql.Tx, seq int64, r *compute.Run) 
 // tracking tokens. The stored run is returned without metrics,
 // params, tags and history (GetRun reads those).
 func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run) error) (*compute.Run, error) {
+	return s.UpdateRunVia(ctx, id, nil, fn)
+}
+
+// UpdateRunVia is UpdateRun for a run that passes through the statuses via
+// on its way to the status fn sets: each step must be allowed and is
+// recorded as a status event of its own, all at the same time, in the one
+// transaction. The dispatcher moves a run it admits at once from NotStarted
+// through Queued to Preparing so: one write where there were two, and the
+// same timeline. via is ignored when fn leaves the status as it was.
+func (s *Store) UpdateRunVia(ctx context.Context, id string, via []compute.RunStatus, fn func(r *compute.Run) error) (*compute.Run, error) {
 	var out *compute.Run
 	var fnErr error
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -401,8 +411,23 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *compute.Run
 		}
 		now := s.now()
 		if r.Status != old.Status {
-			if !old.Status.CanMoveTo(r.Status) {
-				return compute.Conflictf("InvalidStatusChange", "status", "Run '%s' is %s and cannot become %s.", id, old.Status, r.Status)
+			from := old.Status
+			for _, step := range via {
+				if step == compute.RunRunning || step.Terminal() {
+					// Those set StartedAt or EndedAt: a run must stop there.
+					return fmt.Errorf("a run cannot pass through %s", step)
+				}
+				if !from.CanMoveTo(step) {
+					return compute.Conflictf("InvalidStatusChange", "status", "Run '%s' is %s and cannot become %s.", id, from, step)
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO run_events (run_seq, status, at, reason) VALUES (?, ?, ?, '')`,
+					seq, string(step), toMS(now)); err != nil {
+					return err
+				}
+				from = step
+			}
+			if !from.CanMoveTo(r.Status) {
+				return compute.Conflictf("InvalidStatusChange", "status", "Run '%s' is %s and cannot become %s.", id, from, r.Status)
 			}
 			reason := r.StatusReason
 			if reason == "" && r.Status == compute.RunFailed {

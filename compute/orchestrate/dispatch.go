@@ -25,6 +25,9 @@ type RunStore interface {
 	GetRun(ctx context.Context, id string) (*compute.Run, error)
 	// UpdateRun changes a run in one transaction, recording status changes.
 	UpdateRun(ctx context.Context, id string, fn func(r *compute.Run) error) (*compute.Run, error)
+	// UpdateRunVia is UpdateRun for a run that passes through the statuses
+	// via on its way, each recorded as if it had been a write of its own.
+	UpdateRunVia(ctx context.Context, id string, via []compute.RunStatus, fn func(r *compute.Run) error) (*compute.Run, error)
 	// IssueRunToken makes a tracking token valid for the run until it ends.
 	IssueRunToken(ctx context.Context, runID string) (string, error)
 	// MaterializeSnapshot writes a snapshot's files into an emptied folder.
@@ -462,7 +465,7 @@ func (d *Dispatcher) advance(ctx context.Context, r *compute.Run, a admission) e
 func (d *Dispatcher) step(ctx context.Context, r *compute.Run, a admission) (*compute.Run, error) {
 	switch r.Status {
 	case compute.RunNotStarted:
-		return d.move(ctx, r, compute.RunQueued, "", nil)
+		return d.queued(ctx, r, a)
 	case compute.RunQueued:
 		if r.Handle.ID != "" {
 			// Submitted, and waiting in the backend's own queue (a Slurm job
@@ -489,7 +492,13 @@ func (d *Dispatcher) step(ctx context.Context, r *compute.Run, a admission) (*co
 
 // move changes a run's status unless someone else changed it first.
 func (d *Dispatcher) move(ctx context.Context, r *compute.Run, to compute.RunStatus, reason string, edit func(*compute.Run)) (*compute.Run, error) {
-	next, err := d.cfg.Runs.UpdateRun(ctx, r.ID, func(cur *compute.Run) error {
+	return d.moveVia(ctx, r, nil, to, reason, edit)
+}
+
+// moveVia is move through the statuses via, in one write (see
+// RunStore.UpdateRunVia).
+func (d *Dispatcher) moveVia(ctx context.Context, r *compute.Run, via []compute.RunStatus, to compute.RunStatus, reason string, edit func(*compute.Run)) (*compute.Run, error) {
+	next, err := d.cfg.Runs.UpdateRunVia(ctx, r.ID, via, func(cur *compute.Run) error {
 		if cur.Status != r.Status {
 			return errRunMoved
 		}
@@ -537,6 +546,10 @@ func (d *Dispatcher) target(ctx context.Context, r *compute.Run, a admission) (*
 	return t, b, "", nil
 }
 
+// queued takes a NotStarted or Queued run as far as the target and this
+// pass's admission let it: Preparing, or Queued with the reason it waits. A
+// NotStarted run admitted at once goes through Queued to Preparing in one
+// write (the timeline still shows Queued): a sweep's children mostly do.
 func (d *Dispatcher) queued(ctx context.Context, r *compute.Run, a admission) (*compute.Run, error) {
 	t, _, problem, err := d.target(ctx, r, a)
 	if err != nil {
@@ -548,7 +561,7 @@ func (d *Dispatcher) queued(ctx context.Context, r *compute.Run, a admission) (*
 	switch t.ProvisioningState {
 	case compute.ProvisioningSucceeded:
 	case compute.ProvisioningCreating, compute.ProvisioningUpdating:
-		return d.setReason(ctx, r, fmt.Sprintf("waiting for compute %s to be ready (%s)", t.Name, t.ProvisioningState))
+		return d.wait(ctx, r, fmt.Sprintf("waiting for compute %s to be ready (%s)", t.Name, t.ProvisioningState))
 	default:
 		why := ""
 		if len(t.ProvisioningErrors) > 0 {
@@ -559,9 +572,23 @@ func (d *Dispatcher) queued(ctx context.Context, r *compute.Run, a admission) (*
 		return d.fail(ctx, r, fmt.Sprintf("compute %s is %s and cannot run jobs%s", t.Name, t.ProvisioningState, why))
 	}
 	if !a.admit {
-		return d.setReason(ctx, r, a.reason)
+		return d.wait(ctx, r, a.reason)
+	}
+	if r.Status == compute.RunNotStarted {
+		return d.moveVia(ctx, r, []compute.RunStatus{compute.RunQueued}, compute.RunPreparing, "", nil)
 	}
 	return d.move(ctx, r, compute.RunPreparing, "", nil)
+}
+
+// wait leaves a run Queued with the reason it waits, and ends the step.
+func (d *Dispatcher) wait(ctx context.Context, r *compute.Run, reason string) (*compute.Run, error) {
+	if r.Status == compute.RunNotStarted {
+		if _, err := d.move(ctx, r, compute.RunQueued, reason, nil); err != nil {
+			return nil, err
+		}
+		return nil, errWait
+	}
+	return d.setReason(ctx, r, reason)
 }
 
 // setReason records why a run waits (only when it changed) and ends the step.
