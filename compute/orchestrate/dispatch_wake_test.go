@@ -46,19 +46,11 @@ func putSnapshot(t *testing.T, st *store.Store, files map[string]string) string 
 // that can move them (a kick, a child's end): not on those that only
 // finalize a run whose job ended.
 func TestDispatchWakesOnJobEnd(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	e := newEnv(t)
-	if err := compute.EnsureLocalTarget(ctx, e.st, time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	snap := putSnapshot(t, e.st, map[string]string{"noop.sh": "exit 0\n"})
 	sweeps := &countingSweeps{SweepStore: e.st}
-	d := orchestrate.NewDispatcher(orchestrate.DispatcherConfig{Runs: e.st, Targets: e.st, Sweeps: sweeps, Backends: e.backends(),
-		Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	d := runWakeOnly(t, e, orchestrate.DispatcherConfig{Runs: e.st, Sweeps: sweeps})
 
 	x, err := hyperdrive.NewExpression("--x", hyperdrive.Choice, []any{1, 2, 3, 4, 5, 6})
 	if err != nil {
@@ -103,6 +95,25 @@ func TestDispatchWakesOnJobEnd(t *testing.T) {
 	if n := sweeps.ticks.Load(); n > total+2 {
 		t.Errorf("the sweeps were read on %d passes, want at most %d (the first, the kick's, one per child's end)", n, total+2)
 	}
+}
+
+// runWakeOnly runs a dispatcher over e's local target, with cfg's stores,
+// until the test ends. Its interval never comes round: only kicks and the
+// ends of jobs wake it.
+func runWakeOnly(t *testing.T, e *env, cfg orchestrate.DispatcherConfig) *orchestrate.Dispatcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := compute.EnsureLocalTarget(ctx, e.st, time.Now()); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cfg.Targets, cfg.Backends, cfg.Interval = e.st, e.backends(), time.Hour
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d := orchestrate.NewDispatcher(cfg)
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d
 }
 
 // countingSweeps counts the passes that read the active sweeps.

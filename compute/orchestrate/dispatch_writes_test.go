@@ -2,13 +2,11 @@ package orchestrate_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/trainyard/trainyard/compute"
 	"github.com/trainyard/trainyard/compute/orchestrate"
@@ -36,21 +34,13 @@ func (c *countingRuns) UpdateRunVia(ctx context.Context, id string, via []comput
 // Completed (Queued and Preparing, Starting, the handle, Running,
 // Finalizing, Completed), where a write per status made seven.
 func TestAdmittedRunGoesThroughQueuedInOneWrite(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	e := newEnv(t)
-	if err := compute.EnsureLocalTarget(ctx, e.st, time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	// The job runs until the test has seen it Running, so that its
 	// timeline shows Running however slowly the machine polls.
 	snap := putSnapshot(t, e.st, map[string]string{"wait.sh": "while [ ! -e go ]; do sleep 0.02; done\n"})
 	runs := &countingRuns{RunStore: e.st}
-	d := orchestrate.NewDispatcher(orchestrate.DispatcherConfig{Runs: runs, Targets: e.st, Backends: e.backends(),
-		Interval: time.Hour, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	done := make(chan struct{})
-	go func() { d.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	d := runWakeOnly(t, e, orchestrate.DispatcherConfig{Runs: runs})
 
 	r := &compute.Run{ExperimentName: "writes", Target: "local", Script: "wait.sh", SnapshotID: snap,
 		Environment: compute.RunEnvironment{UserManagedDependencies: true, InterpreterPath: "/bin/sh"}}
