@@ -112,11 +112,15 @@ func (h *Handlers) APISubmitRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.kickRuns()
+	// Read before the kick: the response is the run as submitted
+	// (NotStarted, as docs/API-runs.md says), not whatever status the
+	// dispatcher has moved it to meanwhile, which an admitted run reaches
+	// in one write.
 	full, err := h.cfg.Store.GetRun(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
+	h.kickRuns()
 	w.Header().Set("Location", "/api/v1/runs/"+run.ID)
 	writeJSON(w, http.StatusCreated, toAPIRun(full, true))
 	return nil
