@@ -337,6 +337,20 @@ func splitLines(s string) []string {
 	return append(out, s[start:])
 }
 
+// openCachedReader opens a read-only pool on the database at path through
+// the statement cache, as the store's readers are; it is closed when the
+// test ends.
+func openCachedReader(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	rc, err := newStmtCacheConnector(dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := sql.OpenDB(rc)
+	t.Cleanup(func() { reader.Close() })
+	return reader
+}
+
 // TestStmtCacheSchemaChange runs a kept statement after ALTER TABLE ADD
 // COLUMN, made on its own connection and on another one: SQLite prepares
 // it again, and it sees the new column.
@@ -344,12 +358,7 @@ func TestStmtCacheSchemaChange(t *testing.T) {
 	ctx := context.Background()
 	db, _, path := openCached(t)
 	mustExec(t, db, itemsSchema)
-	rc, err := newStmtCacheConnector(dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := sql.OpenDB(rc)
-	defer reader.Close()
+	reader := openCachedReader(t, path)
 	wconn, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -613,13 +622,8 @@ func TestStmtCacheConcurrent(t *testing.T) {
 	ctx := context.Background()
 	db, _, path := openCached(t)
 	mustExec(t, db, itemsSchema)
-	rc, err := newStmtCacheConnector(dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := sql.OpenDB(rc)
+	reader := openCachedReader(t, path)
 	reader.SetMaxOpenConns(readerConns)
-	defer reader.Close()
 	const q = `SELECT id FROM items WHERE id >= ? ORDER BY id`
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
