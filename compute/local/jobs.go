@@ -401,13 +401,20 @@ func freePort() (int, error) {
 // server, tells the job's end once every rank's wrapper is gone, and stops
 // the other ranks of a multi-node job when this one failed: they would
 // otherwise wait for it forever.
+//
+// A wrapper that exited cleanly has written its rank's status: that write is
+// its last command. If the status is not there to read, the job's folder is
+// being removed (the job ended and is being cleared), and the rank did not
+// fail; a stop marker would only land in a folder on its way out and keep it
+// from going.
 func (b *Backend) reap(j *job, rank int, cmd *exec.Cmd) {
-	_ = cmd.Wait()
+	waitErr := cmd.Wait()
 	defer b.watch.rankEnded(j.runID)
 	if len(j.ranks) < 2 {
 		return
 	}
-	if code, ok := readExit(j.dir, rank); ok && code == 0 {
+	code, ok := readExit(j.dir, rank)
+	if (ok && code == 0) || (!ok && waitErr == nil) {
 		return
 	}
 	if b.requestStop(j, stopMarker{Reason: stopRankFailed, Rank: rank}) {
