@@ -21,7 +21,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +33,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trainyard/trainyard/compute/computetest"
 )
 
 // ErrNotInstalled is returned by Launch when the Slurm, munge or slurmrestd
@@ -99,9 +100,10 @@ type Cluster struct {
 	opts   Options
 	jwtKey []byte
 
-	mu      sync.Mutex
-	procs   []*exec.Cmd
-	stopped bool
+	mu           sync.Mutex
+	procs        []*exec.Cmd
+	stopped      bool
+	releasePorts func() // set by start; called by Stop once the daemons are gone
 }
 
 // Require skips the test when Slurm is not installed, or fails it when the
@@ -230,27 +232,6 @@ func launchOnce(opts Options) (*Cluster, error) {
 	return c, nil
 }
 
-// freePorts picks n distinct free TCP ports on 127.0.0.1. The listeners are
-// held until all are picked so no port is handed out twice.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 func (c *Cluster) start(ctx context.Context) error {
 	d := c.Dir
 	for _, sub := range []string{"etc", "log", "run", "bin", "spool/ctld", "spool/d", "munge", "shared"} {
@@ -261,10 +242,14 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := os.Chmod(c.SharedDir, 0o777); err != nil {
 		return err
 	}
-	ports, err := freePorts(2 + len(c.Nodes) + len(c.CloudNodes))
+	// Reserved, not merely free a moment ago: a power-saving node's slurmd
+	// binds its port only when the node powers up, maybe minutes later
+	// (see computetest.ReservePorts).
+	ports, release, err := computetest.ReservePorts(2 + len(c.Nodes) + len(c.CloudNodes))
 	if err != nil {
 		return fmt.Errorf("picking ports: %w", err)
 	}
+	c.releasePorts = release
 	c.CtldPort, c.RESTPort = ports[0], ports[1]
 	c.RESTURL = "http://127.0.0.1:" + strconv.Itoa(c.RESTPort)
 	nodePorts := ports[2:]
@@ -633,6 +618,9 @@ func (c *Cluster) Stop() {
 	killAll(c.strays())
 	if pid := readPid(filepath.Join(c.Dir, "munge", "munged.pid")); pid > 0 {
 		killAll([]int{pid})
+	}
+	if c.releasePorts != nil {
+		c.releasePorts()
 	}
 	os.RemoveAll(c.Dir)
 }

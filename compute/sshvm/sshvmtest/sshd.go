@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trainyard/trainyard/compute/computetest"
 )
 
 // The tests run against a real OpenSSH sshd (Debian's openssh-server) that
@@ -93,15 +95,12 @@ func FingerprintOf(t testing.TB, path string) string {
 	return f[1]
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port reserved for the test: an sshd is stopped and
+// started again on it, and no other test may take it in between (see
+// computetest.ReservePorts).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return computetest.ReservePortsT(t, 1)[0]
 }
 
 var pwUserOnce sync.Once
