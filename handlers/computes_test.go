@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -330,12 +329,7 @@ func TestAttachVirtualMachine(t *testing.T) {
 		t.Fatal("password rendered back")
 	}
 	// Nothing listens on this port: the SSH backend's check is refused at once.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := strconv.Itoa(closedPort(t))
 	good := url.Values{"step": {"0"}, "nav": {"create"}, "name": {"gpu-vm"}, "address": {"127.0.0.1"}, "sshPort": {port}, "username": {"azureuser"},
 		"draft": {d.Find(`input[name=draft]`).AttrOr("value", "")}}
 	status, _, _ = webtest.Do(t, c, "POST", env.URL+"/computes/attach/virtualmachine", good, nil)

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -11,18 +10,15 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/web/webtest"
 )
 
-// freeAddr returns a loopback address nobody listens on now.
+// freeAddr returns a loopback address reserved for the test: its server
+// restarts there, and no other test may take the port in between.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(computetest.ReservePortsT(t, 1)[0])
 }
 
 // slowPy logs a metric, sleeps past a server restart, logs another and

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trainyard/trainyard/compute"
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/sshvm/sshvmtest"
 	"github.com/trainyard/trainyard/web/webtest"
 )
@@ -36,14 +36,10 @@ func apiAs(t *testing.T, env *webtest.Env, token, method, path string, body any)
 	return resp.StatusCode, string(out)
 }
 
-// closedPort is a loopback port nothing listens on.
+// closedPort is a loopback port nothing listens on, reserved so that
+// nothing starts listening there during the test.
 func closedPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return computetest.ReservePortsT(t, 1)[0]
 }
 
 // TestAttachSameVMTwice: a second target for the same machine, user and

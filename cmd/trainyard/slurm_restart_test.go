@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/trainyard/trainyard/compute/computetest"
 	"github.com/trainyard/trainyard/compute/slurm"
 	"github.com/trainyard/trainyard/compute/slurm/slurmtest"
 	"github.com/trainyard/trainyard/web/app"
@@ -78,15 +80,11 @@ func startSlurmServer(tb testing.TB, dir, addr string, interval time.Duration) *
 	return s
 }
 
-// freeLoopback returns a loopback address nobody listens on now.
+// freeLoopback returns a loopback address reserved for the test: its
+// server restarts there, and no other test may take the port in between.
 func freeLoopback(tb testing.TB) string {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(computetest.ReservePortsT(tb, 1)[0])
 }
 
 // writeSource writes files (slash paths → content) under a new folder.
