@@ -26,6 +26,10 @@ func TestAzureWorkspaceEndToEnd(t *testing.T) {
 	const quotaMsg = "Operation could not be completed as it results in exceeding approved standardNCFamily Cores quota. Additional details - Location: eastus, Current Limit: 24, Current Usage: 12, Additional Required: 48."
 	replay.ExceedQuota("Standard_NC24", quotaMsg)
 	replay.Throttle(http.MethodGet, "/computes", 1)
+	// The server polls operations at its production interval (5 s) unless
+	// ARM says when to look again, as it does here: two InProgress answers
+	// per operation then cost 2 s, not 10.
+	replay.SetRetryAfter(1)
 	serverURL := startServe(t, map[string]string{
 		"TRAINYARD_ARM_ENDPOINT":         replay.URL,
 		"TRAINYARD_AZURE_AUTHORITY_HOST": replay.URL,

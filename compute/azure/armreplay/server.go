@@ -67,6 +67,10 @@ type Server struct {
 	// held: every operation answers InProgress, however often it is read
 	// (HoldOperations), until ReleaseOperations.
 	held bool
+	// retryAfter, when set, goes with every InProgress answer as ARM's
+	// Retry-After, which the SDK's pollers wait instead of their own
+	// interval (SetRetryAfter).
+	retryAfter string
 	// adminSecrets: whether the PUT of an attached compute (by name) carried
 	// a password or private key (AdminSecretsSent).
 	adminSecrets map[string]bool
@@ -180,6 +184,15 @@ func (s *Server) SetPolls(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls = n
+}
+
+// SetRetryAfter makes InProgress answers carry Retry-After: seconds, as
+// ARM's do, for a server that polls at its production interval (5 s when
+// no Retry-After comes).
+func (s *Server) SetRetryAfter(seconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retryAfter = strconv.Itoa(seconds)
 }
 
 // Throttle makes the next n requests whose "METHOD path" ends with suffix
@@ -642,10 +655,15 @@ func (s *Server) operationStatus(w http.ResponseWriter, r *http.Request) {
 		if !s.held {
 			op.left--
 		}
+		h := map[string]string{}
+		if s.retryAfter != "" {
+			h["Retry-After"] = s.retryAfter
+		}
 		if async {
-			writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": id, "status": "InProgress"}, nil)
+			writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": id, "status": "InProgress"}, h)
 		} else {
-			writeJSON(w, http.StatusAccepted, nil, map[string]string{"Location": s.URL + r.URL.RequestURI()})
+			h["Location"] = s.URL + r.URL.RequestURI()
+			writeJSON(w, http.StatusAccepted, nil, h)
 		}
 		return
 	}
