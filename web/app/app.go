@@ -70,6 +70,9 @@ type Config struct {
 	// Trainyard keeps its files on each VM (tests keep them in DataDir).
 	SSHDialTimeout time.Duration
 	SSHRemoteDir   string
+	// SSHLostGrace is how long a run's VM may not answer before the run is
+	// Failed (0: sshvm.DefaultLostGrace; tests shorten it).
+	SSHLostGrace time.Duration
 	// AttachNetworks are the networks attached VMs, HDInsight and
 	// slurmrestd may be in: attach refuses other addresses and the backends
 	// check every connection (nil = compute.DefaultNetPolicy: loopback and
@@ -181,7 +184,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		cfg.AttachNetworks = compute.DefaultNetPolicy()
 	}
 	a.SSH = sshvm.New(sshvm.Config{Credentials: sshvm.StoreCredentials(st), Targets: st.GetTarget, Logger: log, AttachNetworks: cfg.AttachNetworks,
-		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"), DialTimeout: cfg.SSHDialTimeout, RemoteDir: cfg.SSHRemoteDir})
+		StagingDir: filepath.Join(cfg.DataDir, "ssh-staging"), DialTimeout: cfg.SSHDialTimeout, RemoteDir: cfg.SSHRemoteDir, LostGrace: cfg.SSHLostGrace})
 	regs := []compute.Registration{a.Local.Registration(), a.SSH.Registration()}
 	if !cfg.NoSlurm {
 		a.Slurm = slurm.New(slurm.Config{Credentials: slurm.StoreCredentials(st), Logger: log, AttachNetworks: cfg.AttachNetworks})

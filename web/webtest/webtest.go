@@ -81,6 +81,9 @@ type Options struct {
 	// HealthInterval is how often the controller probes attached machines
 	// (default: orchestrate.DefaultHealthInterval).
 	HealthInterval time.Duration
+	// SSHLostGrace is how long a run's VM may not answer before the run
+	// fails (default: sshvm.DefaultLostGrace).
+	SSHLostGrace time.Duration
 	// SSH starts the SSH server of compute instances on a free loopback port.
 	SSH bool
 	// IdleMinute shortens a minute of instances' idle shutdown (checked
@@ -154,7 +157,8 @@ func New(tb testing.TB, opts Options) *Env {
 		HealthInterval: opts.HealthInterval, HealthTimeout: 5 * time.Second,
 		// Test VMs are sshds on this machine: their side stays in the data folder.
 		SSHDialTimeout: 5 * time.Second, SSHRemoteDir: filepath.Join(dir, "ssh-remote"),
-		Clusters: opts.Clusters, NoSlurm: !opts.Slurm, Logger: log, UnsafeNoSandbox: opts.UnsafeNoSandbox,
+		SSHLostGrace: opts.SSHLostGrace,
+		Clusters:     opts.Clusters, NoSlurm: !opts.Slurm, Logger: log, UnsafeNoSandbox: opts.UnsafeNoSandbox,
 		Azure: opts.Azure, AzureOptions: opts.AzureOptions,
 	}
 	if opts.SSH {
