@@ -379,7 +379,10 @@ func TestSlurmTimeLimit(t *testing.T) {
 	// Slurm's limits are whole minutes and a 1-minute limit ends a job
 	// 60-90 s later; moving the job's end time to now makes Slurm's own
 	// periodic limit check (every 30 s) stop it the same way, sooner.
-	c.Scontrol(t, "update", "jobid="+id, "EndTime=now")
+	// Not "now" itself: scontrol reads the clock, slurmctld refuses an end
+	// time before its own ("Invalid time specified"), and on a busy machine
+	// its clock had moved on to the next second.
+	c.Scontrol(t, "update", "jobid="+id, "EndTime=now+10")
 	st := computetest.WaitPhase(t, b, h, compute.JobFailed, 150*time.Second)
 	if !strings.Contains(st.Reason, "time limit") {
 		t.Errorf("state = %+v, want a reason about the time limit", st)
