@@ -22,6 +22,7 @@ import (
 // would. Contract: the 2025-12-01 REST examples replayed by armreplay, and
 // the identity platform's client-credentials grant.
 func TestAzureWorkspaceEndToEnd(t *testing.T) {
+	t.Parallel() // its own server, data folder and ports: nothing shared with other tests
 	replay := armreplay.New(t)
 	const quotaMsg = "Operation could not be completed as it results in exceeding approved standardNCFamily Cores quota. Additional details - Location: eastus, Current Limit: 24, Current Usage: 12, Additional Required: 48."
 	replay.ExceedQuota("Standard_NC24", quotaMsg)

@@ -75,6 +75,7 @@ func realServer(t *testing.T) string {
 // run with its log and metric, a 3-node run whose ranks write outputs, a run
 // queued behind it that says why, and a cancel that leaves nothing in Slurm.
 func TestSlurmEndToEnd(t *testing.T) {
+	t.Parallel() // its own server, data folder and ports: nothing shared with other tests
 	if testing.Short() {
 		t.Skip("starts a Slurm cluster")
 	}

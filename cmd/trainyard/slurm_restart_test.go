@@ -168,6 +168,7 @@ func slurmJobsOfRun(t testing.TB, c *slurmtest.Cluster, runID string) []string {
 // address re-adopts the job by the id it recorded, and the run Completes
 // with its whole log and both metrics. Slurm saw exactly one job for it.
 func TestSlurmRunSurvivesServerRestart(t *testing.T) {
+	t.Parallel() // its own server, data folder and ports: nothing shared with other tests
 	if testing.Short() {
 		t.Skip("starts a Slurm cluster")
 	}

@@ -39,6 +39,7 @@ print("done", q, flush=True)
 // has logged all its intervals: Bandit always has a best to compare with,
 // however the machine's load staggers the jobs.
 func TestSlurmSweepMaxConcurrentAndEarlyTermination(t *testing.T) {
+	t.Parallel() // its own server, data folder and ports: nothing shared with other tests
 	if testing.Short() {
 		t.Skip("starts a Slurm cluster")
 	}

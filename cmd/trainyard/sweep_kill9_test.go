@@ -130,6 +130,7 @@ func listKids(t *testing.T, url, parent string, extra ...string) []sweepKid {
 // may be lost or left unfinished. It waits on states only; the one time
 // bound is a generous overall one.
 func TestSweepSurvivesKill9(t *testing.T) {
+	t.Parallel() // its own server, data folder and ports: nothing shared with other tests
 	if testing.Short() {
 		t.Skip("1,000 real child runs: not in -short")
 	}
