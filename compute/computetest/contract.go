@@ -349,9 +349,12 @@ func RunBackendContract(t *testing.T, h Harness) {
 			t.Skip("the harness has no Reopen")
 		}
 		t.Parallel()
+		// It must still run when the reopened backend is asked, after the
+		// log was read back (over SSH, or from Slurm's shared folder): a
+		// second was not always enough on a busy machine.
 		hd := h.submit(t, compute.JobSpec{Argv: h.prog(
-			`import time; print("started", flush=True); time.sleep(1); print("finished")`,
-			`echo started; sleep 1; echo finished`)})
+			`import time; print("started", flush=True); time.sleep(5); print("finished")`,
+			`echo started; sleep 5; echo finished`)})
 		b := h.Reopen().Backend
 		WaitLog(t, b, hd, "started", h.timeout())
 		if st := status(t, b, hd); st.Phase != compute.JobRunning {
