@@ -69,6 +69,7 @@ print("done", flush=True)
 // reconnects, finds the job by its pid and the run completes with its whole
 // log. Meanwhile the Nodes tab shows the VM running the run.
 func TestSSHRunSurvivesSSHDRestart(t *testing.T) {
+	t.Parallel()
 	needPython(t)
 	s := sshvmtest.Start(t)
 	env := webtest.New(t, webtest.Options{})
@@ -120,6 +121,7 @@ func TestSSHRunSurvivesSSHDRestart(t *testing.T) {
 // shows Unusable with the last error (page and API) and, when sshd is back,
 // recovers by itself.
 func TestSSHRunFailsWhenVMStaysDown(t *testing.T) {
+	t.Parallel()
 	needPython(t)
 	s := sshvmtest.Start(t)
 	// A grace of 5 s, not the default 45: the test waited 40 s for nothing.

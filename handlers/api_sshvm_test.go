@@ -55,6 +55,7 @@ func waitVM(t *testing.T, env *webtest.Env, name, what string, ok func(vmStatus)
 // refused, the right one makes the VM usable, a run there completes with its
 // output fetched back, and a changed host key refuses work until approved.
 func TestSSHVirtualMachine(t *testing.T) {
+	t.Parallel()
 	needPython(t)
 	s := sshvmtest.Start(t)
 	env := webtest.New(t, webtest.Options{})

@@ -19,6 +19,7 @@ import (
 // terminal, and its page says when and why. (One idle "minute" is 100 ms
 // here; the instance's idle shutdown is Studio's minimum, 15 of them.)
 func TestIdleShutdownFromActivity(t *testing.T) {
+	t.Parallel()
 	const minute = 100 * time.Millisecond
 	env := webtest.New(t, webtest.Options{IdleMinute: minute})
 	const aliceID = "tid-1/oid-alice"

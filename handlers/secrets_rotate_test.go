@@ -92,6 +92,7 @@ func TestAttachSameVMTwice(t *testing.T) {
 // the page or the data folder; and the next run signs in with the new key
 // although the old connection was still open.
 func TestRotateSecrets(t *testing.T) {
+	t.Parallel()
 	needPython(t)
 	s := sshvmtest.Start(t)
 	env := webtest.New(t, webtest.Options{})

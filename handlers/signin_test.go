@@ -88,6 +88,7 @@ func TestOIDCSignIn(t *testing.T) {
 // TestOIDCRefusals: every way a sign-in answer can be wrong ends on a page
 // that says so, with no session.
 func TestOIDCRefusals(t *testing.T) {
+	t.Parallel()
 	future := func(c map[string]any) { c["exp"] = time.Now().Add(-10 * time.Minute).Unix() }
 	tests := []struct {
 		name       string
@@ -125,6 +126,7 @@ func TestOIDCRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own app and provider
 			env := oidcEnv(t, tc.config)
 			c := env.Client()
 			env.Provider.Next(tc.login)
@@ -206,6 +208,7 @@ func TestOIDCStateAndCode(t *testing.T) {
 }
 
 func TestOIDCGroupRoles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		login  webtest.Login

@@ -145,6 +145,7 @@ func goodZipFile(t testing.TB) formFile {
 }
 
 func TestSubmitFormFieldErrors(t *testing.T) {
+	t.Parallel()
 	env := webtest.New(t, webtest.Options{NoDispatcher: true})
 	c := env.Browser(t)
 	many := map[string]string{}
