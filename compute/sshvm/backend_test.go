@@ -497,8 +497,12 @@ func TestSSHDRestartMidRun(t *testing.T) {
 	defer b.Close()
 	tgt := e.keyTarget("vm-restart")
 	ctx := context.Background()
+	// The job runs until the test releases it by creating a file (the VM
+	// is this machine): a fixed sleep ended before sshd was back on a busy
+	// machine.
+	release := filepath.Join(t.TempDir(), "release")
 	h, err := b.Submit(ctx, tgt, compute.JobSpec{RunID: "restart-" + randomHex(t), WorkDir: t.TempDir(), Argv: []string{"/bin/sh", "-c",
-		`echo started; sleep 2; echo finished`}})
+		`echo started; while [ ! -e "$1" ]; do sleep 0.05; done; echo finished`, "job", release}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,6 +514,9 @@ func TestSSHDRestartMidRun(t *testing.T) {
 	s.start()
 	if st, err := b.Status(ctx, h); err != nil || st.Phase != compute.JobRunning {
 		t.Fatalf("Status after sshd came back: %+v, %v; want Running (re-attached)", st, err)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	computetest.WaitPhase(t, b, h, compute.JobCompleted, 10*time.Second)
 	if got := computetest.ReadLogs(t, b, h, 0); got != "started\nfinished\n" {
