@@ -29,6 +29,7 @@ func TestContractPython(t *testing.T) {
 }
 
 func runContract(t *testing.T, python string) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -74,6 +75,7 @@ func runContract(t *testing.T, python string) {
 }
 
 func TestUnknownHostKeyShowsFingerprintBeforeAuth(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -120,6 +122,7 @@ func TestUnknownHostKeyShowsFingerprintBeforeAuth(t *testing.T) {
 }
 
 func TestWrongPinnedKeyRefused(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -139,6 +142,7 @@ func TestWrongPinnedKeyRefused(t *testing.T) {
 }
 
 func TestHostKeyChangeRefusesAllWork(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -193,6 +197,7 @@ func TestHostKeyChangeRefusesAllWork(t *testing.T) {
 }
 
 func TestInjectionReachesScriptLiterally(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -228,6 +233,7 @@ func TestInjectionReachesScriptLiterally(t *testing.T) {
 }
 
 func TestOnlyChangedFilesUploaded(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -291,6 +297,7 @@ func TestOnlyChangedFilesUploaded(t *testing.T) {
 }
 
 func TestSubmitIsIdempotent(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -312,6 +319,7 @@ func TestSubmitIsIdempotent(t *testing.T) {
 }
 
 func TestCancelKillsRemoteGroup(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -365,6 +373,7 @@ func TestCancelKillsRemoteGroup(t *testing.T) {
 }
 
 func TestPasswordAuth(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	if s.pwUser == "" {
 		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
@@ -403,6 +412,7 @@ func TestPasswordAuth(t *testing.T) {
 }
 
 func TestKeyWithPassphrase(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -424,6 +434,7 @@ func TestKeyWithPassphrase(t *testing.T) {
 }
 
 func TestFetchOutputs(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -491,6 +502,7 @@ func TestNormalizeFingerprint(t *testing.T) {
 }
 
 func TestSSHDRestartMidRun(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -525,6 +537,7 @@ func TestSSHDRestartMidRun(t *testing.T) {
 }
 
 func TestMaxDurationKillsJobIgnoringTerm(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -550,6 +563,7 @@ func TestMaxDurationKillsJobIgnoringTerm(t *testing.T) {
 }
 
 func TestJobEnvCannotBreakWrapper(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())

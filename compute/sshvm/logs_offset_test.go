@@ -13,6 +13,7 @@ import (
 // TestLogsPastTheEnd: an offset past the end of a job's log on the VM, up
 // to 2^63-1, reads nothing; inside the log it reads from there.
 func TestLogsPastTheEnd(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())

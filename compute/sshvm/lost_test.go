@@ -71,6 +71,7 @@ func TestSparkArgv(t *testing.T) {
 // the VM's outage is reported once. A VM that comes back within the grace
 // re-attaches to the job and its log carries on.
 func TestLostConnection(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	cfg := e.config()
@@ -153,6 +154,7 @@ func TestLostConnection(t *testing.T) {
 // address, port, CPUs and memory; unusable with the reason when the
 // controller found it away.
 func TestNodesOfVM(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	e := newEnv(s)
 	b := New(e.config())
@@ -197,6 +199,7 @@ func TestNodesOfVM(t *testing.T) {
 // that records its argv and runs the script with python3-less /bin/sh), with
 // every argument literal.
 func TestHDInsightRunsSparkSubmit(t *testing.T) {
+	t.Parallel() // its own sshd and folders
 	s := startSSHD(t)
 	bin := filepath.Join(s.dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
