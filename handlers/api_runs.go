@@ -112,17 +112,15 @@ func (h *Handlers) APISubmitRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Read before the kick: the response is the run as submitted
-	// (NotStarted, as docs/API-runs.md says), not whatever status the
-	// dispatcher has moved it to meanwhile, which an admitted run reaches
-	// in one write.
-	full, err := h.cfg.Store.GetRun(r.Context(), run.ID)
-	if err != nil {
-		return err
-	}
+	// The answer is the run as this request stored it (CreateRun fills in
+	// its ID, experiment and first event), not read back: the dispatcher
+	// also takes new runs on its own passes, so a read could already show
+	// Preparing or later (an admitted run gets there in one write), where
+	// docs/API-runs.md promises the run as submitted.
+	run.Tags = req.Tags
 	h.kickRuns()
 	w.Header().Set("Location", "/api/v1/runs/"+run.ID)
-	writeJSON(w, http.StatusCreated, toAPIRun(full, true))
+	writeJSON(w, http.StatusCreated, toAPIRun(run, true))
 	return nil
 }
 

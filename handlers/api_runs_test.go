@@ -24,9 +24,11 @@ func TestRunTrainScript(t *testing.T) {
 	t.Parallel()
 	env := webtest.New(t, webtest.Options{})
 	snap := uploadFolder(t, env, map[string]string{"train.py": trainPy, "data/readme.txt": "x"})
-	run := submit(t, env, "acceptance", snap, "train.py", []string{"--lr", "0.1"}, nil)
-	if run.Status != "NotStarted" && run.Status != "Queued" {
-		t.Fatalf("submitted run status %q", run.Status)
+	run := submit(t, env, "acceptance", snap, "train.py", []string{"--lr", "0.1"}, map[string]any{"tags": map[string]string{"team": "vision"}})
+	// The answer is the run as submitted, whatever the dispatcher has done
+	// with it since: one NotStarted event, and the tags given.
+	if run.Status != "NotStarted" || len(run.StatusHistory) != 1 || run.StatusHistory[0].Status != "NotStarted" || run.Tags["team"] != "vision" {
+		t.Fatalf("submit answered status %q, history %+v, tags %v; want the run as submitted", run.Status, run.StatusHistory, run.Tags)
 	}
 	if !strings.HasPrefix(run.RunID, "acceptance_") || len(strings.Split(run.RunID, "_")) != 3 {
 		t.Fatalf("run ID %q is not <experiment>_<unix>_<hex>", run.RunID)
